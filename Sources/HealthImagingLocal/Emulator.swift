@@ -1,0 +1,115 @@
+import Logging
+
+/// The emulator: configuration, store and route table, answering one request at a time on the event loop.
+public final class Emulator {
+    public struct Configuration: Sendable {
+        public var databasePath: String?
+        public var account: String
+        public var region: String
+        /// Limits answered with JSON 414 / 431 / 413 (libevent's own hard limits are far above these).
+        public var maxURILength = 16 * 1024
+        public var maxHeaderBytes = 64 * 1024
+        public var maxBodyBytes = 16 * 1024 * 1024
+
+        public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
+            self.databasePath = databasePath
+            self.account = account
+            self.region = region
+        }
+    }
+
+    public let configuration: Configuration
+    public let store: Store
+    public let tokens: PageTokenCodec
+    public var logger: Logger
+    private let router: Router<any Operation.Type>
+    private var requestIds = RequestIdGenerator()
+
+    public init(configuration: Configuration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        store = try Store(path: configuration.databasePath)
+        tokens = PageTokenCodec(key: store.tokenKey)
+        var router = Router<any Operation.Type>()
+        for operation in Operations.all {
+            router.add(operation.method, operation.path, operation)
+        }
+        self.router = router
+    }
+
+    public var defaultNamespace: Namespace {
+        Namespace(account: configuration.account, region: configuration.region)
+    }
+
+    /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
+    public func handle(_ request: Request) -> Reply {
+        var response = respond(request)
+        response.headers.append(("x-amzn-RequestId", requestIds.next()))
+        logger.debug("\(request.method) \(request.path) → \(response.status)")
+        return Reply(response)
+    }
+
+    private func respond(_ request: Request) -> Response {
+        if request.uriLength > configuration.maxURILength {
+            return APIError(.uriTooLong, "The request URI is longer than \(configuration.maxURILength) bytes").response
+        }
+        if request.headerBytes > configuration.maxHeaderBytes {
+            return APIError(.headersTooLarge, "The request headers are larger than \(configuration.maxHeaderBytes) bytes").response
+        }
+        if request.body.count > configuration.maxBodyBytes {
+            return APIError(.payloadTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes").response
+        }
+        switch router.match(method: request.method, path: request.path) {
+        case .found(let operation, let parameters):
+            let call = Call(request: request, parameters: parameters, namespace: defaultNamespace, store: store,
+                            tokens: tokens, logger: logger)
+            do {
+                return try operation.handle(call)
+            } catch {
+                return error.response
+            }
+        case .wrongMethod(let allowed):
+            var response = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: ", "))").response
+            response.headers.append(("Allow", allowed.joined(separator: ", ")))
+            return response
+        case .notFound:
+            return APIError(.unknownOperation, "No operation matches \(request.method) \(request.path)").response
+        }
+    }
+}
+
+@available(*, unavailable)
+extension Emulator: Sendable {}
+
+/// Request ids in the UUID v4 form, from a fast generator seeded by the system's (not a security boundary).
+struct RequestIdGenerator {
+    private var state: UInt64 = UInt64.random(in: .min ... .max)
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func next64() -> UInt64 {
+        // SplitMix64.
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func next() -> String {
+        var high = next64()
+        var low = next64()
+        high = (high & ~0xF000) | 0x4000  // version 4
+        low = (low & ~(0xC << 60)) | (0x8 << 60)  // variant 10
+        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
+        var position = 0
+        for (index, word) in [high, low].enumerated() {
+            for nibble in stride(from: 60, through: 0, by: -4) {
+                if [8, 13, 18, 23].contains(position) { position += 1 }
+                out[position] = Self.hex[Int((word >> UInt64(nibble)) & 0xF)]
+                position += 1
+            }
+            _ = index
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,139 @@
+/// A fixture document: the one documented format for seeding state (`--fixtures`, and later the control
+/// plane). `versions` holds `ImageSetProperties` objects exactly as ListImageSetVersions returns them.
+///
+///     {"datastores": [{"datastoreId": "<[0-9a-z]{32}>", "datastoreName": "…",
+///                      "imageSets": [{"imageSetId": "…", "versions": [ImageSetProperties, …]}]}]}
+public struct Fixture: Sendable {
+    public struct ImageSet: Sendable {
+        public var imageSetId: String
+        public var versions: [ImageSetVersion]
+    }
+
+    public struct Entry: Sendable {
+        public var datastore: Datastore
+        public var imageSets: [ImageSet]
+        /// Where the datastore stands in its document, for errors found when loading it.
+        public var path: String
+    }
+
+    public var datastores: [Entry]
+    public var source: String
+
+    public init(datastores: [Entry], source: String) {
+        self.datastores = datastores
+        self.source = source
+    }
+}
+
+extension Fixture {
+    static let rootMembers = ["datastores"]
+    static let datastoreMembers = ["datastoreId", "datastoreName", "datastoreStatus", "createdAt", "updatedAt", "imageSets"]
+    static let imageSetMembers = ["imageSetId", "versions"]
+    static let versionMembers = [
+        "imageSetId", "versionId", "imageSetState", "ImageSetWorkflowStatus", "createdAt", "updatedAt",
+        "deletedAt", "message", "overrides", "isPrimary",
+    ]
+
+    /// Parses and validates a document against the service model's patterns and enums. Every issue found is
+    /// reported, each with its JSON path; nothing is returned unless the whole document is valid.
+    public static func decode(_ bytes: [UInt8], source: String) throws(FixtureError) -> Fixture {
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: error.description)])
+        }
+        let issues = JSONReader.IssueList()
+        let reader = JSONReader(value: root, path: "$", issues: issues)
+        var entries: [Entry] = []
+        if reader.object(allowed: rootMembers), let list = reader.member("datastores", required: true)?.elements() {
+            var seen: Set<String> = []
+            for item in list {
+                guard let entry = datastore(item) else { continue }
+                if !seen.insert(entry.datastore.datastoreId).inserted {
+                    item.fail("datastore \(entry.datastore.datastoreId) appears twice in this document", at: "\(item.path).datastoreId")
+                }
+                entries.append(entry)
+            }
+        }
+        guard issues.items.isEmpty else { throw FixtureError(source: source, issues: issues.items) }
+        return Fixture(datastores: entries, source: source)
+    }
+
+    private static func datastore(_ reader: JSONReader) -> Entry? {
+        guard reader.object(allowed: datastoreMembers) else { return nil }
+        let id = reader.member("datastoreId", required: true)?.string(resourceIdProblem)
+        let name = reader.member("datastoreName")?.string { Validate.isDatastoreName($0) ? nil : "must be 1–256 characters of [A-Za-z0-9._/#-]" }
+        let status = reader.member("datastoreStatus")?.enumeration(DatastoreStatus.self)
+        let createdAt = reader.member("createdAt")?.timestamp()
+        let updatedAt = reader.member("updatedAt")?.timestamp()
+        var imageSets: [ImageSet] = []
+        if let list = reader.member("imageSets")?.elements() {
+            var seen: Set<String> = []
+            for item in list {
+                guard let imageSet = imageSet(item) else { continue }
+                if !seen.insert(imageSet.imageSetId).inserted {
+                    item.fail("image set \(imageSet.imageSetId) appears twice in this datastore", at: "\(item.path).imageSetId")
+                }
+                imageSets.append(imageSet)
+            }
+        }
+        guard let id else { return nil }
+        return Entry(
+            datastore: Datastore(datastoreId: id, name: name, status: status ?? .active, createdAt: createdAt, updatedAt: updatedAt),
+            imageSets: imageSets, path: reader.path)
+    }
+
+    private static func imageSet(_ reader: JSONReader) -> ImageSet? {
+        guard reader.object(allowed: imageSetMembers) else { return nil }
+        let id = reader.member("imageSetId", required: true)?.string(resourceIdProblem)
+        var versions: [ImageSetVersion] = []
+        if let list = reader.member("versions", required: true)?.elements() {
+            if list.isEmpty { reader.fail("an image set needs at least one version", at: "\(reader.path).versions") }
+            var seen: Set<Int64> = []
+            for item in list {
+                guard let version = version(item, imageSetId: id) else { continue }
+                if !seen.insert(version.versionId).inserted {
+                    item.fail("version \(version.versionId) appears twice in this image set", at: "\(item.path).versionId")
+                }
+                versions.append(version)
+            }
+        }
+        guard let id else { return nil }
+        return ImageSet(imageSetId: id, versions: versions)
+    }
+
+    private static func version(_ reader: JSONReader, imageSetId parent: String?) -> ImageSetVersion? {
+        guard reader.object(allowed: versionMembers) else { return nil }
+        let imageSetId = reader.member("imageSetId", required: true)?.string { text in
+            if let problem = resourceIdProblem(text) { return problem }
+            if let parent, text != parent { return "is \(text), but the version is listed under image set \(parent)" }
+            return nil
+        }
+        let versionId = reader.member("versionId", required: true)?.string { text in
+            guard Validate.isVersionId(text) else { return "\"\(text)\" does not match \\d+" }
+            guard let number = Int64(text), number >= 1 else { return "must be a version number from 1 to \(Int64.max)" }
+            return nil
+        }
+        let state = reader.member("imageSetState", required: true)?.enumeration(ImageSetState.self)
+        let workflow = reader.member("ImageSetWorkflowStatus")?.enumeration(ImageSetWorkflowStatus.self)
+        let message = reader.member("message")?.string {
+            Validate.isMessage($0) ? nil : "must be 1–2048 characters matching [\\w -:`]+ (letters, digits, _, `, and space through ':')"
+        }
+        var forced: Bool?
+        if let overrides = reader.member("overrides"), overrides.object(allowed: ["forced"]) {
+            forced = overrides.member("forced")?.bool()
+        }
+        let version = ImageSetVersion(
+            imageSetId: imageSetId ?? "", versionId: versionId.flatMap { Int64($0) } ?? 0, state: state ?? .active,
+            workflowStatus: workflow, createdAt: reader.member("createdAt")?.timestamp(),
+            updatedAt: reader.member("updatedAt")?.timestamp(), deletedAt: reader.member("deletedAt")?.timestamp(),
+            message: message, forced: forced, isPrimary: reader.member("isPrimary")?.bool())
+        guard imageSetId != nil, versionId != nil, state != nil else { return nil }
+        return version
+    }
+
+    static func resourceIdProblem(_ text: String) -> String? {
+        Validate.isResourceId(text) ? nil : "\"\(text)\" does not match [0-9a-z]{32}"
+    }
+}

@@ -1,0 +1,93 @@
+/// Walks a parsed JSON document for validation, knowing its own JSON path and collecting issues instead of
+/// stopping at the first, so one run of the loader reports everything wrong with a file.
+struct JSONReader {
+    let value: JSONValue
+    let path: String
+    let issues: IssueList
+
+    final class IssueList {
+        var items: [FixtureIssue] = []
+    }
+
+    func fail(_ reason: String, at path: String? = nil) {
+        issues.items.append(FixtureIssue(path: path ?? self.path, reason: reason))
+    }
+
+    /// The members of an object, reporting members outside `allowed` (strict: a typo is an error, not ignored).
+    func object(allowed: [String]) -> Bool {
+        guard case .object(let members) = value else {
+            fail("expected an object, found \(value.typeName)")
+            return false
+        }
+        for member in members where !allowed.contains(member.key) {
+            let hint = allowed.first { $0.lowercased() == member.key.lowercased() }.map { " (did you mean \"\($0)\"?)" } ?? ""
+            fail("unknown member \"\(member.key)\"\(hint); allowed: \(allowed.joined(separator: ", "))", at: "\(path).\(member.key)")
+        }
+        return true
+    }
+
+    func member(_ key: String, required: Bool = false) -> JSONReader? {
+        guard let child = value[key] else {
+            if required { fail("missing required member \"\(key)\"", at: "\(path).\(key)") }
+            return nil
+        }
+        return JSONReader(value: child, path: "\(path).\(key)", issues: issues)
+    }
+
+    func elements() -> [JSONReader]? {
+        guard case .array(let items) = value else {
+            fail("expected an array, found \(value.typeName)")
+            return nil
+        }
+        return items.enumerated().map { JSONReader(value: $1, path: "\(path)[\($0)]", issues: issues) }
+    }
+
+    func string(_ check: ((String) -> String?)? = nil) -> String? {
+        guard case .string(let text) = value else {
+            fail("expected a string, found \(value.typeName)")
+            return nil
+        }
+        if let problem = check?(text) {
+            fail(problem)
+            return nil
+        }
+        return text
+    }
+
+    func bool() -> Bool? {
+        guard case .bool(let flag) = value else {
+            fail("expected true or false, found \(value.typeName)")
+            return nil
+        }
+        return flag
+    }
+
+    func enumeration<E: RawRepresentable & CaseIterable>(_ type: E.Type) -> E? where E.RawValue == String {
+        string { text in
+            E(rawValue: text) == nil
+                ? "\"\(text)\" is not one of \(E.allCases.map(\.rawValue).joined(separator: ", "))" : nil
+        }.flatMap(E.init(rawValue:))
+    }
+
+    /// A timestamp: epoch seconds as a JSON number (what the API returns), or an ISO 8601 string (what the
+    /// AWS CLI v2 prints by default). Stored as milliseconds.
+    func timestamp() -> Int64? {
+        switch value {
+        case .number(let text):
+            guard let seconds = Double(text), let millis = Timestamp.millis(fromEpochSeconds: seconds) else {
+                fail("\(text) is not a usable epoch-seconds timestamp")
+                return nil
+            }
+            return millis
+        case .string(let text):
+            guard let millis = Timestamp.millis(fromISO8601: text) else {
+                fail("\"\(text)\" is not an ISO 8601 date-time (like 2023-03-28T18:10:36.304Z)")
+                return nil
+            }
+            return millis
+        default:
+            fail("expected a timestamp (epoch seconds or an ISO 8601 string), found \(value.typeName)")
+            return nil
+        }
+    }
+}

@@ -1,0 +1,96 @@
+/// An HTTP request as the emulator sees it: copied out of libevent once, so it can outlive the callback.
+public struct Request: Sendable {
+    public var method: String
+    /// The raw path, still percent-encoded (the router splits on `/` first, then decodes each segment).
+    public var path: String
+    /// Decoded query parameters, in order; a name may repeat.
+    public var query: [(name: String, value: String)]
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Length of the request target (path + query) as received.
+    public var uriLength: Int
+
+    public init(method: String, uri: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.method = method
+        self.uriLength = uri.utf8.count
+        var target = Substring(uri)
+        // Absolute form (`http://host/path`): keep the path only; the Host never routes.
+        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+            let afterScheme = target[target.index(target.firstIndex(of: ":")!, offsetBy: 3)...]
+            target = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+        }
+        if let mark = target.firstIndex(of: "?") {
+            path = String(target[..<mark])
+            query = Self.parseQuery(target[target.index(after: mark)...])
+        } else {
+            path = String(target)
+            query = []
+        }
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The first value of a query parameter.
+    public func query(_ name: String) -> String? {
+        query.first { $0.name == name }?.value
+    }
+
+    public func queryValues(_ name: String) -> [String] {
+        query.filter { $0.name == name }.map(\.value)
+    }
+
+    /// A header's value, matching the name case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) }?.value
+    }
+
+    public var headerBytes: Int {
+        headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+    }
+
+    static func parseQuery(_ text: Substring) -> [(name: String, value: String)] {
+        text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            if let equals = pair.firstIndex(of: "=") {
+                return (percentDecode(pair[..<equals], plusIsSpace: true),
+                        percentDecode(pair[pair.index(after: equals)...], plusIsSpace: true))
+            }
+            return (percentDecode(pair, plusIsSpace: true), "")
+        }
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as space in query strings). Invalid escapes are kept as they are.
+public func percentDecode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = false) -> String {
+    guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
+        return String(text)
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(text.utf8.count)
+    var bytes = Array(text.utf8)[...]
+    func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+    while let byte = bytes.popFirst() {
+        if byte == UInt8(ascii: "%"), bytes.count >= 2, let high = hexValue(bytes[bytes.startIndex]),
+            let low = hexValue(bytes[bytes.startIndex + 1]) {
+            out.append(high << 4 | low)
+            bytes = bytes.dropFirst(2)
+        } else if plusIsSpace && byte == UInt8(ascii: "+") {
+            out.append(0x20)
+        } else {
+            out.append(byte)
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+extension String {
+    func caseInsensitiveCompare(_ other: String) -> Bool {
+        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+    }
+}

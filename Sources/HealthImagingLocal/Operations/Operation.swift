@@ -1,0 +1,44 @@
+import Logging
+
+/// One API operation of the service model: its name, HTTP binding and handler. One file per operation;
+/// adding one = that file + one line in `Operations.all`.
+public protocol Operation: Sendable {
+    static var name: String { get }
+    static var method: String { get }
+    /// The model's `requestUri` without its query part.
+    static var path: String { get }
+    static func handle(_ call: Call) throws(APIError) -> Response
+}
+
+/// What an operation gets to work with: the request, its decoded path parameters, the caller's namespace
+/// and the emulator's services.
+public struct Call {
+    public let request: Request
+    public let parameters: [String: String]
+    public let namespace: Namespace
+    public let store: Store
+    public let tokens: PageTokenCodec
+    public let logger: Logger
+
+    /// A required path parameter (the router only matches non-empty segments).
+    public func path(_ name: String) -> String { parameters[name] ?? "" }
+
+    /// Runs a store call, turning a storage failure into InternalServerException (and logging it).
+    public func store<T>(_ body: (Store) throws -> T) throws(APIError) -> T {
+        do {
+            return try body(store)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            logger.error("store failure: \(error)")
+            throw APIError(.internalServer, "Internal storage error")
+        }
+    }
+}
+
+/// Every operation the emulator routes.
+public enum Operations {
+    public static let all: [any Operation.Type] = [
+        ListImageSetVersions.self,
+    ]
+}

@@ -1,0 +1,77 @@
+/// An error in the rest-json shape: HTTP status from the service model, `x-amzn-ErrorType`, and
+/// `{"__type": code, "message": message}`.
+public struct APIError: Error, Equatable, Sendable {
+    public var code: ErrorCode
+    public var message: String
+
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func validation(_ message: String) -> APIError { APIError(.validation, message) }
+    public static func notFound(_ message: String) -> APIError { APIError(.resourceNotFound, message) }
+}
+
+/// The error codes the emulator answers with. The service model's exceptions first (status from their
+/// `error.httpStatusCode`), then the few the emulator needs for requests that reach no operation.
+public enum ErrorCode: String, CaseIterable, Sendable {
+    case validation = "ValidationException"
+    case badRequest = "BadRequestException"
+    case accessDenied = "AccessDeniedException"
+    case resourceNotFound = "ResourceNotFoundException"
+    case notAcceptable = "NotAcceptableException"
+    case conflict = "ConflictException"
+    case serviceQuotaExceeded = "ServiceQuotaExceededException"
+    case throttling = "ThrottlingException"
+    case internalServer = "InternalServerException"
+    // Not in the model: answered before any operation is chosen.
+    case unknownOperation = "UnknownOperationException"
+    case methodNotAllowed = "MethodNotAllowedException"
+    case notImplemented = "NotImplementedException"
+    case payloadTooLarge = "RequestEntityTooLargeException"
+    case uriTooLong = "RequestURITooLongException"
+    case headersTooLarge = "RequestHeaderFieldsTooLargeException"
+
+    public var status: Int {
+        switch self {
+        case .validation, .badRequest: 400
+        case .serviceQuotaExceeded: 402
+        case .accessDenied: 403
+        case .resourceNotFound, .unknownOperation: 404
+        case .methodNotAllowed: 405
+        case .notAcceptable: 406
+        case .conflict: 409
+        case .payloadTooLarge: 413
+        case .uriTooLong: 414
+        case .throttling: 429
+        case .headersTooLarge: 431
+        case .internalServer: 500
+        case .notImplemented: 501
+        }
+    }
+
+    /// Whether the service model defines this error (as opposed to the emulator's own protocol errors).
+    public var isModelError: Bool {
+        switch self {
+        case .validation, .badRequest, .accessDenied, .resourceNotFound, .notAcceptable, .conflict,
+            .serviceQuotaExceeded, .throttling, .internalServer:
+            true
+        default: false
+        }
+    }
+}
+
+extension APIError {
+    /// The JSON error response.
+    public var response: Response {
+        var json = JSONWriter()
+        json.object {
+            $0.field("__type", code.rawValue)
+            $0.field("message", message)
+        }
+        var response = Response(status: code.status, json: json.bytes)
+        response.headers.append(("x-amzn-ErrorType", code.rawValue))
+        return response
+    }
+}

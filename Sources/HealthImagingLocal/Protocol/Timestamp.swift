@@ -1,0 +1,55 @@
+import Foundation
+
+/// AWS rest-json timestamps: JSON numbers, Unix epoch seconds with a millisecond fraction.
+public enum Timestamp {
+    /// `1680029436304` → `"1680029436.304"`, `1680029436430` → `"1680029436.43"`, whole seconds → `"1680029436.0"`.
+    public static func format(millis: Int64) -> String {
+        let negative = millis < 0
+        let magnitude = millis.magnitude
+        let seconds = magnitude / 1000
+        var fraction = magnitude % 1000
+        var digits = 3
+        while digits > 1 && fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        var fractionText = String(fraction)
+        while fractionText.count < digits { fractionText = "0" + fractionText }
+        return (negative ? "-" : "") + "\(seconds).\(fractionText)"
+    }
+
+    /// Milliseconds since the epoch, now.
+    public static func nowMillis() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// Parses epoch seconds (`1680029436.304`) to milliseconds, rounding to the nearest millisecond.
+    public static func millis(fromEpochSeconds seconds: Double) -> Int64? {
+        guard seconds.isFinite, abs(seconds) < 1e13 else { return nil }
+        return Int64((seconds * 1000).rounded())
+    }
+
+    /// Parses an ISO 8601 date-time (as the AWS CLI v2 prints: `2023-03-28T18:10:36.304000+00:00`, or `…Z`).
+    public static func millis(fromISO8601 text: String) -> Int64? {
+        let strategies: [Date.ISO8601FormatStyle] = [
+            .iso8601.year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: true).timeZone(separator: .colon),
+            .iso8601.year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false).timeZone(separator: .colon),
+        ]
+        var normalized = text
+        // Foundation's parser takes at most millisecond precision well; cut microseconds to milliseconds.
+        if let dot = normalized.firstIndex(of: ".") {
+            let afterDot = normalized[normalized.index(after: dot)...]
+            let digits = afterDot.prefix { $0.isNumber }
+            if digits.count > 3 {
+                let cut = normalized.index(after: dot)
+                normalized = String(normalized[..<cut]) + digits.prefix(3) + afterDot.dropFirst(digits.count)
+            }
+        }
+        for strategy in strategies {
+            if let date = try? strategy.parse(normalized) {
+                return Int64((date.timeIntervalSince1970 * 1000).rounded())
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,74 @@
+/// The database schema as an ordered list of migrations. `PRAGMA user_version` records how many have run;
+/// opening a database runs the missing ones in one transaction. Append only: never edit a shipped step.
+enum Schema {
+    static let migrations: [String] = [
+        // 1: datastores, image sets and versions, keyed by account + region from the start.
+        """
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE datastores (
+            account      TEXT NOT NULL,
+            region       TEXT NOT NULL,
+            datastore_id TEXT NOT NULL,
+            name         TEXT,
+            status       TEXT NOT NULL,
+            created_at   INTEGER,
+            updated_at   INTEGER,
+            PRIMARY KEY (account, region, datastore_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE image_sets (
+            pk           INTEGER PRIMARY KEY,
+            account      TEXT NOT NULL,
+            region       TEXT NOT NULL,
+            datastore_id TEXT NOT NULL,
+            image_set_id TEXT NOT NULL,
+            UNIQUE (account, region, datastore_id, image_set_id),
+            FOREIGN KEY (account, region, datastore_id)
+                REFERENCES datastores (account, region, datastore_id) ON DELETE CASCADE
+        );
+        CREATE TABLE image_set_versions (
+            image_set_pk    INTEGER NOT NULL REFERENCES image_sets (pk) ON DELETE CASCADE,
+            version         INTEGER NOT NULL,
+            state           TEXT NOT NULL,
+            workflow_status TEXT,
+            created_at      INTEGER,
+            updated_at      INTEGER,
+            deleted_at      INTEGER,
+            message         TEXT,
+            forced          INTEGER,
+            is_primary      INTEGER,
+            PRIMARY KEY (image_set_pk, version)
+        ) WITHOUT ROWID;
+        """
+    ]
+
+    static var currentVersion: Int { migrations.count }
+
+    /// Brings `database` up to `currentVersion`. Refuses a database written by a newer emulator.
+    static func migrate(_ database: SQLiteDatabase) throws {
+        let found = Int(try database.scalarText("PRAGMA user_version") ?? "0") ?? 0
+        guard found <= currentVersion else {
+            throw StoreError.newerSchema(found: found, supported: currentVersion)
+        }
+        guard found < currentVersion else { return }
+        try database.transaction {
+            for step in migrations[found...] {
+                try database.execute(step)
+            }
+            try database.execute("PRAGMA user_version = \(currentVersion)")
+        }
+    }
+}
+
+public enum StoreError: Error, CustomStringConvertible {
+    case newerSchema(found: Int, supported: Int)
+
+    public var description: String {
+        switch self {
+        case .newerSchema(let found, let supported):
+            "the database has schema version \(found), newer than this emulator supports (\(supported))"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import CSQLite
+
+/// `SQLITE_TRANSIENT` is a C macro Swift cannot import: SQLite copies the bound bytes before returning.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A prepared statement. Finalizes itself on deinit. Bind with 1-based indexes.
+public final class Statement {
+    private let database: SQLiteDatabase
+    private var handle: OpaquePointer?
+    let sql: String
+
+    init(database: SQLiteDatabase, sql: String, persistent: Bool) throws {
+        self.database = database
+        self.sql = sql
+        // > SQLITE_PREPARE_PERSISTENT: a hint to the query planner that the prepared statement will be
+        // > retained for a long time and probably reused many times. https://www.sqlite.org/c3ref/prepare.html
+        let flags = persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0
+        try database.check(sqlite3_prepare_v3(database.handle, sql, -1, flags, &handle, nil), sql: sql)
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    @discardableResult
+    public func bind(_ index: Int32, _ value: String?) throws -> Statement {
+        let code: Int32
+        if let value { code = sqlite3_bind_text(handle, index, value, -1, transient) } else { code = sqlite3_bind_null(handle, index) }
+        try database.check(code, sql: sql)
+        return self
+    }
+
+    @discardableResult
+    public func bind(_ index: Int32, _ value: Int64?) throws -> Statement {
+        let code: Int32
+        if let value { code = sqlite3_bind_int64(handle, index, value) } else { code = sqlite3_bind_null(handle, index) }
+        try database.check(code, sql: sql)
+        return self
+    }
+
+    @discardableResult
+    public func bind(_ index: Int32, _ value: Int?) throws -> Statement {
+        try bind(index, value.map(Int64.init))
+    }
+
+    @discardableResult
+    public func bind(_ index: Int32, _ value: Bool?) throws -> Statement {
+        try bind(index, value.map { $0 ? Int64(1) : 0 })
+    }
+
+    @discardableResult
+    public func bind(_ index: Int32, blob: [UInt8]?) throws -> Statement {
+        guard let blob else { return try bind(index, nil as Int64?) }
+        let code = blob.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient) }
+        try database.check(code, sql: sql)
+        return self
+    }
+
+    /// Steps once: true when a row is available, false when done.
+    public func step() throws -> Bool {
+        let code = sqlite3_step(handle)
+        return try database.check(code, sql: sql, allowing: [SQLITE_ROW, SQLITE_DONE]) == SQLITE_ROW
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run() throws {
+        while try step() {}
+    }
+
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+
+    public func text(_ column: Int32) -> String? {
+        guard let pointer = sqlite3_column_text(handle, column) else { return nil }
+        return String(cString: pointer)
+    }
+
+    public func int64(_ column: Int32) -> Int64? {
+        isNull(column) ? nil : sqlite3_column_int64(handle, column)
+    }
+
+    public func bool(_ column: Int32) -> Bool? { int64(column).map { $0 != 0 } }
+
+    public func blob(_ column: Int32) -> [UInt8]? {
+        guard !isNull(column) else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let pointer = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+}
+
+@available(*, unavailable)
+extension Statement: Sendable {}

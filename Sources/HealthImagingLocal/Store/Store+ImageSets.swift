@@ -1,0 +1,78 @@
+/// Datastores, image sets and versions: the queries behind the operations.
+extension Store {
+    public func datastoreExists(_ namespace: Namespace, _ datastoreId: String) throws -> Bool {
+        let statement = try database.cached(
+            "SELECT 1 FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?")
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
+        return try statement.step()
+    }
+
+    /// The internal key of an image set, nil when it does not exist.
+    public func imageSetKey(_ namespace: Namespace, _ datastoreId: String, _ imageSetId: String) throws -> Int64? {
+        let statement = try database.cached(
+            "SELECT pk FROM image_sets WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_id = ?")
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
+        return try statement.step() ? statement.int64(0) : nil
+    }
+
+    /// Up to `limit` versions older than `before` (all when nil), newest first. Keyset pagination on the
+    /// primary key (image_set_pk, version): a page costs the same whatever the number of versions.
+    public func versions(imageSet key: Int64, imageSetId: String, before: Int64?, limit: Int) throws -> [ImageSetVersion] {
+        let statement = try database.cached("""
+            SELECT version, state, workflow_status, created_at, updated_at, deleted_at, message, forced, is_primary
+            FROM image_set_versions WHERE image_set_pk = ? AND version < ? ORDER BY version DESC LIMIT ?
+            """)
+        try statement.bind(1, key).bind(2, before ?? Int64.max).bind(3, limit)
+        var result: [ImageSetVersion] = []
+        result.reserveCapacity(min(limit, 64))
+        while try statement.step() {
+            result.append(ImageSetVersion(
+                imageSetId: imageSetId,
+                versionId: statement.int64(0) ?? 0,
+                state: statement.text(1).flatMap(ImageSetState.init(rawValue:)) ?? .active,
+                workflowStatus: statement.text(2).flatMap(ImageSetWorkflowStatus.init(rawValue:)),
+                createdAt: statement.int64(3),
+                updatedAt: statement.int64(4),
+                deletedAt: statement.int64(5),
+                message: statement.text(6),
+                forced: statement.bool(7),
+                isPrimary: statement.bool(8)))
+        }
+        return result
+    }
+
+    public func insertDatastore(_ namespace: Namespace, _ datastore: Datastore) throws {
+        try database.cached("""
+            INSERT INTO datastores (account, region, datastore_id, name, status, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+            .bind(1, namespace.account).bind(2, namespace.region).bind(3, datastore.datastoreId)
+            .bind(4, datastore.name).bind(5, datastore.status.rawValue).bind(6, datastore.createdAt)
+            .bind(7, datastore.updatedAt).run()
+    }
+
+    /// Creates an image set row and returns its key.
+    public func insertImageSet(_ namespace: Namespace, datastoreId: String, imageSetId: String) throws -> Int64 {
+        let statement = try database.cached("""
+            INSERT INTO image_sets (account, region, datastore_id, image_set_id) VALUES (?, ?, ?, ?) RETURNING pk
+            """)
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
+        guard try statement.step(), let key = statement.int64(0) else {
+            throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: statement.sql)
+        }
+        try statement.run()
+        return key
+    }
+
+    public func insertVersion(imageSet key: Int64, _ version: ImageSetVersion) throws {
+        try database.cached("""
+            INSERT INTO image_set_versions (image_set_pk, version, state, workflow_status, created_at, updated_at,
+                deleted_at, message, forced, is_primary)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+            .bind(1, key).bind(2, version.versionId).bind(3, version.state.rawValue)
+            .bind(4, version.workflowStatus?.rawValue).bind(5, version.createdAt).bind(6, version.updatedAt)
+            .bind(7, version.deletedAt).bind(8, version.message).bind(9, version.forced).bind(10, version.isPrimary)
+            .run()
+    }
+}

@@ -1,0 +1,28 @@
+import Crypto
+
+/// The emulator's state: one SQLite connection, used from the event-loop thread only.
+public final class Store {
+    public let database: SQLiteDatabase
+    /// The key that signs pagination tokens; kept in the database so tokens outlive a restart with `--db`.
+    public let tokenKey: SymmetricKey
+
+    public init(path: String?) throws {
+        database = try SQLiteDatabase(path: path)
+        try Schema.migrate(database)
+        tokenKey = try Store.loadOrCreateTokenKey(database)
+    }
+
+    private static func loadOrCreateTokenKey(_ database: SQLiteDatabase) throws -> SymmetricKey {
+        let select = try database.cached("SELECT value FROM meta WHERE key = 'token-key'")
+        if try select.step(), let bytes = select.blob(0), bytes.count == 32 {
+            return SymmetricKey(data: bytes)
+        }
+        let key = SymmetricKey(size: .bits256)
+        let bytes = key.withUnsafeBytes { Array($0) }
+        try database.cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('token-key', ?)").bind(1, blob: bytes).run()
+        return key
+    }
+}
+
+@available(*, unavailable)
+extension Store: Sendable {}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import HealthImagingLocal
+import Logging
+
+@main
+struct HealthImagingLocalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "healthimaging-local",
+        abstract: "A local emulator of AWS HealthImaging (the medical-imaging API).",
+        discussion: """
+            Once listening, prints the endpoint URL (http://HOST:PORT) on one line of standard output.
+            Point clients at it with --endpoint-url and disable the runtime- host prefix
+            (AWS_DISABLE_HOST_PREFIX_INJECTION=true).
+            """)
+
+    static let defaultPort = 7890
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on; 0 picks a free port.")
+    var port = defaultPort
+
+    @Option(help: "Persist state to this SQLite file (WAL mode). Default: in memory, gone at exit.")
+    var db: String?
+
+    @Option(name: .customLong("fixtures"), help: "A fixture file, or a directory of *.json fixtures (repeatable). Loaded atomically at startup.")
+    var fixtures: [String] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(help: "The AWS region of the emulated resources.")
+    var region = "us-east-1"
+
+    @Option(help: "The 12-digit AWS account id of the emulated resources.")
+    var accountId = "123456789012"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard accountId.count == 12, accountId.allSatisfy(\.isASCII), accountId.allSatisfy(\.isNumber) else {
+            throw ValidationError("--account-id must be 12 digits")
+        }
+        guard !region.isEmpty, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
+            throw ValidationError("--region must look like us-east-1")
+        }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "healthimaging-local")
+        let configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
+        let emulator: Emulator
+        do {
+            emulator = try Emulator(configuration: configuration, logger: logger)
+            let documents = try FixtureLoader.read(paths: fixtures)
+            try emulator.store.load(documents, into: emulator.defaultNamespace)
+        } catch {
+            FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(host: host, port: port) { emulator.handle($0) }
+        } catch {
+            FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(server.url)
+        fflush(nil)
+        logger.info("listening on \(server.url) (account \(accountId), region \(region), db \(db ?? "in memory"))")
+        server.run()
+        logger.info("stopped")
+    }
+}
