@@ -23,7 +23,11 @@ public final class Emulator {
     public let tokens: PageTokenCodec
     public var logger: Logger
     private let router: Router<any Operation.Type>
+    private let controlRouter: Router<ControlPlane.Endpoint>
     private var requestIds = RequestIdGenerator()
+    public static let version = "0.1.0"
+    /// When the emulator started, epoch milliseconds.
+    public let startedAt = Timestamp.nowMillis()
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -35,6 +39,25 @@ public final class Emulator {
             router.add(operation.method, operation.path, operation)
         }
         self.router = router
+        var controlRouter = Router<ControlPlane.Endpoint>()
+        for endpoint in ControlPlane.endpoints {
+            controlRouter.add(endpoint.method, endpoint.path, endpoint)
+        }
+        self.controlRouter = controlRouter
+    }
+
+    /// Runs a store call for a control endpoint; a storage failure becomes InternalServerException.
+    public func run<T>(_ body: (Emulator) throws -> T) throws(APIError) -> T {
+        do {
+            return try body(self)
+        } catch let error as APIError {
+            throw error
+        } catch let error as FixtureError {
+            throw APIError.validation(error.issues.map { "\(error.source == "request" ? "" : error.source + ": ")\($0)" }.joined(separator: "; "))
+        } catch {
+            logger.error("store failure: \(error)")
+            throw APIError(.internalServer, "Internal storage error: \(error)")
+        }
     }
 
     public var defaultNamespace: Namespace {
@@ -59,9 +82,12 @@ public final class Emulator {
         if request.body.count > configuration.maxBodyBytes {
             return APIError(.payloadTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes").response
         }
+        if request.path.hasPrefix(ControlPlane.prefix) {
+            return control(request)
+        }
         switch router.match(method: request.method, path: request.path) {
         case .found(let operation, let parameters):
-            let call = Call(request: request, parameters: parameters, namespace: defaultNamespace, store: store,
+            let call = Call(request: request, parameters: parameters, namespace: namespace(of: request), store: store,
                             tokens: tokens, logger: logger)
             do {
                 return try operation.handle(call)
@@ -69,12 +95,35 @@ public final class Emulator {
                 return error.response
             }
         case .wrongMethod(let allowed):
-            var response = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: ", "))").response
-            response.headers.append(("Allow", allowed.joined(separator: ", ")))
-            return response
+            return wrongMethod(request, allowed)
         case .notFound:
             return APIError(.unknownOperation, "No operation matches \(request.method) \(request.path)").response
         }
+    }
+
+    private func control(_ request: Request) -> Response {
+        switch controlRouter.match(method: request.method, path: request.path) {
+        case .found(let endpoint, let parameters):
+            var namespace = namespace(of: request)
+            if let account = request.query("account") { namespace.account = account }
+            if let region = request.query("region") { namespace.region = region }
+            let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace)
+            do {
+                return try endpoint.handler(call)
+            } catch {
+                return error.response
+            }
+        case .wrongMethod(let allowed):
+            return wrongMethod(request, allowed)
+        case .notFound:
+            return APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response
+        }
+    }
+
+    private func wrongMethod(_ request: Request, _ allowed: [String]) -> Response {
+        var response = APIError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: ", "))").response
+        response.headers.append(("Allow", allowed.joined(separator: ", ")))
+        return response
     }
 }
 

@@ -76,3 +76,21 @@ extension Store {
             .run()
     }
 }
+
+extension Store {
+    public struct Counts: Equatable, Sendable {
+        public var datastores: Int
+        public var imageSets: Int
+        public var versions: Int
+    }
+
+    /// How much the store holds, over every namespace.
+    public func counts() throws -> Counts {
+        let statement = try database.cached("""
+            SELECT (SELECT count(*) FROM datastores), (SELECT count(*) FROM image_sets), (SELECT count(*) FROM image_set_versions)
+            """)
+        _ = try statement.step()
+        return Counts(datastores: Int(statement.int64(0) ?? 0), imageSets: Int(statement.int64(1) ?? 0),
+                      versions: Int(statement.int64(2) ?? 0))
+    }
+}

@@ -1,0 +1,61 @@
+/// The test-control plane under `/_healthimaging/`: JSON in and out, every mistake a 400 naming the field.
+/// A path AWS never uses, so it cannot collide with an operation.
+public enum ControlPlane {
+    public static let prefix = "/_healthimaging/"
+
+    /// One control endpoint: one file per concern registers its endpoints in `ControlPlane.endpoints`.
+    public struct Endpoint: Sendable {
+        public let method: String
+        public let path: String
+        public let handler: @Sendable (ControlCall) throws(APIError) -> Response
+
+        public init(_ method: String, _ path: String, _ handler: @escaping @Sendable (ControlCall) throws(APIError) -> Response) {
+            self.method = method
+            self.path = path
+            self.handler = handler
+        }
+    }
+
+    static let endpoints: [Endpoint] = HealthEndpoints.all
+}
+
+/// What a control endpoint gets: the request, path parameters, the emulator, and the namespace it targets
+/// (`?account=&region=` when given, else the caller's, derived as for API calls).
+public struct ControlCall {
+    public let request: Request
+    public let parameters: [String: String]
+    public let emulator: Emulator
+    public let namespace: Namespace
+
+    public func path(_ name: String) -> String { parameters[name] ?? "" }
+
+    /// The request body as JSON; an empty body reads as `{}`.
+    public func body() throws(APIError) -> JSONValue {
+        if request.body.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return .object([]) }
+        do {
+            return try JSONParser.parse(request.body)
+        } catch {
+            throw .validation("$: \(error.description)")
+        }
+    }
+
+    /// Runs validation with a `JSONReader` over the body; any issue found becomes one 400 listing them all.
+    func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
+        let issues = JSONReader.IssueList()
+        let value = read(JSONReader(value: body, path: "$", issues: issues))
+        guard issues.items.isEmpty, let value else {
+            let text = issues.items.isEmpty ? "invalid request body" : issues.items.map(\.description).joined(separator: "; ")
+            throw .validation(text)
+        }
+        return value
+    }
+}
+
+extension Response {
+    /// A control-plane JSON answer built with a `JSONWriter`.
+    static func json(status: Int = 200, _ body: (inout JSONWriter) -> Void) -> Response {
+        var writer = JSONWriter()
+        writer.object(body)
+        return Response(status: status, json: writer.bytes)
+    }
+}
