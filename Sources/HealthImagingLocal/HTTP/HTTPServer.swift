@@ -14,7 +14,7 @@ public final class HTTPServer {
 
     /// Hard safety nets enforced by libevent itself, which answers past them with its own page and closes
     /// the connection. The application's (much lower) limits answer JSON before these are reached.
-    public static let hardHeaderLimit = 1 << 20
+    public static let hardHeaderLimit = 16 << 20
     public static let hardBodyLimit = 256 << 20
 
     private let base: OpaquePointer
@@ -35,12 +35,9 @@ public final class HTTPServer {
         self.handler = handler
         self.host = host
 
-        // Accept every method libevent knows, so that the application answers a wrong method in JSON
-        // instead of libevent's 405 page.
-        let methods = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
-            | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
-            | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        evhttp_set_allowed_methods(http, UInt16(methods))
+        // Accept every method, including ones libevent does not know (it passes those on as an unknown
+        // command), so that the application answers a wrong method in JSON instead of libevent's 501 page.
+        evhttp_set_allowed_methods(http, 0xFFFF)
         evhttp_set_max_headers_size(http, Int(Self.hardHeaderLimit))
         evhttp_set_max_body_size(http, Int(Self.hardBodyLimit))
         evhttp_set_timeout(http, 120)
