@@ -31,10 +31,10 @@ public struct Journal: Sendable {
                     for (name, value) in query { object.field(name, value) }
                 })
                 $0.field("status", Int64(status))
-                $0.field("errorCode", errorCode)
+                $0.field("errorCode", nullable: errorCode)
                 $0.field("latencyMs", raw: Array(String((latencyMillis * 1000).rounded() / 1000).utf8))
                 $0.field("faultInjected", fault != nil)
-                $0.field("faultRule", fault)
+                $0.field("faultRule", nullable: fault)
             }
         }
     }

@@ -56,6 +56,16 @@ public final class HTTPServer {
             throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(String(cString: strerror(errno))))")
         }
         self.port = Self.boundPort(evhttp_bound_socket_get_fd(handle)) ?? port
+        for signal in [SIGTERM, SIGINT] {
+            let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
+                guard let context else { return }
+                event_base_loopexit(OpaquePointer(context), nil)
+            }, UnsafeMutableRawPointer(base))
+            if let event {
+                event_add(event, nil)
+                signalEvents.append(event)
+            }
+        }
     }
 
     deinit {
@@ -91,18 +101,9 @@ public final class HTTPServer {
         return "http://\(shown):\(port)"
     }
 
-    /// Runs the loop until SIGTERM / SIGINT or `stop()`.
+    /// Runs the loop until SIGTERM / SIGINT (handled from the moment the server exists, so a signal sent right
+    /// after the URL line is printed still stops it cleanly) or `stop()`.
     public func run() {
-        for signal in [SIGTERM, SIGINT] {
-            let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
-                guard let context else { return }
-                event_base_loopexit(OpaquePointer(context), nil)
-            }, UnsafeMutableRawPointer(base))
-            if let event {
-                event_add(event, nil)
-                signalEvents.append(event)
-            }
-        }
         event_base_dispatch(base)
     }
 
