@@ -28,7 +28,6 @@ ALLOWED = [
     r"libgcc_s\.so\.1",
     r"libevent_core-2\.\d+\.so\.\d+",
     r"libevent_extra-2\.\d+\.so\.\d+",
-    r"libevent-2\.\d+\.so\.\d+",
     r"libsqlite3\.so\.0",
 ]
 
