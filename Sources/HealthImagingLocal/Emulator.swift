@@ -10,6 +10,9 @@ public final class Emulator {
         public var maxURILength = 16 * 1024
         public var maxHeaderBytes = 64 * 1024
         public var maxBodyBytes = 16 * 1024 * 1024
+        /// How asynchronous state changes complete, for datastores and image sets alike (`--transitions`);
+        /// the control plane can change it per resource type at run time.
+        public var transitions: TransitionMode = .immediate
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -34,6 +37,7 @@ public final class Emulator {
         self.logger = logger
         store = try Store(path: configuration.databasePath)
         tokens = PageTokenCodec(key: store.tokenKey)
+        for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)

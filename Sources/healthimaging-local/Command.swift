@@ -37,6 +37,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The 12-digit AWS account id of the emulated resources.")
     var accountId = "123456789012"
 
+    @Option(help: "How asynchronous state changes complete: immediate, manual (control-plane advance), manual:N (after N reads), timed:MS.")
+    var transitions = "immediate"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -48,6 +51,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
         guard !region.isEmpty, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
             throw ValidationError("--region must look like us-east-1")
         }
+        guard TransitionMode(transitions) != nil else {
+            throw ValidationError("--transitions must be immediate, manual, manual:N or timed:MS")
+        }
     }
 
     func run() throws {
@@ -58,7 +64,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "healthimaging-local")
-        let configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
+        var configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
+        configuration.transitions = TransitionMode(transitions) ?? .immediate
         let emulator: Emulator
         do {
             emulator = try Emulator(configuration: configuration, logger: logger)

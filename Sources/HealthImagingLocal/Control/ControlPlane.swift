@@ -16,7 +16,7 @@ public enum ControlPlane {
         }
     }
 
-    static let endpoints: [Endpoint] = HealthEndpoints.all
+    static let endpoints: [Endpoint] = HealthEndpoints.all + LifecycleEndpoints.all
 }
 
 /// What a control endpoint gets: the request, path parameters, the emulator, and the namespace it targets
