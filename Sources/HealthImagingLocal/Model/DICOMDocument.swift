@@ -7,7 +7,9 @@ public enum DICOMDocument {
     /// A plausible one-series, one-instance CT document for an image set whose fixture gave none.
     /// Deterministic: the same ids give the same document.
     public static func makeDefault(datastoreId: String, imageSetId: String) -> JSONValue {
-        let number = String(UInt64(imageSetId.prefix(16), radix: 36).map { $0 % 10_000_000_000_000 } ?? 1)
+        // FNV-1a of the id, cut to 13 digits: a UID component without a leading zero.
+        let hash = imageSetId.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        let number = String(1_000_000_000_000 + hash % 9_000_000_000_000)
         let study = "\(uidRoot).1.\(number)"
         let series = "\(uidRoot).2.\(number)"
         let sop = "\(uidRoot).3.\(number)"
