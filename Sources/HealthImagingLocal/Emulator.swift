@@ -10,6 +10,12 @@ public final class Emulator {
         public var maxURILength = 16 * 1024
         public var maxHeaderBytes = 64 * 1024
         public var maxBodyBytes = 16 * 1024 * 1024
+        /// How many API requests the journal keeps.
+        public var journalSize = 1000
+        /// Fixture documents loaded at startup (and again by a reset to `startup`).
+        public var fixtures: [Fixture] = []
+        /// Fault rules active at startup (and again after a reset to `startup`).
+        public var faults = FaultDocument(seed: 0, rules: [])
         /// How asynchronous state changes complete, for datastores and image sets alike (`--transitions`);
         /// the control plane can change it per resource type at run time.
         public var transitions: TransitionMode = .immediate
@@ -25,6 +31,8 @@ public final class Emulator {
     public let store: Store
     public let tokens: PageTokenCodec
     public var logger: Logger
+    public var faults: FaultEngine
+    public var journal: Journal
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
     private var requestIds = RequestIdGenerator()
@@ -37,6 +45,8 @@ public final class Emulator {
         self.logger = logger
         store = try Store(path: configuration.databasePath)
         tokens = PageTokenCodec(key: store.tokenKey)
+        faults = configuration.faults.engine()
+        journal = Journal(capacity: configuration.journalSize)
         for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
@@ -68,15 +78,63 @@ public final class Emulator {
         Namespace(account: configuration.account, region: configuration.region)
     }
 
-    /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
-    public func handle(_ request: Request) -> Reply {
-        var response = respond(request)
-        response.headers.append(("x-amzn-RequestId", requestIds.next()))
-        logger.debug("\(request.method) \(request.path) → \(response.status)")
-        return Reply(response)
+    /// Loads the startup fixtures into the default namespace (all or nothing).
+    public func loadStartupFixtures() throws {
+        try store.load(configuration.fixtures, into: defaultNamespace)
     }
 
-    private func respond(_ request: Request) -> Response {
+    /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
+    public func handle(_ request: Request) -> Reply {
+        let began = ContinuousClock.now
+        var reply = respond(request, began: began)
+        reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
+        logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
+        return reply
+    }
+
+    private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
+        if let refused = refuseOversized(request) { return Reply(refused) }
+        if request.path.hasPrefix(ControlPlane.prefix) {
+            return Reply(control(request))
+        }
+        let namespace = namespace(of: request)
+        var operationName: String?
+        var parameters: [String: String] = [:]
+        var fault: FaultRule?
+        let response: Response
+        switch router.match(method: request.method, path: request.path) {
+        case .found(let operation, let found):
+            operationName = operation.name
+            parameters = found
+            fault = faults.fire(operation: operation.name, parameters: found)
+            if let error = fault?.error {
+                response = error.response
+            } else {
+                let call = Call(request: request, parameters: found, namespace: namespace, store: store,
+                                tokens: tokens, logger: logger)
+                do {
+                    response = try operation.handle(call)
+                } catch {
+                    response = error.response
+                }
+            }
+        case .wrongMethod(let allowed):
+            response = wrongMethod(request, allowed)
+        case .notFound:
+            response = APIError(.unknownOperation, "No operation matches \(request.method) \(request.path)").response
+        }
+        let delay = fault?.latencyMillis ?? 0
+        let elapsed = ContinuousClock.now - began
+        journal.record(Journal.Entry(
+            sequence: 0, time: Timestamp.nowMillis(), namespace: namespace, operation: operationName,
+            method: request.method, path: request.path, parameters: parameters, query: request.query,
+            status: response.status, errorCode: response.header("x-amzn-ErrorType"),
+            latencyMillis: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000 + Double(delay),
+            fault: fault?.id))
+        return Reply(response, delayMillis: delay)
+    }
+
+    private func refuseOversized(_ request: Request) -> Response? {
         if request.uriLength > configuration.maxURILength {
             return APIError(.uriTooLong, "The request URI is longer than \(configuration.maxURILength) bytes").response
         }
@@ -86,23 +144,7 @@ public final class Emulator {
         if request.body.count > configuration.maxBodyBytes {
             return APIError(.payloadTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes").response
         }
-        if request.path.hasPrefix(ControlPlane.prefix) {
-            return control(request)
-        }
-        switch router.match(method: request.method, path: request.path) {
-        case .found(let operation, let parameters):
-            let call = Call(request: request, parameters: parameters, namespace: namespace(of: request), store: store,
-                            tokens: tokens, logger: logger)
-            do {
-                return try operation.handle(call)
-            } catch {
-                return error.response
-            }
-        case .wrongMethod(let allowed):
-            return wrongMethod(request, allowed)
-        case .notFound:
-            return APIError(.unknownOperation, "No operation matches \(request.method) \(request.path)").response
-        }
+        return nil
     }
 
     private func control(_ request: Request) -> Response {

@@ -28,6 +28,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(name: .customLong("fixtures"), help: "A fixture file, or a directory of *.json fixtures (repeatable). Loaded atomically at startup.")
     var fixtures: [String] = []
 
+    @Option(help: "A fault-rule file ({\"seed\": N, \"rules\": [...]}) active from startup.")
+    var faults: String?
+
+    @Option(help: "How many API requests the journal keeps.")
+    var journalSize = 1000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -42,6 +48,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -65,12 +72,20 @@ struct HealthImagingLocalCommand: ParsableCommand {
         }
         let logger = Logger(label: "healthimaging-local")
         var configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
+        configuration.journalSize = journalSize
         configuration.transitions = TransitionMode(transitions) ?? .immediate
         let emulator: Emulator
         do {
+            // Everything is read and validated before the store is touched: a bad file loads nothing.
+            configuration.fixtures = try FixtureLoader.read(paths: fixtures)
+            if let faults {
+                guard let data = FileManager.default.contents(atPath: faults) else {
+                    throw FixtureError(source: faults, issues: [FixtureIssue(path: "$", reason: "cannot read the file")])
+                }
+                configuration.faults = try FaultDocument.decode(Array(data), source: faults)
+            }
             emulator = try Emulator(configuration: configuration, logger: logger)
-            let documents = try FixtureLoader.read(paths: fixtures)
-            try emulator.store.load(documents, into: emulator.defaultNamespace)
+            try emulator.loadStartupFixtures()
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(2)

@@ -35,10 +35,7 @@ extension Fixture {
         "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags",
     ]
     static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags"]
-    static let versionMembers = [
-        "imageSetId", "versionId", "imageSetState", "ImageSetWorkflowStatus", "createdAt", "updatedAt",
-        "deletedAt", "message", "overrides", "isPrimary",
-    ]
+    static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable
 
     /// Parses and validates a document against the service model's patterns and enums. Every issue found is
     /// reported, each with its JSON path; nothing is returned unless the whole document is valid.
@@ -129,21 +126,11 @@ extension Fixture {
             guard let number = Int64(text), number >= 1 else { return "must be a version number from 1 to \(Int64.max)" }
             return nil
         }
-        let state = reader.member("imageSetState", required: true)?.enumeration(ImageSetState.self)
-        let workflow = reader.member("ImageSetWorkflowStatus")?.enumeration(ImageSetWorkflowStatus.self)
-        let message = reader.member("message")?.string {
-            Validate.isMessage($0) ? nil : "must be 1–2048 characters matching [\\w -:`]+ (letters, digits, _, `, and space through ':')"
-        }
-        var forced: Bool?
-        if let overrides = reader.member("overrides"), overrides.object(allowed: ["forced"]) {
-            forced = overrides.member("forced")?.bool()
-        }
-        let version = ImageSetVersion(
-            imageSetId: imageSetId ?? "", versionId: versionId.flatMap { Int64($0) } ?? 0, state: state ?? .active,
-            workflowStatus: workflow, createdAt: reader.member("createdAt")?.timestamp(),
-            updatedAt: reader.member("updatedAt")?.timestamp(), deletedAt: reader.member("deletedAt")?.timestamp(),
-            message: message, forced: forced, isPrimary: reader.member("isPrimary")?.bool())
-        guard imageSetId != nil, versionId != nil, state != nil else { return nil }
+        let count = reader.issues.items.count
+        if reader.value["imageSetState"] == nil { reader.fail("missing required member \"imageSetState\"", at: "\(reader.path).imageSetState") }
+        var version = ImageSetVersion(imageSetId: imageSetId ?? "", versionId: versionId.flatMap { Int64($0) } ?? 0, state: .active)
+        version.apply(reader, allowNull: false)
+        guard imageSetId != nil, versionId != nil, reader.issues.items.count == count else { return nil }
         return version
     }
 

@@ -3,6 +3,11 @@ public struct FixtureIssue: Error, Equatable, Sendable, CustomStringConvertible 
     public let path: String
     public let reason: String
 
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -10,6 +15,11 @@ public struct FixtureIssue: Error, Equatable, Sendable, CustomStringConvertible 
 public struct FixtureError: Error, Sendable, CustomStringConvertible {
     public let source: String
     public let issues: [FixtureIssue]
+
+    public init(source: String, issues: [FixtureIssue]) {
+        self.source = source
+        self.issues = issues
+    }
 
     public var description: String {
         let shown = issues.prefix(20).map { "  \(source): \($0)" }.joined(separator: "\n")

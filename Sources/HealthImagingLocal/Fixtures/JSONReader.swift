@@ -91,3 +91,31 @@ struct JSONReader {
         }
     }
 }
+
+extension JSONReader {
+    /// A whole number within `range`.
+    func integer(range: ClosedRange<Int>) -> Int? {
+        guard case .number(let text) = value, let number = Int(text) else {
+            fail("expected a whole number, found \(value.typeName == "number" ? "a fraction" : value.typeName)")
+            return nil
+        }
+        guard range.contains(number) else {
+            fail("\(number) is out of range \(range.lowerBound)…\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    /// A number within `range`.
+    func number(range: ClosedRange<Double>) -> Double? {
+        guard case .number(let text) = value, let number = Double(text) else {
+            fail("expected a number, found \(value.typeName)")
+            return nil
+        }
+        guard range.contains(number) else {
+            fail("\(text) is out of range \(range.lowerBound)…\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+}

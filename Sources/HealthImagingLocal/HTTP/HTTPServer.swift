@@ -14,7 +14,7 @@ public final class HTTPServer {
 
     /// Hard safety nets enforced by libevent itself, which answers past them with its own page and closes
     /// the connection. The application's (much lower) limits answer JSON before these are reached.
-    public static let hardHeaderLimit = 1 << 20
+    public static let hardHeaderLimit = 16 << 20
     public static let hardBodyLimit = 256 << 20
 
     private let base: OpaquePointer
@@ -35,12 +35,9 @@ public final class HTTPServer {
         self.handler = handler
         self.host = host
 
-        // Accept every method libevent knows, so that the application answers a wrong method in JSON
-        // instead of libevent's 405 page.
-        let methods = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
-            | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
-            | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
-        evhttp_set_allowed_methods(http, UInt16(methods))
+        // Accept every method, including ones libevent does not know (it passes those on as an unknown
+        // command), so that the application answers a wrong method in JSON instead of libevent's 501 page.
+        evhttp_set_allowed_methods(http, 0xFFFF)
         evhttp_set_max_headers_size(http, Int(Self.hardHeaderLimit))
         evhttp_set_max_body_size(http, Int(Self.hardBodyLimit))
         evhttp_set_timeout(http, 120)
@@ -59,6 +56,16 @@ public final class HTTPServer {
             throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(String(cString: strerror(errno))))")
         }
         self.port = Self.boundPort(evhttp_bound_socket_get_fd(handle)) ?? port
+        for signal in [SIGTERM, SIGINT] {
+            let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
+                guard let context else { return }
+                event_base_loopexit(OpaquePointer(context), nil)
+            }, UnsafeMutableRawPointer(base))
+            if let event {
+                event_add(event, nil)
+                signalEvents.append(event)
+            }
+        }
     }
 
     deinit {
@@ -94,18 +101,9 @@ public final class HTTPServer {
         return "http://\(shown):\(port)"
     }
 
-    /// Runs the loop until SIGTERM / SIGINT or `stop()`.
+    /// Runs the loop until SIGTERM / SIGINT (handled from the moment the server exists, so a signal sent right
+    /// after the URL line is printed still stops it cleanly) or `stop()`.
     public func run() {
-        for signal in [SIGTERM, SIGINT] {
-            let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
-                guard let context else { return }
-                event_base_loopexit(OpaquePointer(context), nil)
-            }, UnsafeMutableRawPointer(base))
-            if let event {
-                event_add(event, nil)
-                signalEvents.append(event)
-            }
-        }
         event_base_dispatch(base)
     }
 

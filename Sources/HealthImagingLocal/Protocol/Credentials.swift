@@ -38,7 +38,7 @@ enum Credentials {
             count += 5
         }
         value = bits >> UInt64(count - 48)
-        let account = (value & 0x7F_FFFF_FF80) >> 7
+        let account = (value & 0x7FFF_FFFF_FF80) >> 7
         let text = String(account)
         return String(repeating: "0", count: max(0, 12 - text.count)) + text
     }

@@ -49,6 +49,12 @@ public struct JSONWriter {
         string(value)
     }
 
+    /// A string member written as `null` when nil (for shapes that keep every key, like journal entries).
+    public mutating func field(_ name: String, nullable value: String?) {
+        guard let value else { return field(name, raw: Array("null".utf8)) }
+        field(name, value)
+    }
+
     public mutating func field(_ name: String, _ value: Bool?) {
         guard let value else { return }
         key(name)

@@ -24,13 +24,6 @@ extension Store {
         return try statement.step() ? readVersion(statement, imageSetId: imageSetId) : nil
     }
 
-    public func version(imageSet key: Int64, imageSetId: String, versionId: Int64) throws -> ImageSetVersion? {
-        let statement = try database.cached(
-            "SELECT \(Self.versionColumns) FROM image_set_versions WHERE image_set_pk = ? AND version = ?")
-        try statement.bind(1, key).bind(2, versionId)
-        return try statement.step() ? readVersion(statement, imageSetId: imageSetId) : nil
-    }
-
     /// The stored metadata document of a version (JSON text), nil when none was ever given.
     public func metadata(imageSet key: Int64, versionId: Int64) throws -> [UInt8]? {
         let statement = try database.cached("SELECT metadata FROM image_set_versions WHERE image_set_pk = ? AND version = ?")

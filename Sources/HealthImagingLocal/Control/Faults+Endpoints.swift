@@ -1,0 +1,92 @@
+/// Failure injection over HTTP: list, add, replace, delete one, clear all.
+///   GET    /_healthimaging/faults               → {"seed": N, "rules": [...]}
+///   POST   /_healthimaging/faults               ← one rule, or {"rules": [...]}: appended, all or nothing
+///   PUT    /_healthimaging/faults               ← {"seed"?: N, "rules": [...]}: replaces every rule (the --faults file format)
+///   DELETE /_healthimaging/faults               → clears every rule
+///   DELETE /_healthimaging/faults/{ruleId}      → deletes one
+enum FaultEndpoints {
+    static let all: [ControlPlane.Endpoint] = [
+        .init("GET", "/_healthimaging/faults", list),
+        .init("POST", "/_healthimaging/faults", add),
+        .init("PUT", "/_healthimaging/faults", replace),
+        .init("DELETE", "/_healthimaging/faults", clear),
+        .init("DELETE", "/_healthimaging/faults/{ruleId}", delete),
+    ]
+
+    static func list(_ call: ControlCall) throws(APIError) -> Response {
+        rulesResponse(call.emulator.faults)
+    }
+
+    static func add(_ call: ControlCall) throws(APIError) -> Response {
+        let body = try call.body()
+        let rules: [FaultRule] = try call.validated(body) { reader in
+            if reader.value["rules"] != nil {
+                guard reader.object(allowed: ["rules"]) else { return nil }
+                return reader.member("rules")?.elements()?.compactMap(FaultRule.read)
+            }
+            return FaultRule.read(reader).map { [$0] }
+        }
+        let added = call.emulator.faults.add(rules)
+        return .json(status: 201) { body in
+            body.field("rules", array: { list in for rule in added { rule.write(to: &list) } })
+        }
+    }
+
+    static func replace(_ call: ControlCall) throws(APIError) -> Response {
+        let document = try call.validated(try call.body(), FaultDocument.read)
+        call.emulator.faults = document.engine()
+        return rulesResponse(call.emulator.faults)
+    }
+
+    static func clear(_ call: ControlCall) throws(APIError) -> Response {
+        call.emulator.faults.clear()
+        return rulesResponse(call.emulator.faults)
+    }
+
+    static func delete(_ call: ControlCall) throws(APIError) -> Response {
+        let id = call.path("ruleId")
+        guard call.emulator.faults.remove(id: id) else { throw .notFound("No fault rule \(id)") }
+        return rulesResponse(call.emulator.faults)
+    }
+
+    static func rulesResponse(_ engine: FaultEngine) -> Response {
+        .json { body in
+            body.field("seed", Int64(bitPattern: engine.seed))
+            body.field("rules", array: { list in for rule in engine.rules { rule.write(to: &list) } })
+        }
+    }
+}
+
+/// The fault file format (`--faults FILE`, `PUT /_healthimaging/faults`): `{"seed": 42, "rules": [rule, …]}`.
+public struct FaultDocument: Sendable {
+    public var seed: UInt64
+    public var rules: [FaultRule]
+
+    static func read(_ reader: JSONReader) -> FaultDocument? {
+        guard reader.object(allowed: ["seed", "rules"]) else { return nil }
+        let seed = reader.member("seed")?.integer(range: 0...Int.max) ?? 0
+        let rules = reader.member("rules", required: true)?.elements()?.compactMap(FaultRule.read) ?? []
+        return FaultDocument(seed: UInt64(seed), rules: rules)
+    }
+
+    /// Parses and validates a fault file; a FixtureError names the JSON path and reason of every problem.
+    public static func decode(_ bytes: [UInt8], source: String) throws(FixtureError) -> FaultDocument {
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: error.description)])
+        }
+        let issues = JSONReader.IssueList()
+        let document = read(JSONReader(value: root, path: "$", issues: issues))
+        guard issues.items.isEmpty, let document else { throw FixtureError(source: source, issues: issues.items) }
+        return document
+    }
+
+    public func engine() -> FaultEngine {
+        var engine = FaultEngine()
+        engine.reseed(seed)
+        _ = engine.add(rules)
+        return engine
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+@testable import HealthImagingLocal
+
+@Suite struct StoreTests {
+    let namespace = Namespace(account: "123456789012", region: "us-east-1")
+    let datastoreId = "12345678901234567890123456789012"
+    let imageSetId = "ea92b0d8838c72a3f25d00d13616f87e"
+
+    func seeded(versions: Int) throws -> (Store, Int64) {
+        let store = try Store(path: nil)
+        try store.insertDatastore(namespace, Datastore(datastoreId: datastoreId, name: "d"))
+        let key = try store.insertImageSet(namespace, datastoreId: datastoreId, imageSetId: imageSetId)
+        for number in 1...Int64(versions) {
+            try store.insertVersion(imageSet: key, ImageSetVersion(imageSetId: imageSetId, versionId: number, state: .active))
+        }
+        return (store, key)
+    }
+
+    @Test func pagesNewestFirstWithoutGapsOrRepeats() throws {
+        let (store, key) = try seeded(versions: 23)
+        var seen: [Int64] = []
+        var before: Int64?
+        while true {
+            let page = try store.versions(imageSet: key, imageSetId: imageSetId, before: before, limit: 5)
+            seen += page.map(\.versionId)
+            guard page.count == 5 else { break }
+            before = page.last?.versionId
+        }
+        #expect(seen == Array((1...23).reversed()))
+    }
+
+    @Test func aVersionAddedBetweenPagesShiftsNothing() throws {
+        let (store, key) = try seeded(versions: 10)
+        let first = try store.versions(imageSet: key, imageSetId: imageSetId, before: nil, limit: 4)
+        try store.insertVersion(imageSet: key, ImageSetVersion(imageSetId: imageSetId, versionId: 11, state: .locked))
+        let second = try store.versions(imageSet: key, imageSetId: imageSetId, before: first.last?.versionId, limit: 4)
+        #expect(first.map(\.versionId) == [10, 9, 8, 7])
+        #expect(second.map(\.versionId) == [6, 5, 4, 3])
+    }
+
+    @Test func namespacesAreIsolated() throws {
+        let (store, _) = try seeded(versions: 1)
+        let other = Namespace(account: "999999999999", region: "us-east-1")
+        #expect(try store.datastoreExists(namespace, datastoreId))
+        #expect(try !store.datastoreExists(other, datastoreId))
+        #expect(try store.imageSetKey(other, datastoreId, imageSetId) == nil)
+    }
+
+    @Test func pageQueryUsesThePrimaryKey() throws {
+        let (store, _) = try seeded(versions: 3)
+        let plan = try store.database.cached("""
+            EXPLAIN QUERY PLAN SELECT version FROM image_set_versions WHERE image_set_pk = ? AND version < ? ORDER BY version DESC LIMIT ?
+            """)
+        var details: [String] = []
+        while try plan.step() { details.append(plan.text(3) ?? "") }
+        #expect(details.contains { $0.contains("SEARCH image_set_versions USING PRIMARY KEY") })
+        #expect(!details.contains { $0.contains("TEMP B-TREE") })
+    }
+
+    @Test func tokenKeyAndDataSurviveReopeningAFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hil-\(UUID().uuidString).db").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let key1: [UInt8]
+        do {
+            let store = try Store(path: path)
+            try store.insertDatastore(namespace, Datastore(datastoreId: datastoreId, name: "d"))
+            key1 = store.tokenKey.withUnsafeBytes { Array($0) }
+        }
+        let reopened = try Store(path: path)
+        #expect(reopened.tokenKey.withUnsafeBytes { Array($0) } == key1)
+        #expect(try reopened.datastoreExists(namespace, datastoreId))
+    }
+
+    @Test func loadIsAllOrNothing() throws {
+        let (store, _) = try seeded(versions: 1)
+        let fresh = Fixture.Entry(datastore: Datastore(datastoreId: String(repeating: "a", count: 32), name: nil), imageSets: [], path: "$.datastores[0]")
+        let clash = Fixture.Entry(datastore: Datastore(datastoreId: datastoreId, name: nil), imageSets: [], path: "$.datastores[1]")
+        #expect(throws: FixtureError.self) {
+            try store.load([Fixture(datastores: [fresh, clash], source: "x.json")], into: namespace)
+        }
+        #expect(try store.counts().datastores == 1)
+    }
+}
