@@ -16,6 +16,9 @@ public final class Emulator {
         public var fixtures: [Fixture] = []
         /// Fault rules active at startup (and again after a reset to `startup`).
         public var faults = FaultDocument(seed: 0, rules: [])
+        /// How asynchronous state changes complete, for datastores and image sets alike (`--transitions`);
+        /// the control plane can change it per resource type at run time.
+        public var transitions: TransitionMode = .immediate
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -44,6 +47,7 @@ public final class Emulator {
         tokens = PageTokenCodec(key: store.tokenKey)
         faults = configuration.faults.engine()
         journal = Journal(capacity: configuration.journalSize)
+        for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)

@@ -43,6 +43,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The 12-digit AWS account id of the emulated resources.")
     var accountId = "123456789012"
 
+    @Option(help: "How asynchronous state changes complete: immediate, manual (control-plane advance), manual:N (after N reads), timed:MS.")
+    var transitions = "immediate"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -54,6 +57,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
         }
         guard !region.isEmpty, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
             throw ValidationError("--region must look like us-east-1")
+        }
+        guard TransitionMode(transitions) != nil else {
+            throw ValidationError("--transitions must be immediate, manual, manual:N or timed:MS")
         }
     }
 
@@ -67,6 +73,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
         let logger = Logger(label: "healthimaging-local")
         var configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
         configuration.journalSize = journalSize
+        configuration.transitions = TransitionMode(transitions) ?? .immediate
         let emulator: Emulator
         do {
             // Everything is read and validated before the store is touched: a bad file loads nothing.

@@ -1,5 +1,5 @@
 """The release binary (built with --static-swift-stdlib) needs nothing at run
-time beyond glibc, the C++ runtime, libevent and SQLite: no Swift runtime, no
+time beyond glibc, the C++ runtime, libevent, SQLite and zlib: no Swift runtime, no
 Foundation, no ICU."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ ALLOWED = [
     r"libevent_core-2\.\d+\.so\.\d+",
     r"libevent_extra-2\.\d+\.so\.\d+",
     r"libsqlite3\.so\.0",
+    r"libz\.so\.1",  # gzip bodies of GetImageSetMetadata
 ]
 
 

@@ -71,6 +71,7 @@ extension Emulator {
         if namespace == nil {
             journal.clear()
             faults = toStartup ? configuration.faults.engine() : FaultEngine()
+            for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
         }
         if toStartup && (namespace == nil || namespace == defaultNamespace) {
             try loadStartupFixtures()

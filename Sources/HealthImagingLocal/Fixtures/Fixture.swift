@@ -7,6 +7,9 @@ public struct Fixture: Sendable {
     public struct ImageSet: Sendable {
         public var imageSetId: String
         public var versions: [ImageSetVersion]
+        /// The GetImageSetMetadata document of every listed version (nil: the emulator's default document).
+        public var metadata: JSONValue? = nil
+        public var tags: [(key: String, value: String)] = []
     }
 
     public struct Entry: Sendable {
@@ -27,8 +30,11 @@ public struct Fixture: Sendable {
 
 extension Fixture {
     static let rootMembers = ["datastores"]
-    static let datastoreMembers = ["datastoreId", "datastoreName", "datastoreStatus", "createdAt", "updatedAt", "imageSets"]
-    static let imageSetMembers = ["imageSetId", "versions"]
+    static let datastoreMembers = [
+        "datastoreId", "datastoreName", "datastoreStatus", "createdAt", "updatedAt", "imageSets",
+        "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags",
+    ]
+    static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags"]
     static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable
 
     /// Parses and validates a document against the service model's patterns and enums. Every issue found is
@@ -60,7 +66,6 @@ extension Fixture {
     private static func datastore(_ reader: JSONReader) -> Entry? {
         guard reader.object(allowed: datastoreMembers) else { return nil }
         let id = reader.member("datastoreId", required: true)?.string(resourceIdProblem)
-        let name = reader.member("datastoreName")?.string { Validate.isDatastoreName($0) ? nil : "must be 1–256 characters of [A-Za-z0-9._/#-]" }
         let status = reader.member("datastoreStatus")?.enumeration(DatastoreStatus.self)
         let createdAt = reader.member("createdAt")?.timestamp()
         let updatedAt = reader.member("updatedAt")?.timestamp()
@@ -76,9 +81,11 @@ extension Fixture {
             }
         }
         guard let id else { return nil }
-        return Entry(
-            datastore: Datastore(datastoreId: id, name: name, status: status ?? .active, createdAt: createdAt, updatedAt: updatedAt),
-            imageSets: imageSets, path: reader.path)
+        var datastore = DatastoreRequest.read(reader, id: id) ?? Datastore(datastoreId: id, name: nil)
+        datastore.status = status ?? .active
+        datastore.createdAt = createdAt
+        datastore.updatedAt = updatedAt
+        return Entry(datastore: datastore, imageSets: imageSets, path: reader.path)
     }
 
     private static func imageSet(_ reader: JSONReader) -> ImageSet? {
@@ -96,8 +103,15 @@ extension Fixture {
                 versions.append(version)
             }
         }
+        var metadata: JSONValue?
+        if let document = reader.member("metadata") {
+            if case .object = document.value { metadata = document.value } else {
+                document.fail("expected the GetImageSetMetadata document as an object, found \(document.value.typeName)")
+            }
+        }
+        let tags = reader.member("tags").flatMap(TagRules.read) ?? []
         guard let id else { return nil }
-        return ImageSet(imageSetId: id, versions: versions)
+        return ImageSet(imageSetId: id, versions: versions, metadata: metadata, tags: tags)
     }
 
     private static func version(_ reader: JSONReader, imageSetId parent: String?) -> ImageSetVersion? {

@@ -60,12 +60,27 @@ extension Store {
                     }
                     seen[id] = document.source
                     try insertDatastore(namespace, entry.datastore)
+                    try saveDatastoreSettings(namespace, entry.datastore)
+                    try setTags(namespace, datastoreId: id, imageSetId: "", entry.datastore.tags)
                     for imageSet in entry.imageSets {
                         let key = try insertImageSet(namespace, datastoreId: id, imageSetId: imageSet.imageSetId)
                         for version in imageSet.versions { try insertVersion(imageSet: key, version) }
+                        try loadDetails(imageSet, key: key, namespace: namespace, datastoreId: id)
                     }
                 }
             }
         }
+    }
+}
+
+extension Store {
+    /// The parts of a fixture image set beyond its versions: its metadata document (stored on every listed
+    /// version) and its tags.
+    func loadDetails(_ imageSet: Fixture.ImageSet, key: Int64, namespace: Namespace, datastoreId: String) throws {
+        if let metadata = imageSet.metadata {
+            let bytes = metadata.serialized()
+            for version in imageSet.versions { try setMetadata(imageSet: key, versionId: version.versionId, bytes) }
+        }
+        try setTags(namespace, datastoreId: datastoreId, imageSetId: imageSet.imageSetId, imageSet.tags)
     }
 }

@@ -36,12 +36,30 @@ public struct Datastore: Equatable, Sendable {
     public var status: DatastoreStatus
     public var createdAt: Int64?
     public var updatedAt: Int64?
+    public var kmsKeyArn: String?
+    public var lambdaAuthorizerArn: String?
+    public var losslessStorageFormat: String?
+    /// Tags in the order given (keys unique).
+    public var tags: [(key: String, value: String)]
 
-    public init(datastoreId: String, name: String?, status: DatastoreStatus = .active, createdAt: Int64? = nil, updatedAt: Int64? = nil) {
+    public init(datastoreId: String, name: String?, status: DatastoreStatus = .active, createdAt: Int64? = nil, updatedAt: Int64? = nil,
+                kmsKeyArn: String? = nil, lambdaAuthorizerArn: String? = nil, losslessStorageFormat: String? = nil,
+                tags: [(key: String, value: String)] = []) {
         self.datastoreId = datastoreId
         self.name = name
         self.status = status
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.kmsKeyArn = kmsKeyArn
+        self.lambdaAuthorizerArn = lambdaAuthorizerArn
+        self.losslessStorageFormat = losslessStorageFormat
+        self.tags = tags
+    }
+
+    public static func == (lhs: Datastore, rhs: Datastore) -> Bool {
+        lhs.datastoreId == rhs.datastoreId && lhs.name == rhs.name && lhs.status == rhs.status
+            && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt && lhs.kmsKeyArn == rhs.kmsKeyArn
+            && lhs.lambdaAuthorizerArn == rhs.lambdaAuthorizerArn && lhs.losslessStorageFormat == rhs.losslessStorageFormat
+            && lhs.tags.elementsEqual(rhs.tags, by: { $0.key == $1.key && $0.value == $1.value })
     }
 }

@@ -25,6 +25,7 @@ public enum ListImageSetVersions: Operation {
             guard let key = try store.imageSetKey(call.namespace, datastoreId, imageSetId) else {
                 throw APIError.notFound("Image set \(imageSetId) does not exist in datastore \(datastoreId)")
             }
+            try store.settleImageSet(key, read: true)
             // One more than asked tells whether another page exists.
             return try store.versions(imageSet: key, imageSetId: imageSetId, before: before, limit: maxResults + 1)
         }

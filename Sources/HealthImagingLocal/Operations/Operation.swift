@@ -40,5 +40,22 @@ public struct Call {
 public enum Operations {
     public static let all: [any Operation.Type] = [
         ListImageSetVersions.self,
+        CreateDatastore.self,
+        GetDatastore.self,
+        ListDatastores.self,
+        DeleteDatastore.self,
+        GetImageSet.self,
+        GetImageSetMetadata.self,
+        UpdateImageSetMetadata.self,
+        CopyImageSet.self,
+        DeleteImageSet.self,
+        SearchImageSets.self,
+        TagResource.self,
+        UntagResource.self,
+        ListTagsForResource.self,
+        StartDICOMImportJob.self,
+        GetDICOMImportJob.self,
+        ListDICOMImportJobs.self,
+        GetImageFrame.self,
     ]
 }

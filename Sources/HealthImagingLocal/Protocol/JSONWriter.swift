@@ -108,6 +108,13 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// A value already encoded as JSON text (an array element or a top-level value).
+    public mutating func raw(_ value: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: value)
+        needsComma = true
+    }
+
     public mutating func integer(_ value: Int64) {
         separate()
         bytes.append(contentsOf: String(value).utf8)

@@ -41,7 +41,56 @@ enum Schema {
             is_primary      INTEGER,
             PRIMARY KEY (image_set_pk, version)
         ) WITHOUT ROWID;
+        """,
+        // 2: the version lifecycle — datastore settings, per-version DICOM metadata, tags, pending state
+        // transitions, transition modes and one-shot failure outcomes.
         """
+        ALTER TABLE datastores ADD COLUMN kms_key_arn TEXT;
+        ALTER TABLE datastores ADD COLUMN lambda_authorizer_arn TEXT;
+        ALTER TABLE datastores ADD COLUMN lossless_storage_format TEXT;
+        ALTER TABLE datastores ADD COLUMN client_token TEXT;
+        ALTER TABLE datastores ADD COLUMN request_digest TEXT;
+        ALTER TABLE image_set_versions ADD COLUMN metadata BLOB;
+        CREATE TABLE tags (
+            account      TEXT NOT NULL,
+            region       TEXT NOT NULL,
+            datastore_id TEXT NOT NULL,
+            image_set_id TEXT NOT NULL,
+            key          TEXT NOT NULL,
+            value        TEXT NOT NULL,
+            PRIMARY KEY (account, region, datastore_id, image_set_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE transitions (
+            id              INTEGER PRIMARY KEY,
+            account         TEXT NOT NULL,
+            region          TEXT NOT NULL,
+            datastore_id    TEXT NOT NULL,
+            image_set_pk    INTEGER REFERENCES image_sets (pk) ON DELETE CASCADE,
+            version         INTEGER,
+            state           TEXT NOT NULL,
+            workflow_status TEXT,
+            message         TEXT,
+            mark_deleted    INTEGER NOT NULL DEFAULT 0,
+            due_at          INTEGER,
+            reads_left      INTEGER
+        );
+        CREATE INDEX transitions_by_image_set ON transitions (image_set_pk);
+        CREATE INDEX transitions_by_datastore ON transitions (account, region, datastore_id);
+        CREATE TABLE transition_modes (
+            resource_type TEXT PRIMARY KEY,
+            mode          TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE outcomes (
+            account      TEXT NOT NULL,
+            region       TEXT NOT NULL,
+            datastore_id TEXT NOT NULL,
+            image_set_id TEXT NOT NULL,
+            operation    TEXT NOT NULL,
+            outcome      TEXT NOT NULL,
+            message      TEXT NOT NULL,
+            PRIMARY KEY (account, region, datastore_id, image_set_id, operation)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -34,10 +34,12 @@ extension Store {
     public func reset(_ namespace: Namespace?) throws {
         try database.transaction {
             if let namespace {
-                try database.cached("DELETE FROM datastores WHERE account = ? AND region = ?")
-                    .bind(1, namespace.account).bind(2, namespace.region).run()
+                for table in ["datastores", "tags", "transitions", "outcomes"] {
+                    try database.cached("DELETE FROM \(table) WHERE account = ? AND region = ?")
+                        .bind(1, namespace.account).bind(2, namespace.region).run()
+                }
             } else {
-                try database.execute("DELETE FROM datastores")
+                try database.execute("DELETE FROM datastores; DELETE FROM tags; DELETE FROM transitions; DELETE FROM outcomes")
             }
         }
     }

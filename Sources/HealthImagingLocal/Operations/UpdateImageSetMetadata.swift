@@ -1,0 +1,152 @@
+import Foundation
+
+/// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/updateImageSetMetadata?latestVersion=N&force=`
+/// body: the MetadataUpdates union — `{"DICOMUpdates":{"updatableAttributes":b64,"removableAttributes":b64}}` or
+/// `{"revertToVersionId":"N"}`. Makes version N+1, answered LOCKED + UPDATING, which then settles to
+/// ACTIVE + UPDATED (or ACTIVE + UPDATE_FAILED with a message).
+public enum UpdateImageSetMetadata: Operation {
+    public static let name = "UpdateImageSetMetadata"
+    public static let method = "POST"
+    public static let path = "/datastore/{datastoreId}/imageSet/{imageSetId}/updateImageSetMetadata"
+    /// The attributes only `force=true` may change (the model's documentation of `force`).
+    static let forceOnly: Set<String> = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "StudyID"]
+
+    enum Change {
+        case dicom(updatable: JSONValue?, removable: JSONValue?)
+        case revert(Int64)
+    }
+
+    public static func handle(_ call: Call) throws(APIError) -> Response {
+        let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
+        let imageSetId = try Validate.resourceId(call.path("imageSetId"), member: "imageSetId")
+        guard let latestText = call.request.query("latestVersion") else {
+            throw APIError.validation("1 validation error detected: Value null at 'latestVersionId' failed to satisfy constraint: Member must not be null")
+        }
+        let latestVersion = try Validate.versionNumber(latestText, member: "latestVersionId")
+        let force = try call.boolQuery("force")
+        _ = try call.boolQuery("includeStudyImageSets")
+        let change = try readChange(try call.jsonBody())
+
+        let result = try call.store { store throws -> ImageSetVersion in
+            try store.database.transaction {
+                let handle = try store.requireWritableImageSet(call.namespace, datastoreId, imageSetId)
+                guard handle.latest.versionId == latestVersion else {
+                    throw APIError.conflict("latestVersionId \(latestVersion) is not the latest version of image set \(imageSetId) (\(handle.latest.versionId))")
+                }
+                let current = try store.document(handle, versionId: handle.latest.versionId)
+                var updated: JSONValue
+                var failure: String?
+                switch change {
+                case .revert(let target):
+                    guard try store.version(imageSet: handle.key, imageSetId: imageSetId, versionId: target) != nil else {
+                        throw APIError.notFound("Version \(target) of image set \(imageSetId) does not exist")
+                    }
+                    updated = try store.document(handle, versionId: target)
+                case .dicom(let updatable, let removable):
+                    updated = current
+                    if let removable { updated = updated.removing(removable.removingMember("SchemaVersion")) }
+                    if let updatable { updated = updated.merging(updatable.removingMember("SchemaVersion")) }
+                    if !force, let key = forceOnlyChange(updatable: updatable, removable: removable, in: current) {
+                        failure = "INVALID_REQUEST: Updating \(key) requires the force flag"
+                    }
+                }
+                if let planned = try store.takeOutcome(call.namespace, datastoreId: datastoreId, imageSetIds: [imageSetId], operation: name) {
+                    failure = planned.message
+                }
+                let now = Timestamp.nowMillis()
+                let version = ImageSetVersion(
+                    imageSetId: imageSetId, versionId: handle.latest.versionId + 1, state: .locked, workflowStatus: .updating,
+                    createdAt: handle.latest.createdAt ?? now, updatedAt: now, forced: force ? true : nil,
+                    isPrimary: handle.latest.isPrimary)
+                try store.insertVersion(imageSet: handle.key, version)
+                try store.setMetadata(imageSet: handle.key, versionId: version.versionId, (failure == nil ? updated : current).serialized())
+                try store.schedule(PendingTransition(
+                    namespace: call.namespace, datastoreId: datastoreId, imageSet: (handle.key, version.versionId),
+                    state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .updated : .updateFailed,
+                    message: failure), now: now)
+                return version
+            }
+        }
+        var json = JSONWriter()
+        json.object { body in
+            body.field("datastoreId", datastoreId)
+            body.field("imageSetId", imageSetId)
+            body.field("latestVersionId", String(result.versionId))
+            result.writeState(to: &body)
+            body.field("createdAt", timestampMillis: result.createdAt)
+            body.field("updatedAt", timestampMillis: result.updatedAt)
+        }
+        return Response(json: json.bytes)
+    }
+
+    static func readChange(_ body: JSONValue) throws(APIError) -> Change {
+        guard case .object(let members) = body else { throw APIError.validation("The request body must be a JSON object") }
+        for member in members where member.key != "DICOMUpdates" && member.key != "revertToVersionId" {
+            throw APIError.validation("Unknown member \(member.key) in updateImageSetMetadataUpdates")
+        }
+        let updates = body["DICOMUpdates"]
+        let revert = body["revertToVersionId"]
+        switch (updates, revert) {
+        case (.some, .some):
+            throw APIError.validation("updateImageSetMetadataUpdates is a union: give either DICOMUpdates or revertToVersionId, not both")
+        case (nil, nil):
+            throw APIError.validation("updateImageSetMetadataUpdates must set one of DICOMUpdates, revertToVersionId")
+        case (nil, .some(let value)):
+            guard case .string(let text) = value else { throw APIError.validation("revertToVersionId must be a string of digits") }
+            return .revert(try Validate.versionNumber(text, member: "revertToVersionId"))
+        case (.some(let value), nil):
+            guard case .object(let inner) = value else { throw APIError.validation("DICOMUpdates must be an object") }
+            for member in inner where member.key != "updatableAttributes" && member.key != "removableAttributes" {
+                throw APIError.validation("Unknown member \(member.key) in DICOMUpdates")
+            }
+            let updatable = try attribute(value["updatableAttributes"], member: "updatableAttributes")
+            let removable = try attribute(value["removableAttributes"], member: "removableAttributes")
+            guard updatable != nil || removable != nil else {
+                throw APIError.validation("DICOMUpdates must set updatableAttributes or removableAttributes")
+            }
+            return .dicom(updatable: updatable, removable: removable)
+        }
+    }
+
+    /// A DICOMAttribute blob: base64 in JSON, 1–30000 bytes once decoded, holding a JSON object.
+    static func attribute(_ value: JSONValue?, member: String) throws(APIError) -> JSONValue? {
+        guard let value else { return nil }
+        guard case .string(let text) = value, let data = Data(base64Encoded: text) else {
+            throw APIError.validation("DICOMUpdates.\(member) must be base64-encoded")
+        }
+        guard (1...30_000).contains(data.count) else {
+            throw APIError.invalid("\(data.count) bytes", at: "updateImageSetMetadataUpdates.DICOMUpdates.\(member)", "Member must have length between 1 and 30000")
+        }
+        let parsed: JSONValue
+        do { parsed = try JSONParser.parse(Array(data)) } catch {
+            throw APIError.validation("DICOMUpdates.\(member) does not decode to JSON: \(error.description)")
+        }
+        guard case .object = parsed else {
+            throw APIError.validation("DICOMUpdates.\(member) must decode to a JSON object like {\"SchemaVersion\":1.1,\"Study\":{\"DICOM\":{…}}}")
+        }
+        return parsed
+    }
+
+    /// The first force-only attribute the update would change or remove.
+    static func forceOnlyChange(updatable: JSONValue?, removable: JSONValue?, in current: JSONValue) -> String? {
+        func walk(_ patch: JSONValue, _ existing: JSONValue?, removing: Bool) -> String? {
+            for member in patch.objectMembers ?? [] {
+                if forceOnly.contains(member.key) {
+                    let before = existing?[member.key]
+                    if removing ? before != nil : before != member.value { return member.key }
+                } else if case .object = member.value, let found = walk(member.value, existing?[member.key], removing: removing) {
+                    return found
+                }
+            }
+            return nil
+        }
+        return updatable.flatMap { walk($0, current, removing: false) } ?? removable.flatMap { walk($0, current, removing: true) }
+    }
+}
+
+extension JSONValue {
+    func removingMember(_ key: String) -> JSONValue {
+        guard case .object(let members) = self else { return self }
+        return .object(members.filter { $0.key != key })
+    }
+}

@@ -1,0 +1,292 @@
+/// Image-set versions as the lifecycle operations need them: the latest or a given version, its metadata
+/// document, state changes, and the image sets of a datastore.
+extension Store {
+    static let versionColumns = """
+        version, state, workflow_status, created_at, updated_at, deleted_at, message, forced, is_primary
+        """
+
+    private func readVersion(_ statement: Statement, imageSetId: String) -> ImageSetVersion {
+        ImageSetVersion(
+            imageSetId: imageSetId,
+            versionId: statement.int64(0) ?? 0,
+            state: statement.text(1).flatMap(ImageSetState.init(rawValue:)) ?? .active,
+            workflowStatus: statement.text(2).flatMap(ImageSetWorkflowStatus.init(rawValue:)),
+            createdAt: statement.int64(3), updatedAt: statement.int64(4), deletedAt: statement.int64(5),
+            message: statement.text(6), forced: statement.bool(7), isPrimary: statement.bool(8))
+    }
+
+    /// The newest version of an image set.
+    public func latestVersion(imageSet key: Int64, imageSetId: String) throws -> ImageSetVersion? {
+        let statement = try database.cached("""
+            SELECT \(Self.versionColumns) FROM image_set_versions WHERE image_set_pk = ? ORDER BY version DESC LIMIT 1
+            """)
+        try statement.bind(1, key)
+        return try statement.step() ? readVersion(statement, imageSetId: imageSetId) : nil
+    }
+
+    /// The stored metadata document of a version (JSON text), nil when none was ever given.
+    public func metadata(imageSet key: Int64, versionId: Int64) throws -> [UInt8]? {
+        let statement = try database.cached("SELECT metadata FROM image_set_versions WHERE image_set_pk = ? AND version = ?")
+        try statement.bind(1, key).bind(2, versionId)
+        return try statement.step() ? statement.blob(0) : nil
+    }
+
+    public func setMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
+        try database.cached("UPDATE image_set_versions SET metadata = ? WHERE image_set_pk = ? AND version = ?")
+            .bind(1, blob: document).bind(2, key).bind(3, versionId).run()
+    }
+
+    /// Sets the state of one version; `deletedAt` is set only when given.
+    public func setVersionState(
+        imageSet key: Int64, versionId: Int64, state: ImageSetState, workflowStatus: ImageSetWorkflowStatus?,
+        message: String?, updatedAt: Int64, deletedAt: Int64? = nil
+    ) throws {
+        try database.cached("""
+            UPDATE image_set_versions SET state = ?, workflow_status = ?, message = ?, updated_at = ?,
+                deleted_at = coalesce(?, deleted_at)
+            WHERE image_set_pk = ? AND version = ?
+            """)
+            .bind(1, state.rawValue).bind(2, workflowStatus?.rawValue).bind(3, message).bind(4, updatedAt)
+            .bind(5, deletedAt).bind(6, key).bind(7, versionId).run()
+    }
+
+    /// Every image set of a datastore: key and id, in id order.
+    public func imageSets(_ namespace: Namespace, _ datastoreId: String) throws -> [(key: Int64, imageSetId: String)] {
+        let statement = try database.cached("""
+            SELECT pk, image_set_id FROM image_sets WHERE account = ? AND region = ? AND datastore_id = ? ORDER BY image_set_id
+            """)
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
+        var result: [(Int64, String)] = []
+        while try statement.step() { result.append((statement.int64(0) ?? 0, statement.text(1) ?? "")) }
+        return result
+    }
+}
+
+// MARK: transitions
+
+/// A state change waiting to happen: a datastore status, or the state of one image-set version.
+public struct PendingTransition: Sendable {
+    public var namespace: Namespace
+    public var datastoreId: String
+    /// The image set's key and version; nil for a datastore transition.
+    public var imageSet: (key: Int64, versionId: Int64)?
+    /// An `ImageSetState` or a `DatastoreStatus` raw value.
+    public var state: String
+    public var workflowStatus: ImageSetWorkflowStatus?
+    public var message: String?
+    public var markDeleted = false
+
+    public init(namespace: Namespace, datastoreId: String, imageSet: (key: Int64, versionId: Int64)?, state: String,
+                workflowStatus: ImageSetWorkflowStatus? = nil, message: String? = nil, markDeleted: Bool = false) {
+        self.namespace = namespace
+        self.datastoreId = datastoreId
+        self.imageSet = imageSet
+        self.state = state
+        self.workflowStatus = workflowStatus
+        self.message = message
+        self.markDeleted = markDeleted
+    }
+}
+
+extension Store {
+    public func transitionMode(_ resource: TransitionResource) throws -> TransitionMode {
+        let statement = try database.cached("SELECT mode FROM transition_modes WHERE resource_type = ?")
+        try statement.bind(1, resource.rawValue)
+        guard try statement.step(), let text = statement.text(0) else { return .immediate }
+        return TransitionMode(text) ?? .immediate
+    }
+
+    public func setTransitionMode(_ resource: TransitionResource, _ mode: TransitionMode) throws {
+        try database.cached("INSERT OR REPLACE INTO transition_modes (resource_type, mode) VALUES (?, ?)")
+            .bind(1, resource.rawValue).bind(2, mode.description).run()
+    }
+
+    /// Records `transition` per the mode of its resource type; in `immediate` mode it is applied at once.
+    public func schedule(_ transition: PendingTransition, now: Int64 = Timestamp.nowMillis()) throws {
+        let mode = try transitionMode(transition.imageSet == nil ? .datastore : .imageSet)
+        var dueAt: Int64?
+        var readsLeft: Int?
+        switch mode {
+        case .immediate: return try apply(transition, now: now)
+        case .manual(let reads): readsLeft = reads
+        case .timed(let millis): dueAt = now + Int64(millis)
+        }
+        try database.cached("""
+            INSERT INTO transitions (account, region, datastore_id, image_set_pk, version, state, workflow_status, message,
+                mark_deleted, due_at, reads_left)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+            .bind(1, transition.namespace.account).bind(2, transition.namespace.region).bind(3, transition.datastoreId)
+            .bind(4, transition.imageSet?.key).bind(5, transition.imageSet?.versionId).bind(6, transition.state)
+            .bind(7, transition.workflowStatus?.rawValue).bind(8, transition.message).bind(9, transition.markDeleted)
+            .bind(10, dueAt).bind(11, readsLeft).run()
+    }
+
+    private func apply(_ transition: PendingTransition, now: Int64) throws {
+        if let imageSet = transition.imageSet {
+            try setVersionState(
+                imageSet: imageSet.key, versionId: imageSet.versionId,
+                state: ImageSetState(rawValue: transition.state) ?? .active, workflowStatus: transition.workflowStatus,
+                message: transition.message, updatedAt: now, deletedAt: transition.markDeleted ? now : nil)
+        } else {
+            try setDatastoreStatus(
+                transition.namespace, transition.datastoreId, DatastoreStatus(rawValue: transition.state) ?? .active, at: now)
+        }
+    }
+
+    private struct Row {
+        var id: Int64
+        var transition: PendingTransition
+        var dueAt: Int64?
+        var readsLeft: Int64?
+    }
+
+    private func rows(_ statement: Statement) throws -> [Row] {
+        var rows: [Row] = []
+        while try statement.step() {
+            let key = statement.int64(4)
+            rows.append(Row(
+                id: statement.int64(0) ?? 0,
+                transition: PendingTransition(
+                    namespace: Namespace(account: statement.text(1) ?? "", region: statement.text(2) ?? ""),
+                    datastoreId: statement.text(3) ?? "",
+                    imageSet: key.map { ($0, statement.int64(5) ?? 0) }, state: statement.text(6) ?? "",
+                    workflowStatus: statement.text(7).flatMap(ImageSetWorkflowStatus.init(rawValue:)),
+                    message: statement.text(8), markDeleted: statement.bool(9) ?? false),
+                dueAt: statement.int64(10), readsLeft: statement.int64(11)))
+        }
+        return rows
+    }
+
+    private static let transitionColumns = """
+        id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted, due_at, reads_left
+        """
+
+    /// Applies the due transitions of one row set: timed ones whose time has come, and, when this is a read,
+    /// read-counted ones that have been seen their N times (the others count this read).
+    private func settle(_ rows: [Row], read: Bool, now: Int64) throws {
+        for row in rows {
+            var due = false
+            if let dueAt = row.dueAt, dueAt <= now { due = true }
+            if read, let left = row.readsLeft {
+                if left <= 0 {
+                    due = true
+                } else {
+                    try database.cached("UPDATE transitions SET reads_left = reads_left - 1 WHERE id = ?").bind(1, row.id).run()
+                }
+            }
+            if due {
+                try apply(row.transition, now: now)
+                try database.cached("DELETE FROM transitions WHERE id = ?").bind(1, row.id).run()
+            }
+        }
+    }
+
+    /// Settles the pending transitions of an image set before a request uses it.
+    public func settleImageSet(_ key: Int64, read: Bool, now: Int64 = Timestamp.nowMillis()) throws {
+        let statement = try database.cached(
+            "SELECT \(Self.transitionColumns) FROM transitions WHERE image_set_pk = ? ORDER BY id")
+        try statement.bind(1, key)
+        try settle(try rows(statement), read: read, now: now)
+    }
+
+    /// Settles the pending status change of a datastore before a request uses it.
+    public func settleDatastore(_ namespace: Namespace, _ datastoreId: String, read: Bool, now: Int64 = Timestamp.nowMillis()) throws {
+        let statement = try database.cached("""
+            SELECT \(Self.transitionColumns) FROM transitions
+            WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_pk IS NULL ORDER BY id
+            """)
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
+        try settle(try rows(statement), read: read, now: now)
+    }
+
+    /// Applies pending transitions now, whatever their mode: all of them, or those of one namespace,
+    /// datastore or image set. Returns how many were applied.
+    public func advance(_ namespace: Namespace?, datastoreId: String?, imageSetKey: Int64?, now: Int64 = Timestamp.nowMillis()) throws -> Int {
+        let statement = try database.cached("""
+            SELECT \(Self.transitionColumns) FROM transitions
+            WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR region = ?2) AND (?3 IS NULL OR datastore_id = ?3)
+              AND (?4 IS NULL OR image_set_pk = ?4)
+            ORDER BY id
+            """)
+        try statement.bind(1, namespace?.account).bind(2, namespace?.region).bind(3, datastoreId).bind(4, imageSetKey)
+        let found = try rows(statement)
+        for row in found {
+            try apply(row.transition, now: now)
+            try database.cached("DELETE FROM transitions WHERE id = ?").bind(1, row.id).run()
+        }
+        return found.count
+    }
+
+    /// How many transitions wait, over every namespace.
+    public func pendingTransitionCount() throws -> Int {
+        let statement = try database.cached("SELECT count(*) FROM transitions")
+        _ = try statement.step()
+        return Int(statement.int64(0) ?? 0)
+    }
+}
+
+// MARK: outcomes
+
+/// A failure planned through the control plane for the next Update or Copy on an image set.
+public struct PlannedOutcome: Sendable, Equatable {
+    public var datastoreId: String
+    /// Empty: any image set of the datastore.
+    public var imageSetId: String
+    public var operation: String
+    public var outcome: ImageSetWorkflowStatus
+    public var message: String
+}
+
+extension Store {
+    public func planOutcome(_ namespace: Namespace, _ outcome: PlannedOutcome) throws {
+        try database.cached("""
+            INSERT OR REPLACE INTO outcomes (account, region, datastore_id, image_set_id, operation, outcome, message)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+            .bind(1, namespace.account).bind(2, namespace.region).bind(3, outcome.datastoreId).bind(4, outcome.imageSetId)
+            .bind(5, outcome.operation).bind(6, outcome.outcome.rawValue).bind(7, outcome.message).run()
+    }
+
+    /// Takes (and removes) the outcome planned for `operation` on one of `imageSetIds`, else on the datastore.
+    public func takeOutcome(_ namespace: Namespace, datastoreId: String, imageSetIds: [String], operation: String) throws -> PlannedOutcome? {
+        for imageSetId in imageSetIds + [""] {
+            let statement = try database.cached("""
+                DELETE FROM outcomes WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_id = ? AND operation = ?
+                RETURNING outcome, message
+                """)
+            try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
+                .bind(5, operation)
+            if try statement.step(), let outcome = statement.text(0).flatMap(ImageSetWorkflowStatus.init(rawValue:)) {
+                let message = statement.text(1) ?? ""
+                try statement.run()
+                return PlannedOutcome(datastoreId: datastoreId, imageSetId: imageSetId, operation: operation,
+                                      outcome: outcome, message: message)
+            }
+            try statement.run()
+        }
+        return nil
+    }
+
+    public func outcomes(_ namespace: Namespace) throws -> [PlannedOutcome] {
+        let statement = try database.cached("""
+            SELECT datastore_id, image_set_id, operation, outcome, message FROM outcomes WHERE account = ? AND region = ?
+            ORDER BY datastore_id, image_set_id, operation
+            """)
+        try statement.bind(1, namespace.account).bind(2, namespace.region)
+        var result: [PlannedOutcome] = []
+        while try statement.step() {
+            result.append(PlannedOutcome(
+                datastoreId: statement.text(0) ?? "", imageSetId: statement.text(1) ?? "", operation: statement.text(2) ?? "",
+                outcome: statement.text(3).flatMap(ImageSetWorkflowStatus.init(rawValue:)) ?? .updateFailed,
+                message: statement.text(4) ?? ""))
+        }
+        return result
+    }
+
+    public func clearOutcomes(_ namespace: Namespace) throws -> Int {
+        try database.cached("DELETE FROM outcomes WHERE account = ? AND region = ?")
+            .bind(1, namespace.account).bind(2, namespace.region).run()
+        return database.changes
+    }
+}
