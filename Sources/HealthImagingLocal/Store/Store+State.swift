@@ -11,7 +11,7 @@ extension Store {
         while try datastores.step() {
             let datastore = Datastore(
                 datastoreId: datastores.text(0) ?? "", name: datastores.text(1),
-                status: datastores.text(2).flatMap(DatastoreStatus.init(rawValue:)) ?? .active,
+                status: datastores.enumeration(2) ?? .active,
                 createdAt: datastores.int64(3), updatedAt: datastores.int64(4))
             entries.append(Fixture.Entry(datastore: datastore, imageSets: [], path: "$.datastores[\(entries.count)]"))
         }
@@ -35,7 +35,7 @@ extension Store {
         try database.transaction {
             if let namespace {
                 for table in ["datastores", "tags", "transitions", "outcomes"] {
-                    try database.cached("DELETE FROM \(table) WHERE account = ? AND region = ?")
+                    try database.cached(dynamic: "DELETE FROM \(table) WHERE account = ? AND region = ?")
                         .bind(1, namespace.account).bind(2, namespace.region).run()
                 }
             } else {
