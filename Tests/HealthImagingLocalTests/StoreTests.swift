@@ -58,6 +58,22 @@ import Testing
         #expect(!details.contains { $0.contains("TEMP B-TREE") })
     }
 
+    @Test func listJoinUsesTheIndexesAndNoSort() throws {
+        let (store, _) = try seeded(versions: 3)
+        let plan = try store.database.cached("""
+            EXPLAIN QUERY PLAN SELECT v.version FROM image_sets s JOIN image_set_versions v ON v.image_set_pk = s.pk
+            WHERE s.account = ? AND s.region = ? AND s.datastore_id = ? AND s.image_set_id = ? AND v.version < ?
+            ORDER BY v.version DESC LIMIT ?
+            """)
+        var details: [String] = []
+        while try plan.step() { details.append(plan.text(3) ?? "") }
+        #expect(details.contains { $0.contains("SEARCH s USING") && $0.contains("INDEX") })
+        #expect(details.contains { $0.contains("SEARCH v USING PRIMARY KEY (image_set_pk=? AND version<?)") })
+        #expect(!details.contains { $0.contains("TEMP B-TREE") }, "\(details)")
+        let page = try store.versions(namespace, datastoreId: datastoreId, imageSetId: imageSetId, before: 3, limit: 5)
+        #expect(page.map(\.versionId) == [2, 1])
+    }
+
     @Test func tokenKeyAndDataSurviveReopeningAFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hil-\(UUID().uuidString).db").path
         defer { try? FileManager.default.removeItem(atPath: path) }

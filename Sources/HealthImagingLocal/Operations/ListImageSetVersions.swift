@@ -12,23 +12,30 @@ public enum ListImageSetVersions: Operation {
         let imageSetId = try Validate.resourceId(call.path("imageSetId"), member: "imageSetId")
         let maxResults = try Validate.integer(call.request.query("maxResults"), member: "maxResults", range: 1...50)
             ?? defaultMaxResults
-        let scope = "\(name)/\(call.namespace)/\(datastoreId)/\(imageSetId)"
+        // What a token is bound to (built only when a token is read or written).
+        func scope() -> String { "\(name)/\(call.namespace)/\(datastoreId)/\(imageSetId)" }
         var before: Int64?
         if let token = call.request.query("nextToken") {
-            before = try call.tokens.openInt64(token, scope: scope)
+            before = try call.tokens.openInt64(token, scope: scope())
         }
 
         let page = try call.store { store throws -> [ImageSetVersion] in
-            // The image set's key alone on the hot path; which of the two is missing only on the error path.
-            guard let key = try store.imageSetKey(call.namespace, datastoreId, imageSetId) else {
+            if store.mayHavePendingTransitions, let key = try store.imageSetKey(call.namespace, datastoreId, imageSetId) {
+                try store.settleImageSet(key, read: true)
+            }
+            // One query on the hot path; one more row than asked tells whether another page exists.
+            let page = try store.versions(
+                call.namespace, datastoreId: datastoreId, imageSetId: imageSetId, before: before, limit: maxResults + 1)
+            if page.isEmpty {
+                // Only now find out which is missing (a token is only ever issued when older versions exist).
                 guard try store.datastoreExists(call.namespace, datastoreId) else {
                     throw APIError.notFound("Datastore \(datastoreId) does not exist")
                 }
-                throw APIError.notFound("Image set \(imageSetId) does not exist in datastore \(datastoreId)")
+                guard try store.imageSetKey(call.namespace, datastoreId, imageSetId) != nil else {
+                    throw APIError.notFound("Image set \(imageSetId) does not exist in datastore \(datastoreId)")
+                }
             }
-            try store.settleImageSet(key, read: true)
-            // One more than asked tells whether another page exists.
-            return try store.versions(imageSet: key, imageSetId: imageSetId, before: before, limit: maxResults + 1)
+            return page
         }
 
         var json = JSONWriter(capacity: 256 * min(page.count, maxResults) + 64)
@@ -37,7 +44,7 @@ public enum ListImageSetVersions: Operation {
                 for version in page.prefix(maxResults) { version.writeProperties(to: &list) }
             })
             if page.count > maxResults, let last = page.prefix(maxResults).last {
-                body.field("nextToken", call.tokens.seal(int64: last.versionId, scope: scope))
+                body.field("nextToken", call.tokens.seal(int64: last.versionId, scope: scope()))
             }
         }
         return Response(json: json.bytes)

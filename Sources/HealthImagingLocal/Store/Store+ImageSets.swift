@@ -23,6 +23,27 @@ extension Store {
             FROM image_set_versions WHERE image_set_pk = ? AND version < ? ORDER BY version DESC LIMIT ?
             """)
         try statement.bind(1, key).bind(2, before ?? Int64.max).bind(3, limit)
+        return try readVersions(statement, imageSetId: imageSetId, limit: limit)
+    }
+
+    /// The same page found by the image set's ids in one query (the list hot path): the unique index on
+    /// image_sets, then the versions' primary key. Empty when the image set does not exist.
+    public func versions(
+        _ namespace: Namespace, datastoreId: String, imageSetId: String, before: Int64?, limit: Int
+    ) throws -> [ImageSetVersion] {
+        let statement = try database.cached("""
+            SELECT v.version, v.state, v.workflow_status, v.created_at, v.updated_at, v.deleted_at, v.message, v.forced,
+                v.is_primary
+            FROM image_sets s JOIN image_set_versions v ON v.image_set_pk = s.pk
+            WHERE s.account = ? AND s.region = ? AND s.datastore_id = ? AND s.image_set_id = ? AND v.version < ?
+            ORDER BY v.version DESC LIMIT ?
+            """)
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
+            .bind(5, before ?? Int64.max).bind(6, limit)
+        return try readVersions(statement, imageSetId: imageSetId, limit: limit)
+    }
+
+    private func readVersions(_ statement: Statement, imageSetId: String, limit: Int) throws -> [ImageSetVersion] {
         var result: [ImageSetVersion] = []
         result.reserveCapacity(min(limit, 64))
         while try statement.step() {
