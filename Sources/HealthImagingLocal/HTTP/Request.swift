@@ -13,17 +13,18 @@ public struct Request: Sendable {
     public init(method: String, uri: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.method = method
         self.uriLength = uri.utf8.count
-        var target = Substring(uri)
+        var target = uri.utf8[...]
         // Absolute form (`http://host/path`): keep the path only; the Host never routes.
-        if target.hasPrefix("http://") || target.hasPrefix("https://") {
-            let afterScheme = target[target.index(target.firstIndex(of: ":")!, offsetBy: 3)...]
-            target = afterScheme.firstIndex(of: "/").map { afterScheme[$0...] } ?? "/"
+        if target.first != UInt8(ascii: "/"), let scheme = target.firstIndex(of: UInt8(ascii: ":")),
+            target[scheme...].starts(with: "://".utf8) {
+            let afterScheme = target[target.index(scheme, offsetBy: 3)...]
+            target = afterScheme.firstIndex(of: UInt8(ascii: "/")).map { afterScheme[$0...] } ?? "/".utf8[...]
         }
-        if let mark = target.firstIndex(of: "?") {
-            path = String(target[..<mark])
-            query = Self.parseQuery(target[target.index(after: mark)...])
+        if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(Substring(target[..<mark]))
+            query = Self.parseQuery(Substring(target[target.index(after: mark)...]))
         } else {
-            path = String(target)
+            path = String(Substring(target))
             query = []
         }
         self.headers = headers
@@ -64,9 +65,17 @@ public func percentDecode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = fals
     guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
         return String(text)
     }
+    return percentDecode(Array(text.utf8), plusIsSpace: plusIsSpace)
+}
+
+/// Decodes `%XX` escapes (and `+` as space in query strings) of UTF-8 bytes.
+public func percentDecode<C: Collection<UInt8>>(_ text: C, plusIsSpace: Bool = false) -> String {
+    guard text.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
+        return String(decoding: text, as: UTF8.self)
+    }
     var out: [UInt8] = []
-    out.reserveCapacity(text.utf8.count)
-    var bytes = Array(text.utf8)[...]
+    out.reserveCapacity(text.count)
+    var bytes = Array(text)[...]
     func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case 0x30...0x39: byte - 0x30

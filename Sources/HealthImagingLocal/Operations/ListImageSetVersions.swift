@@ -19,10 +19,11 @@ public enum ListImageSetVersions: Operation {
         }
 
         let page = try call.store { store throws -> [ImageSetVersion] in
-            guard try store.datastoreExists(call.namespace, datastoreId) else {
-                throw APIError.notFound("Datastore \(datastoreId) does not exist")
-            }
+            // The image set's key alone on the hot path; which of the two is missing only on the error path.
             guard let key = try store.imageSetKey(call.namespace, datastoreId, imageSetId) else {
+                guard try store.datastoreExists(call.namespace, datastoreId) else {
+                    throw APIError.notFound("Datastore \(datastoreId) does not exist")
+                }
                 throw APIError.notFound("Image set \(imageSetId) does not exist in datastore \(datastoreId)")
             }
             try store.settleImageSet(key, read: true)

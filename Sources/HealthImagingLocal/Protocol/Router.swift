@@ -1,9 +1,10 @@
 /// Routes by method + path only (the Host never matters: SDKs prefix `runtime-` to data-plane hosts).
-/// Built once: templates are split into segments up front; a request's path is split on `/` *before*
-/// percent-decoding, so an ARN with `%2F` stays one segment.
+/// Built once: templates are split into byte segments up front; a request's path is split on `/` *before*
+/// percent-decoding, so an ARN with `%2F` stays one segment. Matching compares bytes, no allocation but
+/// the captured parameters.
 public struct Router<Target> {
     enum Segment: Equatable {
-        case literal(String)
+        case literal([UInt8])
         case parameter(String)
     }
 
@@ -27,30 +28,52 @@ public struct Router<Target> {
     /// Adds `method template → target`, where template is like `/datastore/{datastoreId}`.
     public mutating func add(_ method: String, _ template: String, _ target: Target) {
         let segments: [Segment] = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
-            $0.hasPrefix("{") && $0.hasSuffix("}") ? .parameter(String($0.dropFirst().dropLast())) : .literal(String($0))
+            $0.hasPrefix("{") && $0.hasSuffix("}") ? .parameter(String($0.dropFirst().dropLast())) : .literal(Array($0.utf8))
         }
         routes.append(Route(method: method, segments: segments, target: target))
     }
 
     public func match(method: String, path: String) -> Match {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        guard path.hasPrefix("/") else { return .notFound }
+        var path = path
+        return path.withUTF8 { bytes in match(method: method, bytes: bytes) }
+    }
+
+    private func match(method: String, bytes: UnsafeBufferPointer<UInt8>) -> Match {
+        guard bytes.first == UInt8(ascii: "/") else { return .notFound }
+        // Segment boundaries after the leading slash: ranges into `bytes`.
+        var parts: [Range<Int>] = []
+        parts.reserveCapacity(8)
+        var start = 1
+        for index in 1..<bytes.count where bytes[index] == UInt8(ascii: "/") {
+            parts.append(start..<index)
+            start = index + 1
+        }
+        parts.append(start..<bytes.count)
+
         var allowed: [String] = []
         for route in routes where route.segments.count == parts.count {
-            var parameters: [String: String] = [:]
             var matched = true
             for (segment, part) in zip(route.segments, parts) {
                 switch segment {
                 case .literal(let literal):
-                    if literal != part { matched = false }
-                case .parameter(let name):
-                    if part.isEmpty { matched = false } else { parameters[name] = percentDecode(part) }
+                    matched = literal.count == part.count
+                        && zip(literal, bytes[part]).allSatisfy { $0 == $1 }
+                case .parameter:
+                    matched = !part.isEmpty
                 }
                 if !matched { break }
             }
             guard matched else { continue }
-            if route.method == method { return .found(route.target, parameters: parameters) }
-            allowed.append(route.method)
+            guard route.method == method else {
+                allowed.append(route.method)
+                continue
+            }
+            var parameters: [String: String] = [:]
+            for (segment, part) in zip(route.segments, parts) {
+                guard case .parameter(let name) = segment else { continue }
+                parameters[name] = percentDecode(UnsafeBufferPointer(rebasing: bytes[part]))
+            }
+            return .found(route.target, parameters: parameters)
         }
         return allowed.isEmpty ? .notFound : .wrongMethod(allowed: allowed)
     }

@@ -4,18 +4,44 @@ import Foundation
 public enum Timestamp {
     /// `1680029436304` → `"1680029436.304"`, `1680029436430` → `"1680029436.43"`, whole seconds → `"1680029436.0"`.
     public static func format(millis: Int64) -> String {
-        let negative = millis < 0
+        var bytes: [UInt8] = []
+        append(millis: millis, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `format(millis:)`'s text to `bytes` without building a String (the response hot path).
+    public static func append(millis: Int64, to bytes: inout [UInt8]) {
+        if millis < 0 { bytes.append(UInt8(ascii: "-")) }
         let magnitude = millis.magnitude
-        let seconds = magnitude / 1000
+        appendDigits(magnitude / 1000, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
         var fraction = magnitude % 1000
         var digits = 3
         while digits > 1 && fraction % 10 == 0 {
             fraction /= 10
             digits -= 1
         }
-        var fractionText = String(fraction)
-        while fractionText.count < digits { fractionText = "0" + fractionText }
-        return (negative ? "-" : "") + "\(seconds).\(fractionText)"
+        var divisor: UInt64 = digits == 3 ? 100 : digits == 2 ? 10 : 1
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(fraction / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    static func appendDigits(_ value: UInt64, to bytes: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
     }
 
     /// Milliseconds since the epoch, now.

@@ -4,6 +4,8 @@ import CSQLite
 public final class SQLiteDatabase {
     private(set) var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
+    /// Statements of literal SQL, keyed by the literal's address: no hashing of the SQL text per call.
+    private var literalStatements: [UnsafeRawPointer: Statement] = [:]
 
     /// Opens `path` (a file, or an in-memory database when nil).
     public init(path: String?) throws {
@@ -35,6 +37,7 @@ public final class SQLiteDatabase {
 
     deinit {
         statements.removeAll()
+        literalStatements.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -43,8 +46,21 @@ public final class SQLiteDatabase {
         try check(sqlite3_exec(handle, sql, nil, nil, nil), sql: sql)
     }
 
-    /// A cached prepared statement for `sql` (prepared once, persistent), reset and unbound.
-    public func cached(_ sql: String) throws -> Statement {
+    /// A cached prepared statement for literal `sql` (prepared once, persistent), reset and unbound.
+    /// The hot-path form: looked up by the literal's address.
+    public func cached(_ sql: StaticString) throws -> Statement {
+        let key = UnsafeRawPointer(sql.utf8Start)
+        if let statement = literalStatements[key] {
+            statement.reset()
+            return statement
+        }
+        let statement = try Statement(database: self, sql: sql.description, persistent: true)
+        literalStatements[key] = statement
+        return statement
+    }
+
+    /// A cached prepared statement for SQL built at run time, looked up by its text.
+    public func cached(dynamic sql: String) throws -> Statement {
         if let statement = statements[sql] {
             statement.reset()
             return statement

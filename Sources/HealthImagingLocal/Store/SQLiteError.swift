@@ -16,8 +16,8 @@ extension SQLiteDatabase {
     /// Every SQLite return code goes through here: anything but the expected codes becomes a `SQLiteError`
     /// carrying the extended code and `sqlite3_errmsg` of this connection.
     @discardableResult
-    func check(_ code: Int32, sql: String? = nil, allowing ok: Set<Int32> = [SQLITE_OK]) throws -> Int32 {
-        if ok.contains(code) { return code }
+    func check(_ code: Int32, sql: String? = nil, allowing ok: Int32 = SQLITE_OK, or alsoOk: Int32 = SQLITE_OK) throws -> Int32 {
+        if code == ok || code == alsoOk { return code }
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
         let extended = handle.map { sqlite3_extended_errcode($0) } ?? code
         throw SQLiteError(code: extended, message: message, sql: sql)

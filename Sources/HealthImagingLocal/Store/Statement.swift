@@ -62,7 +62,7 @@ public final class Statement {
     /// Steps once: true when a row is available, false when done.
     public func step() throws -> Bool {
         let code = sqlite3_step(handle)
-        return try database.check(code, sql: sql, allowing: [SQLITE_ROW, SQLITE_DONE]) == SQLITE_ROW
+        return try database.check(code, sql: sql, allowing: SQLITE_ROW, or: SQLITE_DONE) == SQLITE_ROW
     }
 
     /// Runs a statement that returns no rows.
@@ -75,6 +75,12 @@ public final class Statement {
     public func text(_ column: Int32) -> String? {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         return String(cString: pointer)
+    }
+
+    /// The column's text bytes, valid until the next step or reset.
+    func columnText(_ column: Int32) -> UnsafeBufferPointer<UInt8>? {
+        guard let pointer = sqlite3_column_text(handle, column) else { return nil }
+        return UnsafeBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, column)))
     }
 
     public func int64(_ column: Int32) -> Int64? {
@@ -93,3 +99,26 @@ public final class Statement {
 
 @available(*, unavailable)
 extension Statement: Sendable {}
+
+/// A model enum read from a TEXT column by comparing bytes, without building a String per row.
+protocol ColumnEnum: RawRepresentable, CaseIterable where RawValue == String {
+    static var columnTable: [(bytes: [UInt8], value: Self)] { get }
+}
+
+extension ColumnEnum {
+    static func makeColumnTable() -> [(bytes: [UInt8], value: Self)] { allCases.map { (Array($0.rawValue.utf8), $0) } }
+}
+
+extension ImageSetState: ColumnEnum { static let columnTable = makeColumnTable() }
+extension ImageSetWorkflowStatus: ColumnEnum { static let columnTable = makeColumnTable() }
+extension DatastoreStatus: ColumnEnum { static let columnTable = makeColumnTable() }
+
+extension Statement {
+    func enumeration<E: ColumnEnum>(_ column: Int32, as type: E.Type = E.self) -> E? {
+        guard let pointer = columnText(column) else { return nil }
+        for entry in E.columnTable where entry.bytes.count == pointer.count && entry.bytes.elementsEqual(pointer) {
+            return entry.value
+        }
+        return nil
+    }
+}

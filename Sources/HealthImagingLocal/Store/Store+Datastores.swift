@@ -7,7 +7,7 @@ extension Store {
     private func readDatastore(_ statement: Statement) -> Datastore {
         Datastore(
             datastoreId: statement.text(0) ?? "", name: statement.text(1),
-            status: statement.text(2).flatMap(DatastoreStatus.init(rawValue:)) ?? .active,
+            status: statement.enumeration(2) ?? .active,
             createdAt: statement.int64(3), updatedAt: statement.int64(4), kmsKeyArn: statement.text(5),
             lambdaAuthorizerArn: statement.text(6), losslessStorageFormat: statement.text(7))
     }
@@ -23,7 +23,7 @@ extension Store {
     }
 
     public func datastore(_ namespace: Namespace, _ datastoreId: String) throws -> Datastore? {
-        let statement = try database.cached(
+        let statement = try database.cached(dynamic: 
             "SELECT \(Self.datastoreColumns) FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?")
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
         return try statement.step() ? readDatastore(statement) : nil
@@ -31,7 +31,7 @@ extension Store {
 
     /// The datastore an earlier CreateDatastore made with `clientToken`, and the digest of that request.
     public func datastore(_ namespace: Namespace, clientToken: String) throws -> (Datastore, digest: String?)? {
-        let statement = try database.cached("""
+        let statement = try database.cached(dynamic: """
             SELECT \(Self.datastoreColumns), request_digest FROM datastores
             WHERE account = ? AND region = ? AND client_token = ?
             """)
@@ -48,7 +48,7 @@ extension Store {
 
     /// Up to `limit` datastores after `after` in id order, optionally of one status.
     public func datastores(_ namespace: Namespace, status: DatastoreStatus?, after: String?, limit: Int) throws -> [Datastore] {
-        let statement = try database.cached("""
+        let statement = try database.cached(dynamic: """
             SELECT \(Self.datastoreColumns) FROM datastores
             WHERE account = ? AND region = ? AND datastore_id > ? AND (?4 IS NULL OR status = ?4)
             ORDER BY datastore_id LIMIT ?5

@@ -18,7 +18,7 @@ extension Store {
         while try datastores.step() {
             let datastore = Datastore(
                 datastoreId: datastores.text(0) ?? "", name: datastores.text(1),
-                status: datastores.text(2).flatMap(DatastoreStatus.init(rawValue:)) ?? .active,
+                status: datastores.enumeration(2) ?? .active,
                 createdAt: datastores.int64(3), updatedAt: datastores.int64(4), kmsKeyArn: datastores.text(5),
                 lambdaAuthorizerArn: datastores.text(6), losslessStorageFormat: datastores.text(7))
             entries.append(Fixture.Entry(datastore: datastore, imageSets: [], path: "$.datastores[\(entries.count)]"))

@@ -29,8 +29,8 @@ extension Store {
             result.append(ImageSetVersion(
                 imageSetId: imageSetId,
                 versionId: statement.int64(0) ?? 0,
-                state: statement.text(1).flatMap(ImageSetState.init(rawValue:)) ?? .active,
-                workflowStatus: statement.text(2).flatMap(ImageSetWorkflowStatus.init(rawValue:)),
+                state: statement.enumeration(1) ?? .active,
+                workflowStatus: statement.enumeration(2),
                 createdAt: statement.int64(3),
                 updatedAt: statement.int64(4),
                 deletedAt: statement.int64(5),

@@ -1,27 +1,9 @@
 /// Image-set versions as the lifecycle operations need them: the latest or a given version, its metadata
 /// document, state changes, and the image sets of a datastore.
 extension Store {
-    static let versionColumns = """
-        version, state, workflow_status, created_at, updated_at, deleted_at, message, forced, is_primary
-        """
-
-    private func readVersion(_ statement: Statement, imageSetId: String) -> ImageSetVersion {
-        ImageSetVersion(
-            imageSetId: imageSetId,
-            versionId: statement.int64(0) ?? 0,
-            state: statement.text(1).flatMap(ImageSetState.init(rawValue:)) ?? .active,
-            workflowStatus: statement.text(2).flatMap(ImageSetWorkflowStatus.init(rawValue:)),
-            createdAt: statement.int64(3), updatedAt: statement.int64(4), deletedAt: statement.int64(5),
-            message: statement.text(6), forced: statement.bool(7), isPrimary: statement.bool(8))
-    }
-
     /// The newest version of an image set.
     public func latestVersion(imageSet key: Int64, imageSetId: String) throws -> ImageSetVersion? {
-        let statement = try database.cached("""
-            SELECT \(Self.versionColumns) FROM image_set_versions WHERE image_set_pk = ? ORDER BY version DESC LIMIT 1
-            """)
-        try statement.bind(1, key)
-        return try statement.step() ? readVersion(statement, imageSetId: imageSetId) : nil
+        try versions(imageSet: key, imageSetId: imageSetId, before: nil, limit: 1).first
     }
 
     /// The stored metadata document of a version (JSON text), nil when none was ever given.
@@ -103,6 +85,7 @@ extension Store {
 
     /// Records `transition` per the mode of its resource type; in `immediate` mode it is applied at once.
     public func schedule(_ transition: PendingTransition, now: Int64 = Timestamp.nowMillis()) throws {
+        mayHavePendingTransitions = true
         let mode = try transitionMode(transition.imageSet == nil ? .datastore : .imageSet)
         var dueAt: Int64?
         var readsLeft: Int?
@@ -151,7 +134,7 @@ extension Store {
                     namespace: Namespace(account: statement.text(1) ?? "", region: statement.text(2) ?? ""),
                     datastoreId: statement.text(3) ?? "",
                     imageSet: key.map { ($0, statement.int64(5) ?? 0) }, state: statement.text(6) ?? "",
-                    workflowStatus: statement.text(7).flatMap(ImageSetWorkflowStatus.init(rawValue:)),
+                    workflowStatus: statement.enumeration(7),
                     message: statement.text(8), markDeleted: statement.bool(9) ?? false),
                 dueAt: statement.int64(10), readsLeft: statement.int64(11)))
         }
@@ -184,7 +167,8 @@ extension Store {
 
     /// Settles the pending transitions of an image set before a request uses it.
     public func settleImageSet(_ key: Int64, read: Bool, now: Int64 = Timestamp.nowMillis()) throws {
-        let statement = try database.cached(
+        guard try anyPendingTransitions() else { return }
+        let statement = try database.cached(dynamic: 
             "SELECT \(Self.transitionColumns) FROM transitions WHERE image_set_pk = ? ORDER BY id")
         try statement.bind(1, key)
         try settle(try rows(statement), read: read, now: now)
@@ -192,7 +176,8 @@ extension Store {
 
     /// Settles the pending status change of a datastore before a request uses it.
     public func settleDatastore(_ namespace: Namespace, _ datastoreId: String, read: Bool, now: Int64 = Timestamp.nowMillis()) throws {
-        let statement = try database.cached("""
+        guard try anyPendingTransitions() else { return }
+        let statement = try database.cached(dynamic: """
             SELECT \(Self.transitionColumns) FROM transitions
             WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_pk IS NULL ORDER BY id
             """)
@@ -203,7 +188,7 @@ extension Store {
     /// Applies pending transitions now, whatever their mode: all of them, or those of one namespace,
     /// datastore or image set. Returns how many were applied.
     public func advance(_ namespace: Namespace?, datastoreId: String?, imageSetKey: Int64?, now: Int64 = Timestamp.nowMillis()) throws -> Int {
-        let statement = try database.cached("""
+        let statement = try database.cached(dynamic: """
             SELECT \(Self.transitionColumns) FROM transitions
             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR region = ?2) AND (?3 IS NULL OR datastore_id = ?3)
               AND (?4 IS NULL OR image_set_pk = ?4)
@@ -216,6 +201,13 @@ extension Store {
             try database.cached("DELETE FROM transitions WHERE id = ?").bind(1, row.id).run()
         }
         return found.count
+    }
+
+    /// Whether any transition may wait; looks in the table only while the last look found some.
+    private func anyPendingTransitions() throws -> Bool {
+        guard mayHavePendingTransitions else { return false }
+        mayHavePendingTransitions = try pendingTransitionCount() > 0
+        return mayHavePendingTransitions
     }
 
     /// How many transitions wait, over every namespace.
@@ -257,7 +249,7 @@ extension Store {
                 """)
             try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
                 .bind(5, operation)
-            if try statement.step(), let outcome = statement.text(0).flatMap(ImageSetWorkflowStatus.init(rawValue:)) {
+            if try statement.step(), let outcome = statement.enumeration(0, as: ImageSetWorkflowStatus.self) {
                 let message = statement.text(1) ?? ""
                 try statement.run()
                 return PlannedOutcome(datastoreId: datastoreId, imageSetId: imageSetId, operation: operation,
@@ -278,7 +270,7 @@ extension Store {
         while try statement.step() {
             result.append(PlannedOutcome(
                 datastoreId: statement.text(0) ?? "", imageSetId: statement.text(1) ?? "", operation: statement.text(2) ?? "",
-                outcome: statement.text(3).flatMap(ImageSetWorkflowStatus.init(rawValue:)) ?? .updateFailed,
+                outcome: statement.enumeration(3) ?? .updateFailed,
                 message: statement.text(4) ?? ""))
         }
         return result

@@ -5,7 +5,7 @@ extension Store {
         try database.transaction {
             if let namespace {
                 for table in ["datastores", "tags", "transitions", "outcomes"] {
-                    try database.cached("DELETE FROM \(table) WHERE account = ? AND region = ?")
+                    try database.cached(dynamic: "DELETE FROM \(table) WHERE account = ? AND region = ?")
                         .bind(1, namespace.account).bind(2, namespace.region).run()
                 }
             } else {

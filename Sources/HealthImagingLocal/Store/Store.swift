@@ -5,6 +5,9 @@ public final class Store {
     public let database: SQLiteDatabase
     /// The key that signs pagination tokens; kept in the database so tokens outlive a restart with `--db`.
     public let tokenKey: SymmetricKey
+    /// False once the transitions table was seen empty: reads then skip looking for due transitions, which
+    /// keeps the hot path at one query per read in the default `immediate` mode. Set again by `schedule`.
+    var mayHavePendingTransitions = true
 
     public init(path: String?) throws {
         database = try SQLiteDatabase(path: path)
