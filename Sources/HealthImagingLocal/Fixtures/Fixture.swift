@@ -1,5 +1,6 @@
 /// A fixture document: the one documented format for seeding state (`--fixtures`, and later the control
-/// plane). `versions` holds `ImageSetProperties` objects exactly as ListImageSetVersions returns them.
+/// plane). `versions` holds `ImageSetProperties` objects exactly as ListImageSetVersions returns them, each
+/// optionally with its own `metadata` document (which the image set's `metadata` supplies otherwise).
 ///
 ///     {"datastores": [{"datastoreId": "<[0-9a-z]{32}>", "datastoreName": "…",
 ///                      "imageSets": [{"imageSetId": "…", "versions": [ImageSetProperties, …]}]}]}
@@ -7,9 +8,12 @@ public struct Fixture: Sendable {
     public struct ImageSet: Sendable {
         public var imageSetId: String
         public var versions: [ImageSetVersion]
-        /// The GetImageSetMetadata document of every listed version (nil: the emulator's default document).
+        /// The GetImageSetMetadata document of every listed version without its own (nil: the emulator's
+        /// default document).
         public var metadata: JSONValue? = nil
         public var tags: [(key: String, value: String)] = []
+        /// The documents of single versions (a version's `metadata` member), by version number.
+        public var versionMetadata: [Int64: JSONValue] = [:]
     }
 
     public struct Entry: Sendable {
@@ -35,7 +39,7 @@ extension Fixture {
         "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags",
     ]
     static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags"]
-    static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable
+    static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable + ["metadata"]
 
     /// Parses and validates a document against the service model's patterns and enums. Every issue found is
     /// reported, each with its JSON path; nothing is returned unless the whole document is valid.
@@ -92,26 +96,33 @@ extension Fixture {
         guard reader.object(allowed: imageSetMembers) else { return nil }
         let id = reader.member("imageSetId", required: true)?.string(resourceIdProblem)
         var versions: [ImageSetVersion] = []
+        var versionMetadata: [Int64: JSONValue] = [:]
         if let list = reader.member("versions", required: true)?.elements() {
             if list.isEmpty { reader.fail("an image set needs at least one version", at: "\(reader.path).versions") }
             var seen: Set<Int64> = []
             for item in list {
+                let document = item.member("metadata").flatMap(metadataDocument)
                 guard let version = version(item, imageSetId: id) else { continue }
                 if !seen.insert(version.versionId).inserted {
                     item.fail("version \(version.versionId) appears twice in this image set", at: "\(item.path).versionId")
                 }
                 versions.append(version)
+                if let document { versionMetadata[version.versionId] = document }
             }
         }
-        var metadata: JSONValue?
-        if let document = reader.member("metadata") {
-            if case .object = document.value { metadata = document.value } else {
-                document.fail("expected the GetImageSetMetadata document as an object, found \(document.value.typeName)")
-            }
-        }
+        let metadata = reader.member("metadata").flatMap(metadataDocument)
         let tags = reader.member("tags").flatMap(TagRules.read) ?? []
         guard let id else { return nil }
-        return ImageSet(imageSetId: id, versions: versions, metadata: metadata, tags: tags)
+        return ImageSet(imageSetId: id, versions: versions, metadata: metadata, tags: tags, versionMetadata: versionMetadata)
+    }
+
+    /// A GetImageSetMetadata document: any JSON object.
+    private static func metadataDocument(_ reader: JSONReader) -> JSONValue? {
+        guard case .object = reader.value else {
+            reader.fail("expected the GetImageSetMetadata document as an object, found \(reader.value.typeName)")
+            return nil
+        }
+        return reader.value
     }
 
     private static func version(_ reader: JSONReader, imageSetId parent: String?) -> ImageSetVersion? {

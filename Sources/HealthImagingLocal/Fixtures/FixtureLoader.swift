@@ -74,12 +74,13 @@ extension Store {
 }
 
 extension Store {
-    /// The parts of a fixture image set beyond its versions: its metadata document (stored on every listed
-    /// version) and its tags.
+    /// The parts of a fixture image set beyond its versions: the metadata documents (a version's own, else the
+    /// image set's) and its tags.
     func loadDetails(_ imageSet: Fixture.ImageSet, key: Int64, namespace: Namespace, datastoreId: String) throws {
-        if let metadata = imageSet.metadata {
-            let bytes = metadata.serialized()
-            for version in imageSet.versions { try setMetadata(imageSet: key, versionId: version.versionId, bytes) }
+        let shared = imageSet.metadata?.serialized()
+        for version in imageSet.versions {
+            guard let bytes = imageSet.versionMetadata[version.versionId]?.serialized() ?? shared else { continue }
+            try setMetadata(imageSet: key, versionId: version.versionId, bytes)
         }
         try setTags(namespace, datastoreId: datastoreId, imageSetId: imageSet.imageSetId, imageSet.tags)
     }
