@@ -36,6 +36,7 @@ public final class Emulator {
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
     private var requestIds = RequestIdGenerator()
+    private var readCache = ResponseCache()
     public static let version = "0.1.0"
     /// When the emulator started, epoch milliseconds.
     public let startedAt = Timestamp.nowMillis()
@@ -110,12 +111,18 @@ public final class Emulator {
             if let error = fault?.error {
                 response = error.response
             } else {
-                let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                tokens: tokens, logger: logger)
-                do {
-                    response = try operation.handle(call)
-                } catch {
-                    response = error.response
+                let cacheKey = operation.isReadOnly ? ResponseCache.key(operation: operation.name, namespace: namespace, request: request) : nil
+                if let cacheKey, let cached = readCache.lookup(cacheKey, store: store) {
+                    response = cached
+                } else {
+                    let call = Call(request: request, parameters: found, namespace: namespace, store: store,
+                                    tokens: tokens, logger: logger)
+                    do {
+                        response = try operation.handle(call)
+                    } catch {
+                        response = error.response
+                    }
+                    if let cacheKey { readCache.store(response, for: cacheKey, store: store) }
                 }
             }
         case .wrongMethod(let allowed):

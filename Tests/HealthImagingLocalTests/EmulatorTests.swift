@@ -119,6 +119,24 @@ import Testing
         #expect(send("GET", "/_healthimaging/fixtures").body == exported)
     }
 
+    @Test func cachedReadsFollowEveryWrite() throws {
+        let first = send("POST", listPath).body
+        #expect(send("POST", listPath).body == first)
+        // a write through the control plane
+        let patch = "/_healthimaging/datastores/12345678901234567890123456789012/imageSets/ea92b0d8838c72a3f25d00d13616f87e/versions/1"
+        #expect(send("PATCH", patch, body: "{\"imageSetState\": \"DELETED\"}").status == 200)
+        let second = send("POST", listPath).body
+        #expect(second != first)
+        #expect(String(decoding: second, as: UTF8.self).contains("\"DELETED\""))
+        // a write straight into the store
+        let key = try #require(try emulator.store.imageSetKey(emulator.defaultNamespace, "12345678901234567890123456789012", "ea92b0d8838c72a3f25d00d13616f87e"))
+        try emulator.store.insertVersion(imageSet: key, ImageSetVersion(imageSetId: "ea92b0d8838c72a3f25d00d13616f87e", versionId: 3, state: .locked))
+        #expect(String(decoding: send("POST", listPath).body, as: UTF8.self).contains("\"versionId\":\"3\""))
+        // a reset, then a load of the same state, answers as before the writes
+        #expect(send("POST", "/_healthimaging/reset", body: "{\"to\": \"startup\"}").status == 200)
+        #expect(send("POST", listPath).body == first)
+    }
+
     @Test func credentialsPickTheNamespace() {
         let fallback = Namespace(account: "123456789012", region: "us-east-1")
         let signed = "AWS4-HMAC-SHA256 Credential=111122223333/20230101/eu-west-1/medical-imaging/aws4_request, SignedHeaders=host, Signature=abc"

@@ -1,6 +1,7 @@
 /// `GET /datastore/{datastoreId}` → `{datastoreProperties}` with the datastore ARN.
 public enum GetDatastore: Operation {
     public static let name = "GetDatastore"
+    public static let isReadOnly = true
     public static let method = "GET"
     public static let path = "/datastore/{datastoreId}"
 

@@ -2,6 +2,7 @@
 /// A read: it settles due transitions and counts toward `manual:N`.
 public enum GetImageSet: Operation {
     public static let name = "GetImageSet"
+    public static let isReadOnly = true
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/imageSet/{imageSetId}/getImageSet"
 

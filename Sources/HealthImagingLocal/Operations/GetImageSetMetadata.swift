@@ -2,6 +2,7 @@
 /// document, gzip-compressed, `Content-Type: application/json`, `Content-Encoding: gzip`.
 public enum GetImageSetMetadata: Operation {
     public static let name = "GetImageSetMetadata"
+    public static let isReadOnly = true
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/imageSet/{imageSetId}/getImageSetMetadata"
 

@@ -1,6 +1,7 @@
 /// `GET /datastore?datastoreStatus=&maxResults=&nextToken=`: datastores in id order, keyset-paginated.
 public enum ListDatastores: Operation {
     public static let name = "ListDatastores"
+    public static let isReadOnly = true
     public static let method = "GET"
     public static let path = "/datastore"
     public static let defaultMaxResults = 50

@@ -3,6 +3,7 @@
 /// (always numbered higher) neither shifts nor repeats anything.
 public enum ListImageSetVersions: Operation {
     public static let name = "ListImageSetVersions"
+    public static let isReadOnly = true
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/imageSet/{imageSetId}/listImageSetVersions"
     public static let defaultMaxResults = 50

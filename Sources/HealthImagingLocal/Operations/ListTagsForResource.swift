@@ -1,6 +1,7 @@
 /// `GET /tags/{resourceArn}` → `{tags}`.
 public enum ListTagsForResource: Operation {
     public static let name = "ListTagsForResource"
+    public static let isReadOnly = true
     public static let method = "GET"
     public static let path = "/tags/{resourceArn}"
 

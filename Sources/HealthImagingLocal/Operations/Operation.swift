@@ -8,6 +8,13 @@ public protocol Operation: Sendable {
     /// The model's `requestUri` without its query part.
     static var path: String { get }
     static func handle(_ call: Call) throws(APIError) -> Response
+    /// True for operations that only read: their answers may be served from `ResponseCache` while the
+    /// store is unchanged.
+    static var isReadOnly: Bool { get }
+}
+
+extension Operation {
+    public static var isReadOnly: Bool { false }
 }
 
 /// What an operation gets to work with: the request, its decoded path parameters, the caller's namespace

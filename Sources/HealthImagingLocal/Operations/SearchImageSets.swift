@@ -7,6 +7,7 @@ import Crypto
 /// exact criteria.
 public enum SearchImageSets: Operation {
     public static let name = "SearchImageSets"
+    public static let isReadOnly = true
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/searchImageSets"
     public static let defaultMaxResults = 50

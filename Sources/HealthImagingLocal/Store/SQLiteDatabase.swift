@@ -89,6 +89,10 @@ public final class SQLiteDatabase {
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Rows changed by every INSERT, UPDATE and DELETE on this connection since it opened.
+    /// https://www.sqlite.org/c3ref/total_changes.html
+    public var totalChanges: Int64 { sqlite3_total_changes64(handle) }
 }
 
 @available(*, unavailable)
