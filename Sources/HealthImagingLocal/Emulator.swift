@@ -10,6 +10,8 @@ public final class Emulator {
         public var maxURILength = 16 * 1024
         public var maxHeaderBytes = 64 * 1024
         public var maxBodyBytes = 16 * 1024 * 1024
+        /// Whether read-only answers are served from `ResponseCache` while the store is unchanged.
+        public var readCache = true
         /// How many API requests the journal keeps.
         public var journalSize = 1000
         /// Fixture documents loaded at startup (and again by a reset to `startup`).
@@ -111,7 +113,7 @@ public final class Emulator {
             if let error = fault?.error {
                 response = error.response
             } else {
-                let cacheKey = operation.isReadOnly ? ResponseCache.key(operation: operation.name, namespace: namespace, request: request) : nil
+                let cacheKey = operation.isReadOnly && configuration.readCache ? ResponseCache.key(operation: operation.name, namespace: namespace, request: request) : nil
                 if let cacheKey, let cached = readCache.lookup(cacheKey, store: store) {
                     response = cached
                 } else {

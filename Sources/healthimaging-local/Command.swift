@@ -31,6 +31,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "A fault-rule file ({\"seed\": N, \"rules\": [...]}) active from startup.")
     var faults: String?
 
+    @Flag(help: "Always run read operations, never answering from the cache of unchanged-store reads.")
+    var noReadCache = false
+
     @Option(help: "How many API requests the journal keeps.")
     var journalSize = 1000
 
@@ -73,6 +76,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
         let logger = Logger(label: "healthimaging-local")
         var configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
         configuration.journalSize = journalSize
+        configuration.readCache = !noReadCache
         configuration.transitions = TransitionMode(transitions) ?? .immediate
         let emulator: Emulator
         do {
