@@ -42,13 +42,7 @@ public struct ControlCall {
 
     /// Runs validation with a `JSONReader` over the body; any issue found becomes one 400 listing them all.
     func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
-        let issues = JSONReader.IssueList()
-        let value = read(JSONReader(value: body, path: "$", issues: issues))
-        guard issues.items.isEmpty, let value else {
-            let text = issues.items.isEmpty ? "invalid request body" : issues.items.map(\.description).joined(separator: "; ")
-            throw .validation(text)
-        }
-        return value
+        try JSONReader.validated(body, read)
     }
 }
 

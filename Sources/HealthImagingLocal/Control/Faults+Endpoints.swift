@@ -71,16 +71,7 @@ public struct FaultDocument: Sendable {
 
     /// Parses and validates a fault file; a FixtureError names the JSON path and reason of every problem.
     public static func decode(_ bytes: [UInt8], source: String) throws(FixtureError) -> FaultDocument {
-        let root: JSONValue
-        do {
-            root = try JSONParser.parse(bytes)
-        } catch {
-            throw FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: error.description)])
-        }
-        let issues = JSONReader.IssueList()
-        let document = read(JSONReader(value: root, path: "$", issues: issues))
-        guard issues.items.isEmpty, let document else { throw FixtureError(source: source, issues: issues.items) }
-        return document
+        try JSONReader.document(bytes, source: source, read)
     }
 
     public func engine() -> FaultEngine {

@@ -44,14 +44,12 @@ extension Fixture {
     /// Parses and validates a document against the service model's patterns and enums. Every issue found is
     /// reported, each with its JSON path; nothing is returned unless the whole document is valid.
     public static func decode(_ bytes: [UInt8], source: String) throws(FixtureError) -> Fixture {
-        let root: JSONValue
-        do {
-            root = try JSONParser.parse(bytes)
-        } catch {
-            throw FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: error.description)])
+        try JSONReader.document(bytes, source: source) { reader in
+            Fixture(datastores: entries(reader), source: source)
         }
-        let issues = JSONReader.IssueList()
-        let reader = JSONReader(value: root, path: "$", issues: issues)
+    }
+
+    private static func entries(_ reader: JSONReader) -> [Entry] {
         var entries: [Entry] = []
         if reader.object(allowed: rootMembers), let list = reader.member("datastores", required: true)?.elements() {
             var seen: Set<String> = []
@@ -63,8 +61,7 @@ extension Fixture {
                 entries.append(entry)
             }
         }
-        guard issues.items.isEmpty else { throw FixtureError(source: source, issues: issues.items) }
-        return Fixture(datastores: entries, source: source)
+        return entries
     }
 
     private static func datastore(_ reader: JSONReader) -> Entry? {

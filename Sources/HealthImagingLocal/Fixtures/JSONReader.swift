@@ -119,3 +119,31 @@ extension JSONReader {
         return number
     }
 }
+
+extension JSONReader {
+    /// Reads a whole document with `read`; every issue found (or the syntax error) becomes one FixtureError
+    /// naming `source`, and nothing is returned unless the document is valid.
+    static func document<T>(_ bytes: [UInt8], source: String, _ read: (JSONReader) -> T?) throws(FixtureError) -> T {
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch {
+            throw FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: error.description)])
+        }
+        let issues = IssueList()
+        let value = read(JSONReader(value: root, path: "$", issues: issues))
+        guard issues.items.isEmpty, let value else { throw FixtureError(source: source, issues: issues.items) }
+        return value
+    }
+
+    /// Validates a parsed request body with `read`; any issue found becomes one ValidationException listing them all.
+    static func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
+        let issues = IssueList()
+        let value = read(JSONReader(value: body, path: "$", issues: issues))
+        guard issues.items.isEmpty, let value else {
+            let text = issues.items.isEmpty ? "invalid request body" : issues.items.map(\.description).joined(separator: "; ")
+            throw .validation(text)
+        }
+        return value
+    }
+}

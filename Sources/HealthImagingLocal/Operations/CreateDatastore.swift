@@ -77,12 +77,6 @@ enum DatastoreRequest {
 extension Call {
     /// Validates a request body with a `JSONReader`: every issue found becomes one ValidationException.
     func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
-        let issues = JSONReader.IssueList()
-        let value = read(JSONReader(value: body, path: "$", issues: issues))
-        guard issues.items.isEmpty, let value else {
-            let text = issues.items.isEmpty ? "invalid request body" : issues.items.map(\.description).joined(separator: "; ")
-            throw .validation(text)
-        }
-        return value
+        try JSONReader.validated(body, read)
     }
 }
