@@ -16,12 +16,15 @@ PATHS = [
     "/tags/arn%3Aaws%3Amedical-imaging%3Aus-east-1%3A123456789012%3Adatastore%2F" + SEED_DATASTORE,
     "/_healthimaging/fixtures", "/_healthimaging/faults", "/_healthimaging/reset", "/_healthimaging/transitions",
     "/_healthimaging/outcomes", f"/_healthimaging/datastores/{SEED_DATASTORE}/imageSets/{SEED_IMAGE_SET}/versions/2",
+    f"/_healthimaging/datastores/{SEED_DATASTORE}/imageSets/{SEED_IMAGE_SET}/versions/9223372036854775807",
+    f"/datastore/{SEED_DATASTORE}/imageSet/{SEED_IMAGE_SET}/getImageSetMetadata",
 ]
 BODIES = [
     b"", b"{", b"[]", b"null", b"\"x\"", b"{\"a\":", b"{\"datastores\": 5}", b"\xff\xfe\x00", b"{\"x\": 1e999999}",
     b"[" * 5000, b"{\"rules\": [{}]}", b"{\"imageSetState\": null}", b"{\"to\": 3}", b"\"\\ud800\"",
 ]
-QUERIES = ["", "?maxResults=", "?maxResults=-1", "?nextToken=%", "?version=abc", "?latestVersion=99999999999999999999",
+QUERIES = ["", "?maxResults=", "?maxResults=-1", "?version=9223372036854775807", "?version=99999999999999999999",
+           "?latestVersion=9223372036854775807&force=true", "?nextToken=%", "?version=abc", "?latestVersion=99999999999999999999",
            "?force=maybe", "?a=%zz&&&=", "?nextToken=" + "A" * 9000]
 
 
@@ -50,3 +53,20 @@ def test_mangled_requests_get_json_errors_and_change_nothing(fresh_server):
     assert health["status"] == "ready"
     after = raw_request(url, "POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET)).body
     assert json.loads(after)["imageSetPropertiesList"][0]["versionId"] == json.loads(before)["imageSetPropertiesList"][0]["versionId"]
+
+
+def test_the_largest_numbers_are_answered_not_crashed_on(fresh_server):
+    url = fresh_server.url
+    base = f"/datastore/{SEED_DATASTORE}/imageSet/{SEED_IMAGE_SET}"
+    for path in (f"{base}/getImageSet?version=9223372036854775807", f"{base}/getImageSetMetadata?version=9223372036854775807"):
+        r = raw_request(url, "POST", path)
+        assert r.status == 404 and r.json()["__type"] == "ResourceNotFoundException", r
+    r = raw_request(url, "PATCH", f"/_healthimaging/datastores/{SEED_DATASTORE}/imageSets/{SEED_IMAGE_SET}/versions/9223372036854775807", body=b"{}")
+    assert r.status == 404, r
+    r = raw_request(url, "POST", f"/_healthimaging/datastores/{SEED_DATASTORE}/imageSets/{SEED_IMAGE_SET}/versions",
+                    body=b'{"imageSetState": "ACTIVE", "versionId": "9223372036854775807"}')
+    assert r.status == 400 and "$.versionId" in r.json()["message"], r
+    r = raw_request(url, "POST", "/_healthimaging/fixtures", body=json.dumps({"datastores": [{"datastoreId": "f" * 32, "imageSets": [
+        {"imageSetId": "e" * 32, "versions": [{"imageSetId": "e" * 32, "versionId": "9223372036854775807", "imageSetState": "ACTIVE"}]}]}]}).encode())
+    assert r.status == 400 and "versionId" in r.json()["message"], r
+    assert fresh_server.alive()

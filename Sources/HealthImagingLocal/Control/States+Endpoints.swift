@@ -51,6 +51,7 @@ enum StateEndpoints {
             var versionId = next
             if let member = reader.member("versionId"), let text = member.string({ text in
                 guard Validate.isVersionId(text), let number = Int64(text) else { return "\"\(text)\" does not match \\d+" }
+                if number > Validate.maxSeededVersionId { return "must be at most \(Validate.maxSeededVersionId)" }
                 return number < next ? "must be greater than the latest version \(next - 1)" : nil
             }) {
                 versionId = Int64(text) ?? next

@@ -131,7 +131,9 @@ extension Fixture {
         }
         let versionId = reader.member("versionId", required: true)?.string { text in
             guard Validate.isVersionId(text) else { return "\"\(text)\" does not match \\d+" }
-            guard let number = Int64(text), number >= 1 else { return "must be a version number from 1 to \(Int64.max)" }
+            guard let number = Int64(text), (1...Validate.maxSeededVersionId).contains(number) else {
+                return "must be a version number from 1 to \(Validate.maxSeededVersionId)"
+            }
             return nil
         }
         let count = reader.issues.items.count

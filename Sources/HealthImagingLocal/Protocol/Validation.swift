@@ -10,6 +10,10 @@ public enum Validate {
         return count == 32
     }
 
+    /// The largest version number a fixture or a control call may set (the model's `\d+` has no bound; the
+    /// emulator keeps stored numbers far from Int64's end so that counting on from them never overflows).
+    public static let maxSeededVersionId: Int64 = 2_147_483_647
+
     /// `\d+`: ImageSetExternalVersionId.
     public static func isVersionId(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.allSatisfy { (0x30...0x39).contains($0) }

@@ -43,7 +43,7 @@ extension Store {
         return try readVersions(statement, imageSetId: imageSetId, limit: limit)
     }
 
-    private func readVersions(_ statement: Statement, imageSetId: String, limit: Int) throws -> [ImageSetVersion] {
+    func readVersions(_ statement: Statement, imageSetId: String, limit: Int) throws -> [ImageSetVersion] {
         var result: [ImageSetVersion] = []
         result.reserveCapacity(min(limit, 64))
         while try statement.step() {

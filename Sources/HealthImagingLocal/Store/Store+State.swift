@@ -16,7 +16,12 @@ extension Store {
 
     /// One version, or nil.
     public func version(imageSet key: Int64, imageSetId: String, versionId: Int64) throws -> ImageSetVersion? {
-        try versions(imageSet: key, imageSetId: imageSetId, before: versionId + 1, limit: 1).first { $0.versionId == versionId }
+        let statement = try database.cached("""
+            SELECT version, state, workflow_status, created_at, updated_at, deleted_at, message, forced, is_primary
+            FROM image_set_versions WHERE image_set_pk = ? AND version = ?
+            """)
+        try statement.bind(1, key).bind(2, versionId)
+        return try readVersions(statement, imageSetId: imageSetId, limit: 1).first
     }
 
     /// Replaces the stored fields of an existing version.
