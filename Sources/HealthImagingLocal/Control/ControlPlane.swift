@@ -32,17 +32,11 @@ public struct ControlCall {
 
     /// The request body as JSON; an empty body reads as `{}`.
     public func body() throws(APIError) -> JSONValue {
-        if request.body.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return .object([]) }
         do {
-            return try JSONParser.parse(request.body)
+            return try request.jsonBody()
         } catch {
             throw .validation("$: \(error.description)")
         }
-    }
-
-    /// Runs validation with a `JSONReader` over the body; any issue found becomes one 400 listing them all.
-    func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
-        try JSONReader.validated(body, read)
     }
 }
 

@@ -19,7 +19,7 @@ enum FaultEndpoints {
 
     static func add(_ call: ControlCall) throws(APIError) -> Response {
         let body = try call.body()
-        let rules: [FaultRule] = try call.validated(body) { reader in
+        let rules: [FaultRule] = try JSONReader.validated(body) { reader in
             if reader.value["rules"] != nil {
                 guard reader.object(allowed: ["rules"]) else { return nil }
                 return reader.member("rules")?.elements()?.compactMap(FaultRule.read)
@@ -33,7 +33,7 @@ enum FaultEndpoints {
     }
 
     static func replace(_ call: ControlCall) throws(APIError) -> Response {
-        let document = try call.validated(try call.body(), FaultDocument.read)
+        let document = try JSONReader.validated(try call.body(), FaultDocument.read)
         call.emulator.faults = document.engine()
         return rulesResponse(call.emulator.faults)
     }

@@ -43,7 +43,7 @@ enum FixtureEndpoints {
     }
 
     static func reset(_ call: ControlCall) throws(APIError) -> Response {
-        let target: String = try call.validated(try call.body()) { reader in
+        let target: String = try JSONReader.validated(try call.body()) { reader in
             guard reader.object(allowed: ["to"]) else { return nil }
             return reader.member("to")?.string { ["startup", "empty"].contains($0) ? nil : "must be \"startup\" or \"empty\"" } ?? "startup"
         }

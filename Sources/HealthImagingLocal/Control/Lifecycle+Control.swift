@@ -42,7 +42,7 @@ enum LifecycleEndpoints {
 
     static func putTransitions(_ call: ControlCall) throws(APIError) -> Response {
         let body = try call.body()
-        let modes = try call.validated(body) { reader -> [(TransitionResource, TransitionMode)]? in
+        let modes = try JSONReader.validated(body) { reader -> [(TransitionResource, TransitionMode)]? in
             guard reader.object(allowed: TransitionResource.allCases.map(\.rawValue)) else { return nil }
             var modes: [(TransitionResource, TransitionMode)] = []
             for resource in TransitionResource.allCases {
@@ -99,7 +99,7 @@ enum LifecycleEndpoints {
 
     static func advance(_ call: ControlCall) throws(APIError) -> Response {
         let body = try call.body()
-        let target = try call.validated(body) { reader -> (String?, String?)? in
+        let target = try JSONReader.validated(body) { reader -> (String?, String?)? in
             guard reader.object(allowed: ["datastoreId", "imageSetId"]) else { return nil }
             let datastoreId = reader.member("datastoreId")?.string(Fixture.resourceIdProblem)
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
@@ -123,7 +123,7 @@ enum LifecycleEndpoints {
 
     static func planOutcome(_ call: ControlCall) throws(APIError) -> Response {
         let body = try call.body()
-        let planned = try call.validated(body) { reader -> PlannedOutcome? in
+        let planned = try JSONReader.validated(body) { reader -> PlannedOutcome? in
             guard reader.object(allowed: ["operation", "datastoreId", "imageSetId", "outcome", "message"]) else { return nil }
             let operation = reader.member("operation", required: true)?.string {
                 ["UpdateImageSetMetadata", "CopyImageSet"].contains($0) ? nil : "must be UpdateImageSetMetadata or CopyImageSet"
@@ -169,10 +169,9 @@ enum LifecycleEndpoints {
     }
 
     static func seedImageSet(_ call: ControlCall) throws(APIError) -> Response {
-        let datastoreId = call.path("datastoreId")
-        guard Validate.isResourceId(datastoreId) else { throw APIError.validation("datastoreId must match [0-9a-z]{32}") }
+        let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
         let body = try call.body()
-        let request = try call.validated(body) { reader -> (String?, JSONValue?, Bool?, [(key: String, value: String)])? in
+        let request = try JSONReader.validated(body) { reader -> (String?, JSONValue?, Bool?, [(key: String, value: String)])? in
             guard reader.object(allowed: ["imageSetId", "metadata", "isPrimary", "tags"]) else { return nil }
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
             var metadata: JSONValue?

@@ -16,10 +16,7 @@ enum StateEndpoints {
 
     static func patch(_ call: ControlCall) throws(APIError) -> Response {
         let (key, imageSetId) = try imageSet(call)
-        let versionText = call.path("versionId")
-        guard Validate.isVersionId(versionText), let versionId = Int64(versionText) else {
-            throw .validation("versionId: \"\(versionText)\" does not match \\d+")
-        }
+        let versionId = try Validate.versionNumber(call.path("versionId"), member: "versionId")
         let body = try call.body()
         let version = try call.emulator.run { emulator -> ImageSetVersion in
             guard let current = try emulator.store.version(imageSet: key, imageSetId: imageSetId, versionId: versionId) else {
@@ -27,7 +24,7 @@ enum StateEndpoints {
             }
             return current
         }
-        let updated: ImageSetVersion = try call.validated(body) { reader in
+        let updated: ImageSetVersion = try JSONReader.validated(body) { reader in
             guard reader.object(allowed: members) else { return nil }
             var updated = version
             updated.apply(reader, allowNull: true)
@@ -45,7 +42,7 @@ enum StateEndpoints {
         let latest = try call.emulator.run { try $0.store.versions(imageSet: key, imageSetId: imageSetId, before: nil, limit: 1) }.first
         let oldest = try call.emulator.run { try $0.store.oldestVersion(imageSet: key, imageSetId: imageSetId) }
         let next = (latest?.versionId ?? 0) + 1
-        let version: ImageSetVersion = try call.validated(body) { reader in
+        let version: ImageSetVersion = try JSONReader.validated(body) { reader in
             guard reader.object(allowed: members + ["versionId"]) else { return nil }
             if reader.value["imageSetState"] == nil { reader.fail("missing required member \"imageSetState\"", at: "$.imageSetState") }
             var versionId = next

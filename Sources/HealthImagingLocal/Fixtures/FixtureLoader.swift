@@ -60,7 +60,6 @@ extension Store {
                     }
                     seen[id] = document.source
                     try insertDatastore(namespace, entry.datastore)
-                    try saveDatastoreSettings(namespace, entry.datastore)
                     try setTags(namespace, datastoreId: id, imageSetId: "", entry.datastore.tags)
                     for imageSet in entry.imageSets {
                         let key = try insertImageSet(namespace, datastoreId: id, imageSetId: imageSet.imageSetId)

@@ -45,6 +45,12 @@ public struct Request: Sendable {
         headers.first { $0.name.caseInsensitiveCompare(name) }?.value
     }
 
+    /// The body as JSON; an empty (or all-whitespace) body reads as `{}`.
+    public func jsonBody() throws(JSONSyntaxError) -> JSONValue {
+        if body.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return .object([]) }
+        return try JSONParser.parse(body)
+    }
+
     public var headerBytes: Int {
         headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }

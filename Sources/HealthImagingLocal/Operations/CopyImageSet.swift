@@ -104,7 +104,7 @@ public enum CopyImageSet: Operation {
     }
 
     static func readInput(_ body: JSONValue, call: Call) throws(APIError) -> Input {
-        try call.validated(body) { reader -> Input? in
+        try JSONReader.validated(body) { reader -> Input? in
             guard reader.object(allowed: ["sourceImageSet", "destinationImageSet"]) else { return nil }
             var input = Input(sourceLatest: 0)
             if let source = reader.member("sourceImageSet", required: true), source.object(allowed: ["latestVersionId", "DICOMCopies"]) {

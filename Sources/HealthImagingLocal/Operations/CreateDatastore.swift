@@ -10,7 +10,7 @@ public enum CreateDatastore: Operation {
 
     public static func handle(_ call: Call) throws(APIError) -> Response {
         let body = try call.jsonBody()
-        let request = try call.validated(body) { reader -> Datastore? in
+        let request = try JSONReader.validated(body) { reader -> Datastore? in
             guard reader.object(allowed: ["datastoreName", "clientToken", "tags", "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat"]) else { return nil }
             _ = reader.member("clientToken", required: true)?.string {
                 Validate.isClientToken($0) ? nil : "must be 1–64 characters of [A-Za-z0-9._-]"
@@ -37,7 +37,6 @@ public enum CreateDatastore: Operation {
                 datastore.updatedAt = now
                 if datastore.losslessStorageFormat == nil { datastore.losslessStorageFormat = LosslessStorageFormat.htj2k.rawValue }
                 try store.insertDatastore(call.namespace, datastore)
-                try store.saveDatastoreSettings(call.namespace, datastore)
                 try store.recordClientToken(call.namespace, datastore.datastoreId, token: token, digest: digest)
                 try store.setTags(call.namespace, datastoreId: datastore.datastoreId, imageSetId: "", datastore.tags)
                 try store.schedule(PendingTransition(
@@ -74,9 +73,3 @@ enum DatastoreRequest {
     }
 }
 
-extension Call {
-    /// Validates a request body with a `JSONReader`: every issue found becomes one ValidationException.
-    func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
-        try JSONReader.validated(body, read)
-    }
-}

@@ -13,7 +13,9 @@ public enum GetImageSetMetadata: Operation {
         let gzipped = try call.store { store throws -> [UInt8] in
             let handle = try store.requireImageSet(call.namespace, datastoreId, imageSetId, read: true)
             let versionId = requested ?? handle.latest.versionId
-            guard try store.version(imageSet: handle.key, imageSetId: imageSetId, versionId: versionId) != nil else {
+            let exists = try versionId == handle.latest.versionId
+                || store.version(imageSet: handle.key, imageSetId: imageSetId, versionId: versionId) != nil
+            guard exists else {
                 throw APIError.notFound("Version \(versionId) of image set \(imageSetId) does not exist")
             }
             return try Gzip.compress(try store.document(handle, versionId: versionId).serialized())

@@ -5,9 +5,8 @@ import Foundation
 extension Call {
     /// The request body as JSON; an empty body reads as `{}`.
     func jsonBody() throws(APIError) -> JSONValue {
-        if request.body.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return .object([]) }
         do {
-            return try JSONParser.parse(request.body)
+            return try request.jsonBody()
         } catch {
             throw .validation("The request body is not valid JSON: \(error.description)")
         }
@@ -27,25 +26,6 @@ extension Call {
     func versionQuery(_ name: String, member: String) throws(APIError) -> Int64? {
         guard let value = request.query(name) else { return nil }
         return try Validate.versionNumber(value, member: member)
-    }
-}
-
-extension APIError {
-    /// `1 validation error detected: Value 'x' at 'member' failed to satisfy constraint: …`
-    static func invalid(_ value: String, at member: String, _ constraint: String) -> APIError {
-        .validation("1 validation error detected: Value '\(value.prefix(64))' at '\(member)' failed to satisfy constraint: \(constraint)")
-    }
-
-    static func conflict(_ message: String) -> APIError { APIError(.conflict, message) }
-}
-
-extension Validate {
-    /// `\d+` as a positive version number.
-    static func versionNumber(_ value: String, member: String) throws(APIError) -> Int64 {
-        guard isVersionId(value), let number = Int64(value) else {
-            throw APIError.invalid(value, at: member, "Member must satisfy regular expression pattern: \\d+")
-        }
-        return number
     }
 }
 

@@ -148,7 +148,7 @@ public enum SearchImageSets: Operation {
 
     /// The filters and sort of a SearchCriteria body, validated against the model.
     static func criteria(_ body: JSONValue, call: Call) throws(APIError) -> ([Filter], (field: String, ascending: Bool)?) {
-        try call.validated(body) { reader -> ([Filter], (field: String, ascending: Bool)?)? in
+        try JSONReader.validated(body) { reader -> ([Filter], (field: String, ascending: Bool)?)? in
             guard reader.object(allowed: ["filters", "sort"]) else { return nil }
             var filters: [Filter] = []
             if let list = reader.member("filters")?.elements() {

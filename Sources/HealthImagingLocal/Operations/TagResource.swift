@@ -8,7 +8,7 @@ public enum TagResource: Operation {
         let arn = call.path("resourceArn")
         let target = try TagRules.resource(arn, namespace: call.namespace)
         let body = try call.jsonBody()
-        let tags = try call.validated(body) { reader -> [(key: String, value: String)]? in
+        let tags = try JSONReader.validated(body) { reader -> [(key: String, value: String)]? in
             guard reader.object(allowed: ["tags"]) else { return nil }
             return reader.member("tags", required: true).flatMap(TagRules.read)
         }

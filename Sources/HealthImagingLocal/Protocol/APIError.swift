@@ -11,6 +11,13 @@ public struct APIError: Error, Equatable, Sendable {
 
     public static func validation(_ message: String) -> APIError { APIError(.validation, message) }
     public static func notFound(_ message: String) -> APIError { APIError(.resourceNotFound, message) }
+    public static func conflict(_ message: String) -> APIError { APIError(.conflict, message) }
+
+    /// The service's wording for a member that breaks a model constraint:
+    /// `1 validation error detected: Value 'x' at 'member' failed to satisfy constraint: …`
+    public static func invalid(_ value: String, at member: String, _ constraint: String) -> APIError {
+        .validation("1 validation error detected: Value '\(value.prefix(64))' at '\(member)' failed to satisfy constraint: \(constraint)")
+    }
 }
 
 /// The error codes the emulator answers with. The service model's exceptions first (status from their

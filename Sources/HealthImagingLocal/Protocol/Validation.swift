@@ -42,21 +42,29 @@ public enum Validate {
     /// A path id parameter: ValidationException naming the member when it does not match `[0-9a-z]{32}`.
     public static func resourceId(_ value: String, member: String) throws(APIError) -> String {
         guard isResourceId(value) else {
-            throw .validation("1 validation error detected: Value '\(value.prefix(64))' at '\(member)' failed to satisfy constraint: Member must satisfy regular expression pattern: [0-9a-z]{32}")
+            throw .invalid(value, at: member, "Member must satisfy regular expression pattern: [0-9a-z]{32}")
         }
         return value
+    }
+
+    /// `\d+` as a version number, or a ValidationException naming the member.
+    public static func versionNumber(_ value: String, member: String) throws(APIError) -> Int64 {
+        guard isVersionId(value), let number = Int64(value) else {
+            throw .invalid(value, at: member, "Member must satisfy regular expression pattern: \\d+")
+        }
+        return number
     }
 
     /// An integer query parameter within `range`, or nil when absent.
     public static func integer(_ value: String?, member: String, range: ClosedRange<Int>) throws(APIError) -> Int? {
         guard let value else { return nil }
         guard let number = Int(value) else {
-            throw .validation("1 validation error detected: Value '\(value.prefix(64))' at '\(member)' failed to satisfy constraint: Member must be an integer")
+            throw .invalid(value, at: member, "Member must be an integer")
         }
         guard range.contains(number) else {
             let bound = number < range.lowerBound
                 ? "greater than or equal to \(range.lowerBound)" : "less than or equal to \(range.upperBound)"
-            throw .validation("1 validation error detected: Value '\(number)' at '\(member)' failed to satisfy constraint: Member must have value \(bound)")
+            throw .invalid(String(number), at: member, "Member must have value \(bound)")
         }
         return number
     }

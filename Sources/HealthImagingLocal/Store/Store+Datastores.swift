@@ -1,9 +1,7 @@
 /// Datastores: create (idempotent on the client token), read, list, delete.
 extension Store {
-    static let datastoreColumns = """
-        datastore_id, name, status, created_at, updated_at, kms_key_arn, lambda_authorizer_arn, lossless_storage_format
-        """
-
+    /// Reads the columns `datastore_id, name, status, created_at, updated_at, kms_key_arn, lambda_authorizer_arn,
+    /// lossless_storage_format`, in that order, which every datastore query below selects.
     private func readDatastore(_ statement: Statement) -> Datastore {
         Datastore(
             datastoreId: statement.text(0) ?? "", name: statement.text(1),
@@ -12,27 +10,22 @@ extension Store {
             lambdaAuthorizerArn: statement.text(6), losslessStorageFormat: statement.text(7))
     }
 
-    /// Stores the columns added after the first schema (KMS key, authorizer, storage format).
-    public func saveDatastoreSettings(_ namespace: Namespace, _ datastore: Datastore) throws {
-        try database.cached("""
-            UPDATE datastores SET kms_key_arn = ?, lambda_authorizer_arn = ?, lossless_storage_format = ?
-            WHERE account = ? AND region = ? AND datastore_id = ?
-            """)
-            .bind(1, datastore.kmsKeyArn).bind(2, datastore.lambdaAuthorizerArn).bind(3, datastore.losslessStorageFormat)
-            .bind(4, namespace.account).bind(5, namespace.region).bind(6, datastore.datastoreId).run()
-    }
-
     public func datastore(_ namespace: Namespace, _ datastoreId: String) throws -> Datastore? {
-        let statement = try database.cached(dynamic: 
-            "SELECT \(Self.datastoreColumns) FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?")
+        let statement = try database.cached("""
+            SELECT datastore_id, name, status, created_at, updated_at, kms_key_arn, lambda_authorizer_arn,
+                lossless_storage_format
+            FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?
+            """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
         return try statement.step() ? readDatastore(statement) : nil
     }
 
     /// The datastore an earlier CreateDatastore made with `clientToken`, and the digest of that request.
     public func datastore(_ namespace: Namespace, clientToken: String) throws -> (Datastore, digest: String?)? {
-        let statement = try database.cached(dynamic: """
-            SELECT \(Self.datastoreColumns), request_digest FROM datastores
+        let statement = try database.cached("""
+            SELECT datastore_id, name, status, created_at, updated_at, kms_key_arn, lambda_authorizer_arn,
+                lossless_storage_format, request_digest
+            FROM datastores
             WHERE account = ? AND region = ? AND client_token = ?
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, clientToken)
@@ -48,8 +41,10 @@ extension Store {
 
     /// Up to `limit` datastores after `after` in id order, optionally of one status.
     public func datastores(_ namespace: Namespace, status: DatastoreStatus?, after: String?, limit: Int) throws -> [Datastore] {
-        let statement = try database.cached(dynamic: """
-            SELECT \(Self.datastoreColumns) FROM datastores
+        let statement = try database.cached("""
+            SELECT datastore_id, name, status, created_at, updated_at, kms_key_arn, lambda_authorizer_arn,
+                lossless_storage_format
+            FROM datastores
             WHERE account = ? AND region = ? AND datastore_id > ? AND (?4 IS NULL OR status = ?4)
             ORDER BY datastore_id LIMIT ?5
             """)

@@ -8,20 +8,8 @@
 /// and CreateDatastore client tokens.
 extension Store {
     public func export(_ namespace: Namespace) throws -> [Fixture.Entry] {
-        let datastores = try database.cached("""
-            SELECT datastore_id, name, status, created_at, updated_at, kms_key_arn, lambda_authorizer_arn,
-                lossless_storage_format
-            FROM datastores WHERE account = ? AND region = ? ORDER BY datastore_id
-            """)
-        try datastores.bind(1, namespace.account).bind(2, namespace.region)
-        var entries: [Fixture.Entry] = []
-        while try datastores.step() {
-            let datastore = Datastore(
-                datastoreId: datastores.text(0) ?? "", name: datastores.text(1),
-                status: datastores.enumeration(2) ?? .active,
-                createdAt: datastores.int64(3), updatedAt: datastores.int64(4), kmsKeyArn: datastores.text(5),
-                lambdaAuthorizerArn: datastores.text(6), losslessStorageFormat: datastores.text(7))
-            entries.append(Fixture.Entry(datastore: datastore, imageSets: [], path: "$.datastores[\(entries.count)]"))
+        var entries = try datastores(namespace, status: nil, after: nil, limit: Int.max).enumerated().map { index, datastore in
+            Fixture.Entry(datastore: datastore, imageSets: [], path: "$.datastores[\(index)]")
         }
         for index in entries.indices {
             let datastoreId = entries[index].datastore.datastoreId

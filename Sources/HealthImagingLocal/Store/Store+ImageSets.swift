@@ -64,12 +64,14 @@ extension Store {
 
     public func insertDatastore(_ namespace: Namespace, _ datastore: Datastore) throws {
         try database.cached("""
-            INSERT INTO datastores (account, region, datastore_id, name, status, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO datastores (account, region, datastore_id, name, status, created_at, updated_at, kms_key_arn,
+                lambda_authorizer_arn, lossless_storage_format)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, namespace.account).bind(2, namespace.region).bind(3, datastore.datastoreId)
             .bind(4, datastore.name).bind(5, datastore.status.rawValue).bind(6, datastore.createdAt)
-            .bind(7, datastore.updatedAt).run()
+            .bind(7, datastore.updatedAt).bind(8, datastore.kmsKeyArn).bind(9, datastore.lambdaAuthorizerArn)
+            .bind(10, datastore.losslessStorageFormat).run()
     }
 
     /// Creates an image set row and returns its key.

@@ -124,6 +124,8 @@ extension Store {
         var readsLeft: Int64?
     }
 
+    /// Reads rows of `SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status,
+    /// message, mark_deleted, due_at, reads_left FROM transitions …`, the columns every query below selects.
     private func rows(_ statement: Statement) throws -> [Row] {
         var rows: [Row] = []
         while try statement.step() {
@@ -141,9 +143,11 @@ extension Store {
         return rows
     }
 
-    private static let transitionColumns = """
-        id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted, due_at, reads_left
-        """
+    /// Applies a waiting transition and removes it.
+    private func complete(_ row: Row, now: Int64) throws {
+        try apply(row.transition, now: now)
+        try database.cached("DELETE FROM transitions WHERE id = ?").bind(1, row.id).run()
+    }
 
     /// Applies the due transitions of one row set: timed ones whose time has come, and, when this is a read,
     /// read-counted ones that have been seen their N times (the others count this read).
@@ -158,18 +162,18 @@ extension Store {
                     try database.cached("UPDATE transitions SET reads_left = reads_left - 1 WHERE id = ?").bind(1, row.id).run()
                 }
             }
-            if due {
-                try apply(row.transition, now: now)
-                try database.cached("DELETE FROM transitions WHERE id = ?").bind(1, row.id).run()
-            }
+            if due { try complete(row, now: now) }
         }
     }
 
     /// Settles the pending transitions of an image set before a request uses it.
     public func settleImageSet(_ key: Int64, read: Bool, now: Int64 = Timestamp.nowMillis()) throws {
         guard try anyPendingTransitions() else { return }
-        let statement = try database.cached(dynamic: 
-            "SELECT \(Self.transitionColumns) FROM transitions WHERE image_set_pk = ? ORDER BY id")
+        let statement = try database.cached("""
+            SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
+                due_at, reads_left
+            FROM transitions WHERE image_set_pk = ? ORDER BY id
+            """)
         try statement.bind(1, key)
         try settle(try rows(statement), read: read, now: now)
     }
@@ -177,8 +181,10 @@ extension Store {
     /// Settles the pending status change of a datastore before a request uses it.
     public func settleDatastore(_ namespace: Namespace, _ datastoreId: String, read: Bool, now: Int64 = Timestamp.nowMillis()) throws {
         guard try anyPendingTransitions() else { return }
-        let statement = try database.cached(dynamic: """
-            SELECT \(Self.transitionColumns) FROM transitions
+        let statement = try database.cached("""
+            SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
+                due_at, reads_left
+            FROM transitions
             WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_pk IS NULL ORDER BY id
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
@@ -188,18 +194,17 @@ extension Store {
     /// Applies pending transitions now, whatever their mode: all of them, or those of one namespace,
     /// datastore or image set. Returns how many were applied.
     public func advance(_ namespace: Namespace?, datastoreId: String?, imageSetKey: Int64?, now: Int64 = Timestamp.nowMillis()) throws -> Int {
-        let statement = try database.cached(dynamic: """
-            SELECT \(Self.transitionColumns) FROM transitions
+        let statement = try database.cached("""
+            SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
+                due_at, reads_left
+            FROM transitions
             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR region = ?2) AND (?3 IS NULL OR datastore_id = ?3)
               AND (?4 IS NULL OR image_set_pk = ?4)
             ORDER BY id
             """)
         try statement.bind(1, namespace?.account).bind(2, namespace?.region).bind(3, datastoreId).bind(4, imageSetKey)
         let found = try rows(statement)
-        for row in found {
-            try apply(row.transition, now: now)
-            try database.cached("DELETE FROM transitions WHERE id = ?").bind(1, row.id).run()
-        }
+        for row in found { try complete(row, now: now) }
         return found.count
     }
 
