@@ -1,5 +1,7 @@
 /// Control of the version lifecycle:
-/// - `GET  /_healthimaging/transitions` → `{"datastore": "immediate", "imageSet": "manual:2", "pending": 0}`
+/// Modes, pending transitions and outcomes belong to the target namespace (`?account=&region=`, else the
+/// caller's, else the default one); a namespace without its own mode uses the startup one (`--transitions`).
+/// - `GET  /_healthimaging/transitions` → `{"account", "region", "datastore": "immediate", "imageSet": "manual:2", "pending": 0}`
 /// - `PUT  /_healthimaging/transitions` `{"datastore": MODE, "imageSet": MODE}` (either or both), where MODE is
 ///   `"immediate"`, `"manual"`, `"manual:N"`, `"timed:MS"` or `{"mode": "manual", "reads": N}` /
 ///   `{"mode": "timed", "millis": MS}`. Affects transitions scheduled from then on.
@@ -30,10 +32,12 @@ enum LifecycleEndpoints {
 
     static func getTransitions(_ call: ControlCall) throws(APIError) -> Response {
         let (datastore, imageSet, pending) = try call.emulator.run { emulator in
-            (try emulator.store.transitionMode(.datastore), try emulator.store.transitionMode(.imageSet),
-             try emulator.store.pendingTransitionCount())
+            (try emulator.store.transitionMode(call.namespace, .datastore), try emulator.store.transitionMode(call.namespace, .imageSet),
+             try emulator.store.pendingTransitionCount(call.namespace))
         }
         return .json {
+            $0.field("account", call.namespace.account)
+            $0.field("region", call.namespace.region)
             $0.field("datastore", datastore.description)
             $0.field("imageSet", imageSet.description)
             $0.field("pending", Int64(pending))
@@ -53,7 +57,7 @@ enum LifecycleEndpoints {
             return modes
         }
         try call.emulator.run { emulator in
-            for (resource, mode) in modes { try emulator.store.setTransitionMode(resource, mode) }
+            for (resource, mode) in modes { try emulator.store.setTransitionMode(call.namespace, resource, mode) }
         }
         return try getTransitions(call)
     }

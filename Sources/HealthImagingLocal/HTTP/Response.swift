@@ -23,6 +23,7 @@ public struct Response: Sendable {
         switch status {
         case 200: "OK"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
         case 402: "Payment Required"
         case 403: "Forbidden"
         case 404: "Not Found"
