@@ -1,7 +1,7 @@
 /// Control of the version lifecycle:
 /// Modes, pending transitions and outcomes belong to the target namespace (`?account=&region=`, else the
 /// caller's, else the default one); a namespace without its own mode uses the startup one (`--transitions`).
-/// - `GET  /_healthimaging/transitions` → `{"account", "region", "datastore": "immediate", "imageSet": "manual:2", "pending": 0}`
+/// - `GET  /_healthimaging/transitions` → `{"datastore": "immediate", "imageSet": "manual:2", "pending": 0}`
 /// - `PUT  /_healthimaging/transitions` `{"datastore": MODE, "imageSet": MODE}` (either or both), where MODE is
 ///   `"immediate"`, `"manual"`, `"manual:N"`, `"timed:MS"` or `{"mode": "manual", "reads": N}` /
 ///   `{"mode": "timed", "millis": MS}`. Affects transitions scheduled from then on.
@@ -36,8 +36,6 @@ enum LifecycleEndpoints {
              try emulator.store.pendingTransitionCount(call.namespace))
         }
         return .json {
-            $0.field("account", call.namespace.account)
-            $0.field("region", call.namespace.region)
             $0.field("datastore", datastore.description)
             $0.field("imageSet", imageSet.description)
             $0.field("pending", Int64(pending))

@@ -40,8 +40,10 @@ struct SignedRequest {
         var fields: [String: String] = [:]
         if trimmed.hasPrefix("AWS4-HMAC-SHA256 ") {
             let rest = trimmed.dropFirst("AWS4-HMAC-SHA256 ".count)
-            for part in rest.split(separator: ",") {
-                let pair = part.trimmingCharacters(in: .whitespaces)
+            // AWS splits the parameters on commas and spaces alike: a space inside one shows up as a part
+            // without '=' (a pasted access key with a trailing space).
+            for part in rest.split(whereSeparator: { $0 == "," || $0 == " " }) {
+                let pair = String(part)
                 guard let equals = pair.firstIndex(of: "=") else {
                     return .malformed("'\(pair)' not a valid key=value pair (missing equal-sign) in Authorization header: '\(authorization)'.")
                 }
