@@ -67,14 +67,17 @@ extension Emulator {
     /// Resets one namespace's data, or everything (data, fault rules, journal); `toStartup` reloads the startup
     /// fixtures (into the default namespace) and fault file.
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
+        // The fixture files are read (and validated) before anything is cleared.
+        let reload = toStartup && (namespace == nil || namespace == defaultNamespace)
+        let documents = reload ? try startupDocuments() : []
         try store.reset(namespace)
         if namespace == nil {
             journal.clear()
             faults = toStartup ? configuration.faults.engine() : FaultEngine()
             for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
         }
-        if toStartup && (namespace == nil || namespace == defaultNamespace) {
-            try loadStartupFixtures()
+        if reload {
+            try loadStartupFixtures(documents)
         }
     }
 }

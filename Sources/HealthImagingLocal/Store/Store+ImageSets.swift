@@ -4,7 +4,7 @@ extension Store {
         let statement = try database.cached(
             "SELECT 1 FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?")
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
-        return try statement.step()
+        return try statement.first { _ in true } ?? false
     }
 
     /// The internal key of an image set, nil when it does not exist.
