@@ -69,7 +69,7 @@ extension Emulator {
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
         // The fixture files are read (and validated) before anything is cleared.
         let reload = toStartup && (namespace == nil || namespace == defaultNamespace)
-        let documents = reload ? try startupDocuments() : []
+        let documents = try reload ? startupDocuments() : []
         try store.reset(namespace)
         if namespace == nil {
             journal.clear()

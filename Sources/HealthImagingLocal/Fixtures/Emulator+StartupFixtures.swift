@@ -7,7 +7,7 @@ import Glibc
 extension Emulator {
     /// The startup documents: `configuration.fixtures`, then the `fixtureFiles` read (and validated) now.
     public func startupDocuments() throws -> [Fixture] {
-        let files = configuration.fixtureFiles.isEmpty ? [] : try FixtureLoader.read(paths: configuration.fixtureFiles)
+        let files = try configuration.fixtureFiles.isEmpty ? [] : FixtureLoader.read(paths: configuration.fixtureFiles)
         return configuration.fixtures + files
     }
 

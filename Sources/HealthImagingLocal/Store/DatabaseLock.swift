@@ -19,9 +19,9 @@ final class DatabaseLock {
     private let descriptor: Int32
 
     init(databasePath: String) throws(DatabaseOpenError) {
-        path = databasePath + ".lock"
+        let path = databasePath + ".lock"
         // > open: O_CLOEXEC so a child process does not inherit (and so keep) the descriptor.
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw DatabaseOpenError(path: databasePath, problem: "cannot open its lock file \(path): \(Self.errorText())")
         }
@@ -44,6 +44,8 @@ final class DatabaseLock {
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(descriptor, 0)
         _ = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        self.path = path
+        self.descriptor = descriptor
     }
 
     deinit {

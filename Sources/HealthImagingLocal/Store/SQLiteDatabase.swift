@@ -66,6 +66,7 @@ public final class SQLiteDatabase {
     /// > database connection. https://www.sqlite.org/c3ref/next_stmt.html
     @discardableResult
     public func resetBusyStatements() -> Int {
+        guard handle != nil else { return 0 }
         var count = 0
         var statement = sqlite3_next_stmt(handle, nil)
         while let current = statement {
@@ -80,6 +81,7 @@ public final class SQLiteDatabase {
 
     /// How many statements of this connection hold an unfinished step (for tests: zero between requests).
     public var busyStatementCount: Int {
+        guard handle != nil else { return 0 }
         var count = 0
         var statement = sqlite3_next_stmt(handle, nil)
         while let current = statement {
@@ -133,7 +135,7 @@ public final class SQLiteDatabase {
 
     func scalarText(_ sql: String) throws -> String? {
         let statement = try Statement(database: self, sql: sql, persistent: false)
-        return try statement.step() ? statement.text(0) : nil
+        return try statement.first { $0.text(0) } ?? nil
     }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.

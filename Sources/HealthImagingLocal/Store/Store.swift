@@ -19,7 +19,7 @@ public final class Store {
     /// `DatabaseOpenError` naming the file.
     public init(path: String?) throws {
         isFile = path != nil
-        lock = try path.map { path throws(DatabaseOpenError) in try DatabaseLock(databasePath: path) }
+        if let path { lock = try DatabaseLock(databasePath: path) }
         do {
             database = try SQLiteDatabase(path: path)
             if isFile { try Store.checkIntegrity(database) }
