@@ -14,8 +14,13 @@ public final class Emulator {
         public var readCache = true
         /// How many API requests the journal keeps.
         public var journalSize = 1000
-        /// Fixture documents loaded at startup (and again by a reset to `startup`).
+        /// Fixture documents loaded at startup (and again by a reset to `startup`), given in memory (library use).
         public var fixtures: [Fixture] = []
+        /// Fixture files or directories (`--fixtures`) loaded at startup after `fixtures`, and read again by a reset
+        /// to `startup`: their parsed documents are not kept for the server's life.
+        public var fixtureFiles: [String] = []
+        /// The read cache's budget in bytes (`--read-cache-bytes`; keys and answers counted).
+        public var readCacheBytes = ResponseCache.defaultBudget
         /// Fault rules active at startup (and again after a reset to `startup`).
         public var faults = FaultDocument(seed: 0, rules: [])
         /// How asynchronous state changes complete, for datastores and image sets alike (`--transitions`);
@@ -45,7 +50,7 @@ public final class Emulator {
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
     private var requestIds = RequestIdGenerator()
-    private var readCache = ResponseCache()
+    private var readCache: ResponseCache
     public static let version = "0.1.0"
     /// When the emulator started, epoch milliseconds.
     public let startedAt = Timestamp.nowMillis()
@@ -58,6 +63,7 @@ public final class Emulator {
         faults = [Namespace(account: configuration.account, region: configuration.region): configuration.faults.engine()]
         journal = Journal(capacity: configuration.journalSize)
         try store.resetTransitionModes(nil, startup: configuration.transitions)
+        readCache = ResponseCache(budget: configuration.readCacheBytes)
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -88,17 +94,14 @@ public final class Emulator {
         Namespace(account: configuration.account, region: configuration.region)
     }
 
-    /// Loads the startup fixtures into the default namespace (all or nothing).
-    public func loadStartupFixtures() throws {
-        try store.load(configuration.fixtures, into: defaultNamespace)
-    }
-
     /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
     public func handle(_ request: Request) -> Reply {
         let began = ContinuousClock.now
         var reply = respond(request, began: began)
         reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
         logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
+        // No read snapshot outlives the request (a statement left mid-step would hold one and stall checkpoints).
+        store.database.resetBusyStatements()
         return reply
     }
 
@@ -123,7 +126,7 @@ public final class Emulator {
             if let error = fault?.error {
                 response = error.response
             } else {
-                let cacheKey = operation.isReadOnly && configuration.readCache ? ResponseCache.key(operation: operation.name, namespace: namespace, request: request) : nil
+                let cacheKey = operation.isReadOnly && configuration.readCache ? ResponseCache.key(operation: operation, namespace: namespace, request: request) : nil
                 if let cacheKey, let cached = readCache.lookup(cacheKey, store: store) {
                     response = cached
                 } else {

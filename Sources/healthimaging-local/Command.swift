@@ -22,10 +22,10 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The port to listen on; 0 picks a free port.")
     var port = defaultPort
 
-    @Option(help: "Persist state to this SQLite file (WAL mode). Default: in memory, gone at exit.")
+    @Option(help: "Persist state to this SQLite file (WAL mode), owned by this process alone (lock file <db>.lock). Default: in memory, gone at exit.")
     var db: String?
 
-    @Option(name: .customLong("fixtures"), help: "A fixture file, or a directory of *.json fixtures (repeatable). Loaded atomically at startup.")
+    @Option(name: .customLong("fixtures"), help: "A fixture file, or a directory of *.json fixtures (repeatable). Loaded atomically at startup; over an existing --db, datastores it already has (or had from an earlier startup) are left as they are.")
     var fixtures: [String] = []
 
     @Option(help: "A fault-rule file ({\"seed\": N, \"rules\": [...]}) active from startup.")
@@ -33,6 +33,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
 
     @Flag(help: "Always run read operations, never answering from the cache of unchanged-store reads.")
     var noReadCache = false
+
+    @Option(help: "The read cache's budget in bytes (keys and answers); 0 turns it off.")
+    var readCacheBytes = 32 << 20
 
     @Option(help: "How many API requests the journal keeps.")
     var journalSize = 1000
@@ -66,6 +69,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -101,14 +105,16 @@ struct HealthImagingLocalCommand: ParsableCommand {
         let logger = Logger(label: "healthimaging-local")
         var configuration = Emulator.Configuration(databasePath: db, account: accountId, region: region)
         configuration.journalSize = journalSize
-        configuration.readCache = !noReadCache
+        configuration.readCache = !noReadCache && readCacheBytes > 0
+        configuration.readCacheBytes = readCacheBytes
+        configuration.fixtureFiles = fixtures
         configuration.transitions = TransitionMode(transitions) ?? .immediate
         configuration.controlPlane = controlPlane == "on"
         configuration.controlToken = controlToken
         let emulator: Emulator
         do {
             // Everything is read and validated before the store is touched: a bad file loads nothing.
-            configuration.fixtures = try FixtureLoader.read(paths: fixtures)
+            let documents = try FixtureLoader.read(paths: fixtures)
             if let faults {
                 guard let data = FileManager.default.contents(atPath: faults) else {
                     throw FixtureError(source: faults, issues: [FixtureIssue(path: "$", reason: "cannot read the file")])
@@ -127,11 +133,16 @@ struct HealthImagingLocalCommand: ParsableCommand {
                 configuration.signatures = SignatureVerifier(secrets: Dictionary(pairs.map { ($0.accessKeyId, $0.secret) }, uniquingKeysWith: { _, last in last }))
             }
             emulator = try Emulator(configuration: configuration, logger: logger)
-            try emulator.loadStartupFixtures()
+            let counts = try emulator.loadStartupFixtures(documents)
+            if counts.skipped > 0 {
+                logger.info("fixtures: loaded \(counts.loaded) datastores, left \(counts.skipped) already in \(db ?? "the database") as they are")
+            }
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        // The parsed documents are gone once loaded; give their memory back (the store holds the state).
+        Emulator.releaseFreedMemory()
         let server: HTTPServer
         do {
             server = try HTTPServer(host: host, port: port) { emulator.handle($0) }
@@ -147,6 +158,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
         fflush(nil)
         logger.info("listening on \(url) (account \(accountId), region \(region), db \(db ?? "in memory"))")
         server.run()
+        do {
+            try emulator.shutdown()
+        } catch {
+            FileHandle.standardError.write(Data("healthimaging-local: closing the database: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         logger.info("stopped")
     }
 }

@@ -69,6 +69,9 @@ extension Emulator {
     /// every namespace; `toStartup` then reloads the startup fixtures and fault file into the default namespace
     /// when it was reset.
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
+        // The fixture files are read (and validated) before anything is cleared.
+        let reload = toStartup && (namespace == nil || namespace == defaultNamespace)
+        let documents = try reload ? startupDocuments() : []
         try store.reset(namespace)
         journal.clear(namespace)
         if let namespace {
@@ -78,9 +81,9 @@ extension Emulator {
             faults = [:]
             try store.resetTransitionModes(nil, startup: configuration.transitions)
         }
-        if toStartup && (namespace == nil || namespace == defaultNamespace) {
+        if reload {
             faults[defaultNamespace] = configuration.faults.engine()
-            try loadStartupFixtures()
+            try loadStartupFixtures(documents)
         }
     }
 }

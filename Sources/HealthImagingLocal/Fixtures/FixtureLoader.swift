@@ -42,11 +42,24 @@ public enum FixtureLoader {
 }
 
 extension Store {
-    /// Inserts `documents` into `namespace` in one transaction: a datastore that already exists (in the store or
-    /// in an earlier document) fails the whole load, and nothing is written.
-    public func load(_ documents: [Fixture], into namespace: Namespace) throws {
+    /// What a load does with a fixture datastore the store already has.
+    public enum ExistingDatastores: Sendable {
+        /// The whole load fails (the control plane's POST /_healthimaging/fixtures).
+        case fail
+        /// It is left as it is, whatever its state (even DELETED): startup fixtures over an existing `--db`, so
+        /// that restarts are idempotent.
+        case skip
+    }
+
+    /// Inserts `documents` into `namespace` in one transaction: a datastore defined twice fails the whole load,
+    /// and nothing is written. Returns how many datastores were loaded and how many skipped (`skip`).
+    @discardableResult
+    public func load(_ documents: [Fixture], into namespace: Namespace, existing: ExistingDatastores = .fail) throws -> (loaded: Int, skipped: Int) {
         try database.transaction {
             var seen: [String: String] = [:]
+            var loaded = 0
+            var skipped = 0
+            let now = Timestamp.nowMillis()
             for document in documents {
                 for entry in document.datastores {
                     let id = entry.datastore.datastoreId
@@ -54,21 +67,39 @@ extension Store {
                         throw FixtureError(source: document.source, issues: [FixtureIssue(
                             path: "\(entry.path).datastoreId", reason: "datastore \(id) is also defined in \(earlier)")])
                     }
-                    if try datastoreExists(namespace, id) {
-                        throw FixtureError(source: document.source, issues: [FixtureIssue(
-                            path: "\(entry.path).datastoreId", reason: "datastore \(id) already exists")])
-                    }
                     seen[id] = document.source
-                    try insertDatastore(namespace, entry.datastore)
+                    if try datastoreExists(namespace, id) {
+                        guard existing == .skip else {
+                            throw FixtureError(source: document.source, issues: [FixtureIssue(
+                                path: "\(entry.path).datastoreId", reason: "datastore \(id) already exists")])
+                        }
+                        skipped += 1
+                        continue
+                    }
+                    try insertDatastore(namespace, entry.datastore.withFixtureDefaults(loadedAt: now))
                     try setTags(namespace, datastoreId: id, imageSetId: "", entry.datastore.tags)
                     for imageSet in entry.imageSets {
                         let key = try insertImageSet(namespace, datastoreId: id, imageSetId: imageSet.imageSetId)
                         for version in imageSet.versions { try insertVersion(imageSet: key, version) }
                         try loadDetails(imageSet, key: key, namespace: namespace, datastoreId: id)
                     }
+                    loaded += 1
                 }
             }
+            return (loaded, skipped)
         }
+    }
+}
+
+extension Datastore {
+    /// The members the service always reports, for a datastore a fixture left them out of: `createdAt` is the
+    /// load time, `updatedAt` the creation time, `losslessStorageFormat` HTJ2K (the service's default).
+    func withFixtureDefaults(loadedAt now: Int64) -> Datastore {
+        var datastore = self
+        datastore.createdAt = createdAt ?? now
+        datastore.updatedAt = updatedAt ?? datastore.createdAt
+        datastore.losslessStorageFormat = losslessStorageFormat ?? LosslessStorageFormat.htj2k.rawValue
+        return datastore
     }
 }
 

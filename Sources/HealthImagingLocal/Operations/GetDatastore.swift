@@ -2,6 +2,7 @@
 public enum GetDatastore: Operation {
     public static let name = "GetDatastore"
     public static let isReadOnly = true
+    public static let readsBody = false
     public static let method = "GET"
     public static let path = "/datastore/{datastoreId}"
 

@@ -3,6 +3,7 @@
 public enum GetImageSet: Operation {
     public static let name = "GetImageSet"
     public static let isReadOnly = true
+    public static let readsBody = false
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/imageSet/{imageSetId}/getImageSet"
 

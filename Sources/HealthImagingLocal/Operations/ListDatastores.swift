@@ -2,6 +2,7 @@
 public enum ListDatastores: Operation {
     public static let name = "ListDatastores"
     public static let isReadOnly = true
+    public static let readsBody = false
     public static let method = "GET"
     public static let path = "/datastore"
     public static let defaultMaxResults = 50

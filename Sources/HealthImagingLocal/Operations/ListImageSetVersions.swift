@@ -4,6 +4,7 @@
 public enum ListImageSetVersions: Operation {
     public static let name = "ListImageSetVersions"
     public static let isReadOnly = true
+    public static let readsBody = false
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/imageSet/{imageSetId}/listImageSetVersions"
     public static let defaultMaxResults = 50

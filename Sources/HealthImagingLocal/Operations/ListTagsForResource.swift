@@ -2,6 +2,7 @@
 public enum ListTagsForResource: Operation {
     public static let name = "ListTagsForResource"
     public static let isReadOnly = true
+    public static let readsBody = false
     public static let method = "GET"
     public static let path = "/tags/{resourceArn}"
 

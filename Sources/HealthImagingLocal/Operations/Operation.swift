@@ -11,10 +11,14 @@ public protocol Operation: Sendable {
     /// True for operations that only read: their answers may be served from `ResponseCache` while the
     /// store is unchanged.
     static var isReadOnly: Bool { get }
+    /// Whether the answer depends on the request body. False for operations whose input is the path and query
+    /// only: their read-cache key leaves the body out (it is ignored, so it must not grow the cache).
+    static var readsBody: Bool { get }
 }
 
 extension Operation {
     public static var isReadOnly: Bool { false }
+    public static var readsBody: Bool { true }
 }
 
 /// What an operation gets to work with: the request, its decoded path parameters, the caller's namespace

@@ -6,18 +6,45 @@ import CSQLite
 /// Validity is exact, not time-based: an entry stands only while SQLite's `sqlite3_total_changes()` — every row
 /// any INSERT, UPDATE or DELETE touched on the emulator's single connection — is what it was when the entry was
 /// made, and only while no state transition is pending (a pending one can become due with time or with the read
-/// itself). Any write clears the cache. Keys hold everything an answer depends on: operation, namespace, path,
-/// query and body.
+/// itself). Any write clears the cache.
+///
+/// Keys hold exactly what an answer depends on: operation, namespace, path, query, and the body only for an
+/// operation that reads it (`Operation.readsBody`) — an ignored body is no part of the key, so clients cannot
+/// grow the cache with it.
+///
+/// Memory is bounded by configuration: keys and answers count against a byte budget (`--read-cache-bytes`);
+/// an entry larger than an eighth of it is not kept, and when full the least recently used entries go first.
 struct ResponseCache {
-    private var entries: [String: Response] = [:]
-    private var changes: Int64 = -1
-    static let capacity = 1024
+    private struct Entry {
+        var response: Response
+        var cost: Int
+        var lastUse: UInt64
+    }
 
-    static func key(operation: String, namespace: Namespace, request: Request) -> String {
-        var key = operation
+    private var entries: [String: Entry] = [:]
+    private var changes: Int64 = -1
+    private var clock: UInt64 = 0
+    /// Bytes the entries account for (keys, bodies, headers, a fixed overhead each).
+    private(set) var usedBytes = 0
+    let budget: Int
+
+    static let defaultBudget = 32 << 20
+    /// What an entry costs besides its key and body: the dictionary slot, the Response, its headers array.
+    static let entryOverhead = 128
+
+    init(budget: Int = defaultBudget) {
+        self.budget = max(0, budget)
+    }
+
+    /// The largest entry kept: an eighth of the budget, so no single answer can take the cache over.
+    var largestEntry: Int { budget / 8 }
+    var count: Int { entries.count }
+
+    static func key(operation: any Operation.Type, namespace: Namespace, request: Request) -> String {
+        var key = operation.name
         key += "\u{0}" + namespace.account + "\u{0}" + namespace.region + "\u{0}" + request.path
         for item in request.query { key += "\u{0}" + item.name + "=" + item.value }
-        if !request.body.isEmpty { key += "\u{0}" + String(decoding: request.body, as: UTF8.self) }
+        if operation.readsBody && !request.body.isEmpty { key += "\u{0}" + String(decoding: request.body, as: UTF8.self) }
         return key
     }
 
@@ -26,17 +53,47 @@ struct ResponseCache {
         guard !store.mayHavePendingTransitions else { return nil }
         let now = store.database.totalChanges
         guard now == changes else {
-            entries.removeAll(keepingCapacity: true)
+            clear()
             changes = now
             return nil
         }
-        return entries[key]
+        guard var entry = entries[key] else { return nil }
+        clock += 1
+        entry.lastUse = clock
+        entries[key] = entry
+        return entry.response
     }
 
-    /// Keeps a successful answer made by an operation that ran on an unchanged store.
+    /// Keeps a successful answer made by an operation that ran on an unchanged store, within the budget.
     mutating func store(_ response: Response, for key: String, store: Store) {
         guard response.status == 200, !store.mayHavePendingTransitions, store.database.totalChanges == changes else { return }
-        if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-        entries[key] = response
+        let cost = Self.cost(of: response, key: key)
+        guard cost <= largestEntry, entries[key] == nil else { return }
+        if usedBytes + cost > budget { evict(toFit: cost) }
+        clock += 1
+        entries[key] = Entry(response: response, cost: cost, lastUse: clock)
+        usedBytes += cost
+    }
+
+    static func cost(of response: Response, key: String) -> Int {
+        var cost = entryOverhead + key.utf8.count + response.body.count
+        for header in response.headers { cost += header.name.utf8.count + header.value.utf8.count + 32 }
+        return cost
+    }
+
+    /// Drops the least recently used entries until `incoming` fits with a quarter of the budget free (so that
+    /// eviction, a sort, runs once per many insertions, not on each).
+    private mutating func evict(toFit incoming: Int) {
+        let target = budget - budget / 4 - incoming
+        for (key, entry) in entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) {
+            guard usedBytes > target else { break }
+            entries[key] = nil
+            usedBytes -= entry.cost
+        }
+    }
+
+    private mutating func clear() {
+        entries.removeAll(keepingCapacity: false)
+        usedBytes = 0
     }
 }

@@ -32,13 +32,76 @@ public final class SQLiteDatabase {
                 throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode=WAL refused (got \(mode ?? "nil"))", sql: nil)
             }
             try execute("PRAGMA synchronous = NORMAL")
+            // > The wal_autocheckpoint pragma … sets the write-ahead log auto-checkpoint interval (default 1000
+            // > pages). https://www.sqlite.org/pragma.html#pragma_wal_autocheckpoint
+            // Checkpoints only copy frames no open read snapshot still needs; statements reset after their last
+            // step (Statement.step, resetBusyStatements) keep that true between requests.
+            try execute("PRAGMA wal_autocheckpoint = 1000")
+            // > journal_size_limit: … in WAL mode, the write-ahead log file is truncated to this size after
+            // > each successful checkpoint that resets the log. https://www.sqlite.org/pragma.html#pragma_journal_size_limit
+            _ = try scalarText("PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         }
     }
 
+    /// The size the WAL file is truncated back to after a checkpoint that restarts it.
+    public static let walSizeLimit = 4 << 20
+
     deinit {
+        close()
+    }
+
+    /// Finalizes every statement and closes the connection (idempotent). The last connection to close
+    /// checkpoints the WAL into the database file.
+    public func close() {
+        guard let handle else { return }
         statements.removeAll()
         literalStatements.removeAll()
         sqlite3_close_v2(handle)
+        self.handle = nil
+    }
+
+    /// Resets every statement of this connection that stepped but did not reach its end, and returns how many
+    /// there were. Called after each request: no read snapshot outlives the request that opened it.
+    /// > sqlite3_next_stmt: … returns a pointer to the next prepared statement after pStmt associated with the
+    /// > database connection. https://www.sqlite.org/c3ref/next_stmt.html
+    @discardableResult
+    public func resetBusyStatements() -> Int {
+        guard handle != nil else { return 0 }
+        var count = 0
+        var statement = sqlite3_next_stmt(handle, nil)
+        while let current = statement {
+            if sqlite3_stmt_busy(current) != 0 {
+                sqlite3_reset(current)
+                count += 1
+            }
+            statement = sqlite3_next_stmt(handle, current)
+        }
+        return count
+    }
+
+    /// How many statements of this connection hold an unfinished step (for tests: zero between requests).
+    public var busyStatementCount: Int {
+        guard handle != nil else { return 0 }
+        var count = 0
+        var statement = sqlite3_next_stmt(handle, nil)
+        while let current = statement {
+            if sqlite3_stmt_busy(current) != 0 { count += 1 }
+            statement = sqlite3_next_stmt(handle, current)
+        }
+        return count
+    }
+
+    /// Copies the whole WAL into the database file and truncates the WAL to zero bytes; returns
+    /// (busy, frames in the log, frames checkpointed). https://www.sqlite.org/c3ref/wal_checkpoint_v2.html
+    @discardableResult
+    public func checkpoint(truncate: Bool = true) throws -> (busy: Bool, log: Int, checkpointed: Int) {
+        var log: Int32 = 0
+        var done: Int32 = 0
+        let mode = truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE
+        let code = sqlite3_wal_checkpoint_v2(handle, nil, mode, &log, &done)
+        if code == SQLITE_BUSY { return (true, Int(log), Int(done)) }
+        try check(code, sql: "wal_checkpoint")
+        return (false, Int(log), Int(done))
     }
 
     /// Runs one or more statements that return no rows.
@@ -72,7 +135,7 @@ public final class SQLiteDatabase {
 
     func scalarText(_ sql: String) throws -> String? {
         let statement = try Statement(database: self, sql: sql, persistent: false)
-        return try statement.step() ? statement.text(0) : nil
+        return try statement.first { $0.text(0) } ?? nil
     }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.

@@ -103,6 +103,13 @@ enum Schema {
             PRIMARY KEY (account, region, resource_type)
         ) WITHOUT ROWID;
         """,
+        // 4: the members the service always reports, for datastores fixtures loaded without them.
+        """
+        UPDATE datastores SET created_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+            WHERE created_at IS NULL;
+        UPDATE datastores SET updated_at = created_at WHERE updated_at IS NULL;
+        UPDATE datastores SET lossless_storage_format = 'HTJ2K' WHERE lossless_storage_format IS NULL;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -59,11 +59,29 @@ public final class Statement {
         return self
     }
 
-    /// Steps once: true when a row is available, false when done.
+    /// Steps once: true when a row is available, false when done. After the last step (done, or an error) the
+    /// statement is reset at once, so that it holds no read snapshot of the WAL: a snapshot kept open stops every
+    /// checkpoint at its mark and lets the WAL grow without bound.
+    /// > If the prepared statement is not reset, the read transaction stays open.
+    /// https://www.sqlite.org/c3ref/reset.html, https://www.sqlite.org/wal.html#avoiding_excessively_large_wal_files
     public func step() throws -> Bool {
         let code = sqlite3_step(handle)
-        return try database.check(code, sql: sql, allowing: SQLITE_ROW, or: SQLITE_DONE) == SQLITE_ROW
+        if code == SQLITE_ROW { return true }
+        defer { sqlite3_reset(handle) }
+        try database.check(code, sql: sql, allowing: SQLITE_DONE)
+        return false
     }
+
+    /// Steps once and, when a row came, reads it with `read`; the statement is reset before returning either way
+    /// (the form for single-row reads, which never step to the end).
+    public func first<T>(_ read: (Statement) throws -> T) throws -> T? {
+        defer { sqlite3_reset(handle) }
+        return try step() ? try read(self) : nil
+    }
+
+    /// Whether the statement has stepped but not reached its end or been reset (it then holds a read snapshot).
+    /// https://www.sqlite.org/c3ref/stmt_busy.html
+    var isBusy: Bool { sqlite3_stmt_busy(handle) != 0 }
 
     /// Runs a statement that returns no rows.
     public func run() throws {

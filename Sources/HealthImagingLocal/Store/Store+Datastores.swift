@@ -17,7 +17,7 @@ extension Store {
             FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
-        return try statement.step() ? readDatastore(statement) : nil
+        return try statement.first(readDatastore)
     }
 
     /// The datastore an earlier CreateDatastore made with `clientToken`, and the digest of that request.
@@ -29,7 +29,7 @@ extension Store {
             WHERE account = ? AND region = ? AND client_token = ?
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, clientToken)
-        return try statement.step() ? (readDatastore(statement), statement.text(8)) : nil
+        return try statement.first { (readDatastore($0), $0.text(8)) }
     }
 
     public func recordClientToken(_ namespace: Namespace, _ datastoreId: String, token: String, digest: String) throws {
@@ -81,7 +81,6 @@ extension Store {
                   IS NOT 'DELETED'
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
-        _ = try statement.step()
-        return Int(statement.int64(0) ?? 0)
+        return try Int((statement.first { $0.int64(0) } ?? nil) ?? 0)
     }
 }

@@ -4,7 +4,7 @@ extension Store {
         let statement = try database.cached(
             "SELECT 1 FROM datastores WHERE account = ? AND region = ? AND datastore_id = ?")
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
-        return try statement.step()
+        return try statement.first { _ in true } ?? false
     }
 
     /// The internal key of an image set, nil when it does not exist.
@@ -12,7 +12,7 @@ extension Store {
         let statement = try database.cached(
             "SELECT pk FROM image_sets WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_id = ?")
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
-        return try statement.step() ? statement.int64(0) : nil
+        return try statement.first { $0.int64(0) } ?? nil
     }
 
     /// Up to `limit` versions older than `before` (all when nil), newest first. Keyset pagination on the
@@ -80,7 +80,7 @@ extension Store {
             INSERT INTO image_sets (account, region, datastore_id, image_set_id) VALUES (?, ?, ?, ?) RETURNING pk
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
-        guard try statement.step(), let key = statement.int64(0) else {
+        guard let key = try statement.first({ $0.int64(0) }) ?? nil else {
             throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: statement.sql)
         }
         try statement.run()
@@ -112,8 +112,8 @@ extension Store {
         let statement = try database.cached("""
             SELECT (SELECT count(*) FROM datastores), (SELECT count(*) FROM image_sets), (SELECT count(*) FROM image_set_versions)
             """)
-        _ = try statement.step()
-        return Counts(datastores: Int(statement.int64(0) ?? 0), imageSets: Int(statement.int64(1) ?? 0),
-                      versions: Int(statement.int64(2) ?? 0))
+        return try statement.first {
+            Counts(datastores: Int($0.int64(0) ?? 0), imageSets: Int($0.int64(1) ?? 0), versions: Int($0.int64(2) ?? 0))
+        } ?? Counts(datastores: 0, imageSets: 0, versions: 0)
     }
 }

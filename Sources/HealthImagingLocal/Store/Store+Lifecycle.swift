@@ -10,7 +10,7 @@ extension Store {
     public func metadata(imageSet key: Int64, versionId: Int64) throws -> [UInt8]? {
         let statement = try database.cached("SELECT metadata FROM image_set_versions WHERE image_set_pk = ? AND version = ?")
         try statement.bind(1, key).bind(2, versionId)
-        return try statement.step() ? statement.blob(0) : nil
+        return try statement.first { $0.blob(0) } ?? nil
     }
 
     public func setMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
@@ -78,7 +78,7 @@ extension Store {
             ORDER BY account DESC LIMIT 1
             """)
         try statement.bind(1, resource.rawValue).bind(2, namespace.account).bind(3, namespace.region)
-        guard try statement.step(), let text = statement.text(0) else { return .immediate }
+        guard let text = try statement.first({ $0.text(0) }) ?? nil else { return .immediate }
         return TransitionMode(text) ?? .immediate
     }
 
@@ -236,16 +236,14 @@ extension Store {
     /// How many transitions wait, over every namespace.
     public func pendingTransitionCount() throws -> Int {
         let statement = try database.cached("SELECT count(*) FROM transitions")
-        _ = try statement.step()
-        return Int(statement.int64(0) ?? 0)
+        return try Int((statement.first { $0.int64(0) } ?? nil) ?? 0)
     }
 
     /// How many transitions wait in one namespace.
     public func pendingTransitionCount(_ namespace: Namespace) throws -> Int {
         let statement = try database.cached("SELECT count(*) FROM transitions WHERE account = ? AND region = ?")
         try statement.bind(1, namespace.account).bind(2, namespace.region)
-        _ = try statement.step()
-        return Int(statement.int64(0) ?? 0)
+        return try Int((statement.first { $0.int64(0) } ?? nil) ?? 0)
     }
 }
 

@@ -43,7 +43,7 @@ extension Store {
         let statement = try database.cached(
             "SELECT min(version) FROM image_set_versions WHERE image_set_pk = ?")
         try statement.bind(1, key)
-        guard try statement.step(), let first = statement.int64(0) else { return nil }
+        guard let first = try statement.first({ $0.int64(0) }) ?? nil else { return nil }
         return try version(imageSet: key, imageSetId: imageSetId, versionId: first)
     }
 }

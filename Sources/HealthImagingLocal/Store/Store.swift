@@ -9,15 +9,31 @@ public final class Store {
     /// keeps the hot path at one query per read in the default `immediate` mode. Set again by `schedule`.
     var mayHavePendingTransitions = true
 
+    /// The exclusive hold on a file database (nil in memory, and after `close()`).
+    var lock: DatabaseLock?
+    /// Whether the store is a file (`--db`), not in memory.
+    public let isFile: Bool
+
+    /// Opens (creating when missing) the database at `path`, or an in-memory one when nil. A file is locked
+    /// for this process first, then checked (`PRAGMA quick_check`) and migrated; every failure is a
+    /// `DatabaseOpenError` naming the file.
     public init(path: String?) throws {
-        database = try SQLiteDatabase(path: path)
-        try Schema.migrate(database)
-        tokenKey = try Store.loadOrCreateTokenKey(database)
+        isFile = path != nil
+        if let path { lock = try DatabaseLock(databasePath: path) }
+        do {
+            database = try SQLiteDatabase(path: path)
+            if isFile { try Store.checkIntegrity(database) }
+            try Schema.migrate(database)
+            tokenKey = try Store.loadOrCreateTokenKey(database)
+        } catch {
+            lock = nil
+            throw DatabaseOpenError(path: path ?? ":memory:", problem: "\(error)")
+        }
     }
 
     private static func loadOrCreateTokenKey(_ database: SQLiteDatabase) throws -> SymmetricKey {
         let select = try database.cached("SELECT value FROM meta WHERE key = 'token-key'")
-        if try select.step(), let bytes = select.blob(0), bytes.count == 32 {
+        if let bytes = try select.first({ $0.blob(0) }) ?? nil, bytes.count == 32 {
             return SymmetricKey(data: bytes)
         }
         let key = SymmetricKey(size: .bits256)

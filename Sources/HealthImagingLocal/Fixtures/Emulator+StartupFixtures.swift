@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The startup fixtures: read from their files when loaded (at startup and by a reset to `startup`), put into
+/// the store, and dropped. The store holds the loaded state; no parsed copy lives on beside it.
+extension Emulator {
+    /// The startup documents: `configuration.fixtures`, then the `fixtureFiles` read (and validated) now.
+    public func startupDocuments() throws -> [Fixture] {
+        let files = try configuration.fixtureFiles.isEmpty ? [] : FixtureLoader.read(paths: configuration.fixtureFiles)
+        return configuration.fixtures + files
+    }
+
+    /// Loads the startup fixtures into the default namespace, all or nothing. A fixture datastore the database
+    /// already has (in any state, DELETED included) is left as it is: restarting on the same `--db` with the same
+    /// `--fixtures` changes nothing. `documents`: already read (nil: read them now).
+    @discardableResult
+    public func loadStartupFixtures(_ documents: [Fixture]? = nil) throws -> (loaded: Int, skipped: Int) {
+        let counts = try store.load(documents ?? startupDocuments(), into: defaultNamespace, existing: .skip)
+        // A large load leaves a large WAL; copy it into the database file now rather than at the next write.
+        if store.isFile { try store.database.checkpoint(truncate: true) }
+        return counts
+    }
+
+    /// Gives the memory freed after a large load (parsed fixtures) back to the system.
+    /// > malloc_trim: attempts to release free memory from the heap (by calling sbrk(2) or madvise(2) with
+    /// > suitable arguments). https://man7.org/linux/man-pages/man3/malloc_trim.3.html
+    public static func releaseFreedMemory() {
+        #if canImport(Glibc)
+        _ = malloc_trim(0)
+        #endif
+    }
+
+    /// The end of a clean shutdown (SIGTERM, SIGINT): the WAL checkpointed into the database file and truncated,
+    /// the database closed and its lock released.
+    public func shutdown() throws {
+        try store.close()
+    }
+}
