@@ -83,7 +83,7 @@ public final class Emulator {
         } catch let error as APIError {
             throw error
         } catch let error as FixtureError {
-            throw APIError.validation(error.issues.map { "\(error.source == "request" ? "" : error.source + ": ")\($0)" }.joined(separator: "; "))
+            throw APIError.validation(error.summary { "\(error.source == "request" ? "" : error.source + ": ")\($0)" })
         } catch {
             logger.error("store failure: \(error)")
             throw APIError(.internalServer, "Internal storage error: \(error)")
@@ -106,7 +106,7 @@ public final class Emulator {
     }
 
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
-        if let refused = refuseOversized(request) { return Reply(refused) }
+        if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
         if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
             return Reply(control(request))
         }

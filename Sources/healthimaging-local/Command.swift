@@ -67,7 +67,15 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "A file of key pairs for --verify-signatures: ACCESS:SECRET lines, or the AWS shared-credentials format.")
     var credentialsFile: String?
 
+    @Option(help: "Seconds a client may take to send a request head; also how long an idle connection stays open.")
+    var headerTimeout = 30.0
+
+    @Option(help: "Seconds a client may take to send a request body once its head is in.")
+    var bodyTimeout = 60.0
+
     func validate() throws {
+        guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
+        guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -145,7 +153,13 @@ struct HealthImagingLocalCommand: ParsableCommand {
         Emulator.releaseFreedMemory()
         let server: HTTPServer
         do {
-            server = try HTTPServer(host: host, port: port) { emulator.handle($0) }
+            var limits = RequestHead.Limits()
+            limits.maxURILength = configuration.maxURILength
+            limits.maxHeaderBytes = configuration.maxHeaderBytes
+            limits.maxBodyBytes = configuration.maxBodyBytes
+            limits.headerTimeoutSeconds = headerTimeout
+            limits.bodyTimeoutSeconds = bodyTimeout
+            server = try HTTPServer(host: host, port: port, limits: limits, logger: logger) { emulator.handle($0) }
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)

@@ -18,7 +18,7 @@ enum FixtureEndpoints {
         do {
             document = try Fixture.decode(call.request.body, source: "request")
         } catch {
-            throw .validation(error.issues.map(\.description).joined(separator: "; "))
+            throw .validation(error.summary())
         }
         let counts = try call.emulator.run { emulator in
             try emulator.store.load([document], into: call.namespace)

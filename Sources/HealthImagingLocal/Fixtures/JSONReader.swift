@@ -5,12 +5,29 @@ struct JSONReader {
     let path: String
     let issues: IssueList
 
+    /// The issues found so far: the first `keep` in full, the rest only counted, so that a document with
+    /// a million bad members costs a counter, not a million messages.
     final class IssueList {
+        static let keep = 50
         var items: [FixtureIssue] = []
+        /// Issues found beyond the ones kept.
+        var omitted = 0
+        var isEmpty: Bool { items.isEmpty }
+
+        func append(_ issue: @autoclosure () -> FixtureIssue) {
+            if items.count < Self.keep { items.append(issue()) } else { omitted += 1 }
+        }
+
+        /// At most `shown` issues, then "… and K more".
+        func summary(shown: Int = 10, separator: String = "; ") -> String {
+            let more = items.count - min(shown, items.count) + omitted
+            let text = items.prefix(shown).map(\.description).joined(separator: separator)
+            return more > 0 ? "\(text)\(separator)… and \(more) more" : text
+        }
     }
 
-    func fail(_ reason: String, at path: String? = nil) {
-        issues.items.append(FixtureIssue(path: path ?? self.path, reason: reason))
+    func fail(_ reason: @autoclosure () -> String, at path: @autoclosure () -> String? = nil) {
+        issues.append(FixtureIssue(path: path() ?? self.path, reason: reason()))
     }
 
     /// The members of an object, reporting members outside `allowed` (strict: a typo is an error, not ignored).
@@ -132,7 +149,7 @@ extension JSONReader {
         }
         let issues = IssueList()
         let value = read(JSONReader(value: root, path: "$", issues: issues))
-        guard issues.items.isEmpty, let value else { throw FixtureError(source: source, issues: issues.items) }
+        guard issues.isEmpty, let value else { throw FixtureError(source: source, issues: issues.items, omitted: issues.omitted) }
         return value
     }
 
@@ -140,8 +157,8 @@ extension JSONReader {
     static func validated<T>(_ body: JSONValue, _ read: (JSONReader) -> T?) throws(APIError) -> T {
         let issues = IssueList()
         let value = read(JSONReader(value: body, path: "$", issues: issues))
-        guard issues.items.isEmpty, let value else {
-            let text = issues.items.isEmpty ? "invalid request body" : issues.items.map(\.description).joined(separator: "; ")
+        guard issues.isEmpty, let value else {
+            let text = issues.isEmpty ? "invalid request body" : issues.summary()
             throw .validation(text)
         }
         return value

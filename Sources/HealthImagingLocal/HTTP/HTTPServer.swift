@@ -1,4 +1,5 @@
 import CLibevent
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,19 +13,18 @@ public struct HTTPServerError: Error, CustomStringConvertible {
 public final class HTTPServer {
     public typealias Handler = (Request) -> Reply
 
-    /// Hard safety nets enforced by libevent itself, which answers past them with its own page and closes
-    /// the connection. The application's (much lower) limits answer JSON before these are reached.
-    public static let hardHeaderLimit = 16 << 20
-    public static let hardBodyLimit = 256 << 20
-
     private let base: OpaquePointer
     private let http: OpaquePointer
     private var signalEvents: [OpaquePointer] = []
     private let handler: Handler
+    private let gates: ConnectionGates
+    private var acceptBackoff: AcceptBackoff?
     public private(set) var port: Int = 0
     public let host: String
+    public let limits: RequestHead.Limits
 
-    public init(host: String, port: Int, handler: @escaping Handler) throws {
+    public init(host: String, port: Int, limits: RequestHead.Limits = .init(),
+                logger: Logger = Logger(label: "healthimaging-local"), handler: @escaping Handler) throws {
         guard let base = event_base_new() else { throw HTTPServerError(description: "event_base_new failed") }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
@@ -34,13 +34,31 @@ public final class HTTPServer {
         self.http = http
         self.handler = handler
         self.host = host
+        self.limits = limits
+        gates = ConnectionGates(limits: limits)
+        // A write to a connection the client already closed must fail with EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
 
-        // Accept every method, including ones libevent does not know (it passes those on as an unknown
-        // command), so that the application answers a wrong method in JSON instead of libevent's 501 page.
-        evhttp_set_allowed_methods(http, 0xFFFF)
-        evhttp_set_max_headers_size(http, Int(Self.hardHeaderLimit))
-        evhttp_set_max_body_size(http, Int(Self.hardBodyLimit))
-        evhttp_set_timeout(http, 120)
+        // Every connection reads through a gate (ConnectionGate) that checks each request head's framing
+        // before libevent parses it, and refuses in JSON what libevent would misread or answer in HTML.
+        // libevent's own limits below are the same ones, as a second line: the gate answers first.
+        evhttp_set_bevcb(http, { base, context in
+            guard let base, let context else { return nil }
+            return ConnectionGate.make(base: base, registry: Unmanaged<ConnectionGates>.fromOpaque(context).takeUnretainedValue())
+        }, Unmanaged.passUnretained(gates).toOpaque())
+        var methods = UInt16(0)
+        for method in [EVHTTP_REQ_GET, EVHTTP_REQ_POST, EVHTTP_REQ_PUT, EVHTTP_REQ_DELETE, EVHTTP_REQ_PATCH, EVHTTP_REQ_HEAD] {
+            methods |= UInt16(method.rawValue)
+        }
+        evhttp_set_allowed_methods(http, methods)
+        evhttp_set_max_headers_size(http, limits.maxHeadBytes)
+        // > evhttp_set_max_body_size: XXX Document.   (http.h; a body past it is refused while it is read)
+        evhttp_set_max_body_size(http, limits.maxBodyBytes)
+        // > evhttp_set_timeout_tv: Set the timeout for an HTTP request.  (the read and write timeout of every
+        // > connection: a head not complete, an idle keep-alive connection, a stalled write)
+        let seconds = limits.headerTimeoutSeconds
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        evhttp_set_timeout_tv(http, &timeout)
         evhttp_set_default_content_type(http, "application/json")
 
         evhttp_set_gencb(http, { request, context in
@@ -56,6 +74,9 @@ public final class HTTPServer {
             throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(String(cString: strerror(errno))))")
         }
         self.port = Self.boundPort(evhttp_bound_socket_get_fd(handle)) ?? port
+        if let listener = evhttp_bound_socket_get_listener(handle) {
+            acceptBackoff = AcceptBackoff(listener: listener, base: base, logger: logger)
+        }
         for signal in [SIGTERM, SIGINT] {
             let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
                 guard let context else { return }
@@ -69,6 +90,7 @@ public final class HTTPServer {
     }
 
     deinit {
+        acceptBackoff?.close()
         for event in signalEvents { event_free(event) }
         // The evhttp goes before the event_base it lives on.
         evhttp_free(http)
@@ -116,18 +138,42 @@ public final class HTTPServer {
     // MARK: requests
 
     private func handle(_ raw: OpaquePointer) {
-        let request = Self.read(raw)
+        var request = Self.read(raw)
+        let gate = gates.gate(for: raw)
+        if request.header(ConnectionGates.markerHeader) != nil {
+            // A head the gate refused: answer its error. A client cannot forge the marker (it carries the
+            // gate's secret), and a request that tries is refused like any other unreadable one.
+            if let gate, request.header(ConnectionGates.markerHeader) == gates.secret, !gate.refusals.isEmpty {
+                request.refusal = gate.refusals.removeFirst()
+            } else {
+                request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
+            }
+        }
+        // HEAD is answered as GET without the body, with the GET's Content-Length.
+        let head = request.method == "HEAD"
+        if head { request.method = "GET" }
+        let close = request.refusal != nil || Self.wantsClose(request)
         let reply = handler(request)
+        let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
         if reply.delayMillis > 0 {
-            let pending = Unmanaged.passRetained(PendingReply(request: raw, response: reply.response))
+            let pending = Unmanaged.passRetained(PendingReply(outgoing, gates: gates))
             var delay = timeval(tv_sec: reply.delayMillis / 1000, tv_usec: Int((reply.delayMillis % 1000) * 1000))
             event_base_once(base, -1, Int16(EV_TIMEOUT), { _, _, context in
                 guard let context else { return }
                 let pending = Unmanaged<PendingReply>.fromOpaque(context).takeRetainedValue()
-                HTTPServer.send(pending.response, to: pending.request)
+                HTTPServer.send(pending.outgoing, gate: pending.gates.gate(for: pending.outgoing.request))
             }, pending.toOpaque(), &delay)
         } else {
-            Self.send(reply.response, to: raw)
+            Self.send(outgoing, gate: gate)
+        }
+    }
+
+    /// Whether the client asked for the connection to close after this answer (HTTP/1.0 arrives from the
+    /// gate as 1.1 with `Connection: close` spelled out).
+    private static func wantsClose(_ request: Request) -> Bool {
+        request.headers.contains { header in
+            header.name.caseInsensitiveCompare("Connection")
+                && header.value.lowercased().split(separator: ",").contains { $0.trimmingSpaces == "close" }
         }
     }
 
@@ -166,15 +212,45 @@ public final class HTTPServer {
         return Request(method: method, uri: uri, headers: headers, body: body)
     }
 
-    private static func send(_ response: Response, to raw: OpaquePointer) {
+    /// One answer on its way out.
+    struct Outgoing {
+        let request: OpaquePointer
+        let response: Response
+        /// Headers only (HEAD), with the Content-Length the body would have.
+        let head: Bool
+        /// The connection's last answer.
+        let close: Bool
+    }
+
+    private static func send(_ outgoing: Outgoing, gate: ConnectionGate?) {
+        let raw = outgoing.request
+        let response = outgoing.response
         if let output = evhttp_request_get_output_headers(raw) {
-            for header in response.headers {
+            for header in response.headers where !header.name.caseInsensitiveCompare("Content-Length") {
                 evhttp_add_header(output, header.name, header.value)
+            }
+            // Always given (libevent adds one only for HTTP/1.1 answers that carry a body).
+            evhttp_add_header(output, "Content-Length", String(response.body.count))
+            if outgoing.close {
+                if let gate {
+                    // evhttp must not close by itself (see ConnectionGate): it never sees a close — not in the
+                    // request, nor in this header, whose trailing space (optional whitespace to HTTP, not to
+                    // evhttp's exact comparison) keeps it from noticing — and the gate closes once written.
+                    if let input = evhttp_request_get_input_headers(raw) {
+                        while evhttp_remove_header(input, "Connection") == 0 {}
+                    }
+                    evhttp_add_header(output, "Connection", "close ")
+                    gate.closeAfterResponse = true
+                } else {
+                    evhttp_add_header(output, "Connection", "close")
+                }
             }
         }
         let buffer = evbuffer_new()
-        response.body.withUnsafeBytes { bytes in
-            if let address = bytes.baseAddress, bytes.count > 0 { evbuffer_add(buffer, address, bytes.count) }
+        if !outgoing.head {
+            response.body.withUnsafeBytes { bytes in
+                if let address = bytes.baseAddress, bytes.count > 0 { evbuffer_add(buffer, address, bytes.count) }
+            }
         }
         evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), buffer)
         evbuffer_free(buffer)
@@ -183,12 +259,12 @@ public final class HTTPServer {
 
 /// A reply held back by injected latency. Owned by the timer callback (retained until it fires).
 private final class PendingReply {
-    let request: OpaquePointer
-    let response: Response
+    let outgoing: HTTPServer.Outgoing
+    let gates: ConnectionGates
 
-    init(request: OpaquePointer, response: Response) {
-        self.request = request
-        self.response = response
+    init(_ outgoing: HTTPServer.Outgoing, gates: ConnectionGates) {
+        self.outgoing = outgoing
+        self.gates = gates
     }
 }
 

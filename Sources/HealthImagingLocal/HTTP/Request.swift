@@ -11,6 +11,9 @@ public struct Request: Sendable {
     public var body: [UInt8]
     /// Length of the request target (path + query) as received.
     public var uriLength: Int
+    /// Set when the connection's gate refused the request's framing (`RequestHead`): the answer to give,
+    /// before anything else is looked at.
+    public var refusal: APIError?
 
     public init(method: String, uri: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.method = method

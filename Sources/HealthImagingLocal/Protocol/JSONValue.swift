@@ -51,6 +51,8 @@ public struct JSONParser {
     private var index = 0
     private var depth = 0
     private static let maxDepth = 128
+    /// Objects up to this many members check duplicates by a scan; larger ones with a set.
+    private static let scanLimit = 16
 
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
@@ -109,11 +111,21 @@ public struct JSONParser {
         try enter()
         defer { depth -= 1 }
         var members: [(key: String, value: JSONValue)] = []
+        // Duplicate detection stays linear: a scan while the object is small, a hash set once it grows
+        // (a scan per member made a 10⁵-member object cost seconds on the event loop).
+        var seen: Set<String> = []
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
             let key = try string()
-            if members.contains(where: { $0.key == key }) { throw error("duplicate member \"\(key)\"") }
+            let duplicate: Bool
+            if members.count < Self.scanLimit {
+                duplicate = members.contains { $0.key == key }
+            } else {
+                if seen.isEmpty { seen = Set(members.lazy.map(\.key)) }
+                duplicate = !seen.insert(key).inserted
+            }
+            if duplicate { throw error("duplicate member \"\(key.prefix(64))\"") }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1

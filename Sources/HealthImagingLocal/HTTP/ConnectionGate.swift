@@ -1,0 +1,263 @@
+import CLibevent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The gate in front of libevent's HTTP parser, one per connection: a filtering bufferevent
+/// (`bufferevent_filter_new`, installed with `evhttp_set_bevcb`) whose input filter hands libevent one whole,
+/// checked request head at a time (`RequestHead.inspect`) and then exactly its Content-Length of body. A
+/// refused head is replaced by a marker request that the server answers with the JSON error; everything after
+/// it on the connection is discarded unread, and the connection is closed once the answer is on the wire.
+///
+/// Closing is done here, not by libevent: evhttp frees a connection as soon as its answer has left the
+/// *filter's* output buffer, which with a filter is before it has left the socket's, so an answer with
+/// `Connection: close` would be cut off. The server therefore never lets evhttp see a close (see
+/// `HTTPServer.send`), and the gate shuts the socket's write side once both buffers are empty; the client's
+/// close (or the read timeout) then frees the connection.
+///
+/// Not Sendable: it lives on the event loop's thread, like the bufferevents it belongs to.
+final class ConnectionGate {
+    enum State {
+        case head
+        case body(remaining: Int, deadline: ContinuousClock.Instant, closeAfter: Bool)
+        /// Nothing more is read as a request: input is discarded.
+        case closing
+    }
+
+    let registry: ConnectionGates
+    private(set) var filter: OpaquePointer?
+    let underlying: OpaquePointer
+    private var flushEvent: OpaquePointer?
+    private var underlyingOutputCallback: OpaquePointer?
+    private var state = State.head
+    /// Bytes of complete header lines of the current head already scanned.
+    private var scanned = 0
+    /// Refusals handed to evhttp as marker requests, answered in order.
+    var refusals: [APIError] = []
+    /// Set when the answer being written is the connection's last.
+    var closeAfterResponse = false
+    private var shutDown = false
+    private var flushScheduled = false
+
+    private init(registry: ConnectionGates, underlying: OpaquePointer) {
+        self.registry = registry
+        self.underlying = underlying
+    }
+
+    /// Makes the bufferevent pair for a new connection (nil: let evhttp make a plain one).
+    static func make(base: OpaquePointer, registry: ConnectionGates) -> OpaquePointer? {
+        let closeOnFree = Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)
+        guard let underlying = bufferevent_socket_new(base, -1, closeOnFree) else { return nil }
+        let gate = ConnectionGate(registry: registry, underlying: underlying)
+        let context = Unmanaged.passRetained(gate).toOpaque()
+        // > bufferevent_filter_new: Allocate a new filtering bufferevent on top of an existing bufferevent.
+        // > free_context: A function to use to free the filter context when this bufferevent is freed.
+        // https://libevent.org/doc/bufferevent_8h.html
+        guard let filter = bufferevent_filter_new(underlying, { source, destination, _, _, context in
+            guard let source, let destination, let context else { return BEV_ERROR }
+            return Unmanaged<ConnectionGate>.fromOpaque(context).takeUnretainedValue().filterInput(source, destination)
+        }, nil, closeOnFree, { context in
+            guard let context else { return }
+            Unmanaged<ConnectionGate>.fromOpaque(context).takeRetainedValue().released()
+        }, context) else {
+            Unmanaged<ConnectionGate>.fromOpaque(context).release()
+            bufferevent_free(underlying)
+            return nil
+        }
+        gate.filter = filter
+        gate.flushEvent = event_new(base, -1, 0, { _, _, context in
+            guard let context else { return }
+            Unmanaged<ConnectionGate>.fromOpaque(context).takeUnretainedValue().flush()
+        }, context)
+        // evhttp queues an answer while writing is disabled and then enables it, which a filter does not
+        // notice; so every addition to the filter's output schedules one flush on the next loop turn.
+        evbuffer_add_cb(bufferevent_get_output(filter), { _, info, context in
+            guard let info, let context, info.pointee.n_added > 0 else { return }
+            Unmanaged<ConnectionGate>.fromOpaque(context).takeUnretainedValue().scheduleFlush()
+        }, context)
+        gate.underlyingOutputCallback = evbuffer_add_cb(bufferevent_get_output(underlying), { _, _, context in
+            guard let context else { return }
+            Unmanaged<ConnectionGate>.fromOpaque(context).takeUnretainedValue().shutDownIfDrained()
+        }, context)
+        registry.gates[filter] = gate
+        return filter
+    }
+
+    /// Called when libevent frees the filter (its finalizer): drop everything that points at this gate.
+    private func released() {
+        if let flushEvent { event_free(flushEvent) }
+        if let underlyingOutputCallback { evbuffer_remove_cb_entry(bufferevent_get_output(underlying), underlyingOutputCallback) }
+        if let filter { registry.gates[filter] = nil }
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled, let flushEvent, let filter else { return }
+        flushScheduled = true
+        bufferevent_incref(filter)
+        event_active(flushEvent, Int32(EV_TIMEOUT), 0)
+    }
+
+    private func flush() {
+        flushScheduled = false
+        guard let filter else { return }
+        bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
+        shutDownIfDrained()
+        bufferevent_decref(filter)  // may free the filter (and this gate) on a later loop turn
+    }
+
+    /// Once the last answer has fully reached the socket: FIN to the client, and read nothing more.
+    func shutDownIfDrained() {
+        guard closeAfterResponse, !shutDown, let filter,
+              evbuffer_get_length(bufferevent_get_output(underlying)) == 0,
+              evbuffer_get_length(bufferevent_get_output(filter)) == 0 else { return }
+        shutDown = true
+        state = .closing
+        let fd = bufferevent_getfd(underlying)
+        if fd >= 0 { shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    // MARK: input
+
+    private func filterInput(_ source: OpaquePointer, _ destination: OpaquePointer) -> bufferevent_filter_result {
+        var moved = false
+        let limits = registry.limits
+        while true {
+            let available = evbuffer_get_length(source)
+            switch state {
+            case .closing:
+                if available > 0 { evbuffer_drain(source, available) }
+                return moved ? BEV_OK : BEV_NEED_MORE
+            case .body(let remaining, let deadline, let closeAfter):
+                guard available > 0 else { return moved ? BEV_OK : BEV_NEED_MORE }
+                if ContinuousClock.now > deadline {
+                    // Too slow: stop feeding evhttp, whose read timeout then drops the connection.
+                    state = .closing
+                    continue
+                }
+                let count = min(remaining, available)
+                evbuffer_remove_buffer(source, destination, count)
+                moved = true
+                if count == remaining {
+                    state = closeAfter ? .closing : .head
+                } else {
+                    state = .body(remaining: remaining - count, deadline: deadline, closeAfter: closeAfter)
+                }
+            case .head:
+                guard available > 0 else { return moved ? BEV_OK : BEV_NEED_MORE }
+                if scanned == 0 && skipEmptyLines(source) { continue }
+                guard let headLength = findHeadEnd(source) else {
+                    if available > limits.maxHeadBytes {
+                        let tooLong = scanned == 0 ? APIError(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes")
+                            : APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes")
+                        refuse(tooLong, destination)
+                        moved = true
+                        continue
+                    }
+                    return moved ? BEV_OK : BEV_NEED_MORE
+                }
+                let verdict: RequestHead.Verdict
+                if headLength > limits.maxHeadBytes {
+                    verdict = .refuse(APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes"))
+                } else if let bytes = evbuffer_pullup(source, headLength) {
+                    verdict = RequestHead.inspect(UnsafeRawBufferPointer(start: bytes, count: headLength), limits: limits)
+                } else {
+                    verdict = .refuse(APIError(.internalServer, "The request head could not be buffered"))
+                }
+                switch verdict {
+                case .pass(let bodyLength, let rewritten, let closeAfter):
+                    if let rewritten {
+                        evbuffer_drain(source, headLength)
+                        rewritten.withUnsafeBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
+                    } else {
+                        evbuffer_remove_buffer(source, destination, headLength)
+                    }
+                    moved = true
+                    if bodyLength > 0 {
+                        let deadline = ContinuousClock.now + .milliseconds(Int(limits.bodyTimeoutSeconds * 1000))
+                        state = .body(remaining: bodyLength, deadline: deadline, closeAfter: closeAfter)
+                    } else if closeAfter {
+                        state = .closing
+                    }
+                case .refuse(let error):
+                    evbuffer_drain(source, headLength)
+                    refuse(error, destination)
+                    moved = true
+                }
+            }
+        }
+    }
+
+    /// Hands evhttp a marker request in place of a refused head; the server answers it with `error`.
+    private func refuse(_ error: APIError, _ destination: OpaquePointer) {
+        refusals.append(error)
+        let marker = "GET /_healthimaging-refused HTTP/1.1\r\n\(ConnectionGates.markerHeader): \(registry.secret)\r\nContent-Length: 0\r\n\r\n"
+        var bytes = Array(marker.utf8)
+        bytes.withUnsafeMutableBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
+        scanned = 0
+        state = .closing
+    }
+
+    /// Drops empty lines before a request line (RFC 9112 §2.2: a server SHOULD ignore at least one).
+    /// Returns whether it dropped any.
+    private func skipEmptyLines(_ source: OpaquePointer) -> Bool {
+        var dropped = false
+        var peek: (UInt8, UInt8) = (0, 0)
+        while true {
+            let count = withUnsafeMutableBytes(of: &peek) { evbuffer_copyout(source, $0.baseAddress, 2) }
+            if count >= 1 && peek.0 == 0x0A {
+                evbuffer_drain(source, 1)
+            } else if count == 2 && peek.0 == 0x0D && peek.1 == 0x0A {
+                evbuffer_drain(source, 2)
+            } else {
+                return dropped
+            }
+            dropped = true
+        }
+    }
+
+    /// The length of the head (through its empty line) once it is complete. Lines end in LF or CRLF, as
+    /// libevent reads them (`EVBUFFER_EOL_CRLF`), so both agree where the head ends.
+    private func findHeadEnd(_ source: OpaquePointer) -> Int? {
+        var position = evbuffer_ptr()
+        while true {
+            guard evbuffer_ptr_set(source, &position, scanned, EVBUFFER_PTR_SET) == 0 else { return nil }
+            var eolLength = 0
+            let eol = evbuffer_search_eol(source, &position, &eolLength, EVBUFFER_EOL_CRLF)
+            guard eol.pos >= 0 else { return nil }
+            if eol.pos == scanned {
+                let end = eol.pos + eolLength
+                scanned = 0
+                return end
+            }
+            scanned = eol.pos + eolLength
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionGate: Sendable {}
+
+/// The server's gates by filter bufferevent, so that a request can find its connection's gate; plus what
+/// every gate shares.
+final class ConnectionGates {
+    static let markerHeader = "X-HIL-Refused"
+    var gates: [OpaquePointer: ConnectionGate] = [:]
+    let limits: RequestHead.Limits
+    /// Proves a marker request came from a gate, not from a client.
+    let secret: String
+
+    init(limits: RequestHead.Limits) {
+        self.limits = limits
+        var generator = SystemRandomNumberGenerator()
+        secret = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+    }
+
+    func gate(for request: OpaquePointer) -> ConnectionGate? {
+        guard let connection = evhttp_request_get_connection(request),
+              let bufferevent = evhttp_connection_get_bufferevent(connection) else { return nil }
+        return gates[bufferevent]
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionGates: Sendable {}

@@ -1,0 +1,255 @@
+"""Limits that keep one client from stalling or bloating the server (issue 9, items 3-5): JSON parsing in
+linear time with bounded error messages, bodies over the limit refused before they are read (also with
+Expect: 100-continue), read timeouts for heads and bodies, and accept() failures handled quietly."""
+
+from __future__ import annotations
+
+import resource
+import socket
+import threading
+import time
+from pathlib import Path
+
+from conftest import SEED_DATASTORE, SEED_IMAGE_SET, list_path, raw_request
+from http_raw import Reader, check_json_error, connect, exchange
+
+SEARCH = f"/datastore/{SEED_DATASTORE}/searchImageSets"
+
+
+def members(n: int, duplicate: bool = False) -> bytes:
+    parts = [b'"k%d":0' % i for i in range(n)]
+    if duplicate:
+        parts.append(b'"k0":1')
+    return b"{" + b",".join(parts) + b"}"
+
+
+def timed_post(url, path, body, out):
+    started = time.monotonic()
+    r = raw_request(url, "POST", path, body=body, headers={"Content-Type": "application/json"}, timeout=60)
+    out.append((time.monotonic() - started, r))
+
+
+def test_json_object_with_a_million_members_is_linear_and_does_not_stall_others(server):
+    body = members(1_000_000)
+    assert len(body) < 16 * 1024 * 1024
+    out = []
+    worker = threading.Thread(target=timed_post, args=(server.url, SEARCH, body, out))
+    worker.start()
+    health_times = []
+    while worker.is_alive():
+        started = time.monotonic()
+        h = raw_request(server.url, "GET", "/_healthimaging/health", timeout=30)
+        assert h.status == 200
+        health_times.append(time.monotonic() - started)
+        time.sleep(0.05)
+    worker.join()
+    elapsed, r = out[0]
+    # Quadratic parsing took 5.4 s for 80k members; linear parsing of 10^6 is a fraction of a second on an idle
+    # machine. The bound leaves room for a loaded CI host, not for quadratic time.
+    assert elapsed < 4, f"a 10^6-member object took {elapsed:.2f}s"
+    check_json_error(r, 400, "ValidationException")
+    message = r.json()["message"]
+    assert len(message) < 4000, f"unbounded error message ({len(message)} chars)"
+    assert "more" in message, message
+    assert max(health_times) < 4, health_times
+
+
+def test_duplicate_member_in_a_million_is_found_fast(server):
+    started = time.monotonic()
+    r = raw_request(server.url, "POST", SEARCH, body=members(1_000_000, duplicate=True), timeout=60)
+    elapsed = time.monotonic() - started
+    check_json_error(r, 400)
+    assert "duplicate" in r.json()["message"], r
+    assert elapsed < 4, f"{elapsed:.2f}s"
+
+
+def test_error_message_names_at_most_ten_problems(server):
+    r = raw_request(server.url, "POST", SEARCH, body=members(500))
+    doc = check_json_error(r, 400, "ValidationException")
+    assert doc["message"].count("unknown member") <= 10, doc["message"]
+    assert "… and 490 more" in doc["message"], doc["message"]
+
+
+# ---------------------------------------------------------------------------
+# Bodies over the limit: refused before they are read.
+# ---------------------------------------------------------------------------
+
+
+def test_body_over_the_limit_is_refused_before_it_is_sent(fresh_server):
+    # Only the head is sent: the answer must not wait for 250 MiB that never come.
+    answer, reader = exchange(fresh_server.url, (
+        f"POST {list_path(SEED_DATASTORE, SEED_IMAGE_SET)} HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Length: {250 * 1024 * 1024}\r\n\r\n").encode(), timeout=10)
+    check_json_error(answer, 413, "RequestEntityTooLargeException")
+    assert reader.closed()
+
+
+def test_expect_100_continue_over_the_limit_is_413_without_continue(fresh_server):
+    sock = connect(fresh_server.url)
+    try:
+        sock.sendall((f"POST {list_path(SEED_DATASTORE, SEED_IMAGE_SET)} HTTP/1.1\r\nHost: x\r\n"
+                      f"Content-Length: {17 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n").encode())
+        reader = Reader(sock)
+        answer = reader.answer(timeout=10)
+        assert answer.status != 100, "100 Continue for a body over the limit"
+        check_json_error(answer, 413, "RequestEntityTooLargeException")
+        assert reader.closed()
+    finally:
+        sock.close()
+
+
+def test_expect_100_continue_within_the_limit_continues(server):
+    sock = connect(server.url)
+    try:
+        sock.sendall((f"POST {list_path(SEED_DATASTORE, SEED_IMAGE_SET)} HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n").encode())
+        reader = Reader(sock)
+        first = reader.answer(timeout=10)
+        assert first.status == 100, first
+        sock.sendall(b"{}")
+        assert reader.answer(timeout=10).status == 200
+    finally:
+        sock.close()
+
+
+def rss_kib(pid: int, field: str = "VmHWM") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(field)
+
+
+def upload(url, size, results):
+    sock = connect(url, timeout=30)
+    chunk = b"x" * (1 << 20)
+    sent = 0
+    try:
+        sock.sendall((f"POST {list_path(SEED_DATASTORE, SEED_IMAGE_SET)} HTTP/1.1\r\nHost: x\r\n"
+                      f"Content-Length: {size}\r\n\r\n").encode())
+        sock.settimeout(0.5)
+        while sent < size:
+            try:
+                sent += sock.send(chunk[: min(len(chunk), size - sent)])
+            except (socket.timeout, BrokenPipeError, ConnectionResetError):
+                break
+        reader = Reader(sock)
+        results.append((sent, reader.answer(timeout=30)))
+    finally:
+        sock.close()
+
+
+def test_four_concurrent_large_uploads_do_not_grow_memory(fresh_server):
+    pid = fresh_server.proc.pid
+    before = rss_kib(pid)
+    results = []
+    threads = [threading.Thread(target=upload, args=(fresh_server.url, 250 * 1024 * 1024, results)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = rss_kib(pid)
+    assert len(results) == 4
+    for sent, answer in results:
+        check_json_error(answer, 413, "RequestEntityTooLargeException")
+        assert sent < 250 * 1024 * 1024, "the whole body went through before the answer"
+    assert after - before < 48 * 1024, f"peak RSS grew by {(after - before) // 1024} MiB (before {before // 1024} MiB)"
+
+
+# ---------------------------------------------------------------------------
+# Read timeouts.
+# ---------------------------------------------------------------------------
+
+
+def test_incomplete_head_is_dropped_after_the_header_timeout(servers):
+    s = servers.start(extra=["--header-timeout", "1"])
+    sock = connect(s.url)
+    try:
+        started = time.monotonic()
+        sock.sendall(b"GET /datastore HTTP/1.1\r\nHost: x\r\n")
+        # Keep dripping header bytes: progress on a head does not extend its deadline.
+        reader = Reader(sock)
+        for _ in range(6):
+            try:
+                sock.sendall(b"X-Drip: 1\r\n")
+            except OSError:
+                break
+            time.sleep(0.25)
+        assert reader.closed(timeout=5)
+        assert time.monotonic() - started < 4.5
+    finally:
+        sock.close()
+    assert raw_request(s.url, "GET", "/_healthimaging/health").status == 200
+
+
+def test_idle_connection_is_closed_after_the_header_timeout(servers):
+    s = servers.start(extra=["--header-timeout", "1"])
+    sock = connect(s.url)
+    try:
+        reader = Reader(sock)
+        sock.sendall(b"GET /_healthimaging/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert reader.answer().status == 200
+        assert reader.closed(timeout=4)
+    finally:
+        sock.close()
+
+
+def test_slow_body_is_dropped_after_the_body_timeout(servers):
+    s = servers.start(extra=["--header-timeout", "1", "--body-timeout", "1"])
+    sock = connect(s.url)
+    try:
+        started = time.monotonic()
+        sock.sendall((f"POST {list_path(SEED_DATASTORE, SEED_IMAGE_SET)} HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: 100\r\n\r\n{").encode())
+        reader = Reader(sock)
+        for _ in range(12):  # one byte every 0.5 s: each read is progress, the whole body is not
+            try:
+                sock.sendall(b" ")
+            except OSError:
+                break
+            time.sleep(0.5)
+            if reader.closed(timeout=0.01):
+                break
+        assert reader.eof, "a body dribbled for 6 s was still being read"
+        assert time.monotonic() - started < 6.5
+    finally:
+        sock.close()
+
+
+# ---------------------------------------------------------------------------
+# Out of descriptors: back off, warn once, recover.
+# ---------------------------------------------------------------------------
+
+
+def test_accept_failures_back_off_quietly_and_recover(servers, tmp_path):
+    s = servers.start()
+    limit = 48
+    resource.prlimit(s.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    clock = lambda: sum(int(x) for x in Path(f"/proc/{s.proc.pid}/stat").read_text().split(")")[1].split()[11:13])
+    socks = []
+    try:
+        for _ in range(limit + 40):
+            c = socket.socket()
+            c.settimeout(5)
+            c.connect((s.host, s.port))  # completes in the kernel backlog even when the server cannot accept
+            socks.append(c)
+        time.sleep(0.5)
+        cpu_before = clock()
+        time.sleep(2.0)
+        cpu_used = (clock() - cpu_before) / 100  # clock ticks
+        assert cpu_used < 0.6, f"the server spun at {cpu_used / 2:.0%} CPU while out of descriptors"
+        text = s.stderr_text()
+        lines = [l for l in text.splitlines() if "accept" in l.lower()]
+        assert 1 <= len(lines) <= 3, f"{len(lines)} accept lines on stderr ({len(text)} bytes):\n" + "\n".join(lines[:5])
+    finally:
+        for c in socks:
+            c.close()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            r = raw_request(s.url, "GET", "/_healthimaging/health", timeout=5)
+            if r.status == 200:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the server did not recover after descriptors were freed"
+        time.sleep(0.2)
