@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "healthimaging-local", targets: ["healthimaging-local"]),
         .library(name: "HealthImagingLocal", targets: ["HealthImagingLocal"]),
+        .library(name: "HealthImagingLocalTesting", targets: ["HealthImagingLocalTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +51,15 @@ let package = Package(
         .testTarget(
             name: "HealthImagingLocalTests",
             dependencies: ["HealthImagingLocal"]
+        ),
+        // The in-process emulator for Swift test suites (`HealthImagingLocalServer.start(fixtures:)`).
+        .target(
+            name: "HealthImagingLocalTesting",
+            dependencies: ["HealthImagingLocal", "CLibevent", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "HealthImagingLocalTestingTests",
+            dependencies: ["HealthImagingLocalTesting"]
         ),
     ]
 )

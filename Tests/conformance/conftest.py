@@ -27,6 +27,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
+from healthimaging_local import HealthImagingLocal, HealthImagingLocalError
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -106,62 +107,29 @@ class ServerStartError(AssertionError):
     pass
 
 
-class Server:
-    """A running healthimaging-local. ``url`` is the line it printed."""
+class Server(HealthImagingLocal):
+    """A running healthimaging-local, started by the ``healthimaging_local`` package (python/) that users
+    install: the suite exercises it on every run. ``url`` is the line it printed."""
 
     def __init__(self, args: list[str], tmp_dir: Path):
         self.args = args
         self.stderr_path = tmp_dir / f"server-{os.getpid()}-{time.monotonic_ns()}.stderr"
-        self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(binary_path()), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            cwd=ROOT,
-        )
-        self.url = self._read_url()
+        self._stderr_file = open(self.stderr_path, "wb")
+        super().__init__(binary=binary_path(), argv=args, stderr=self._stderr_file, cwd=ROOT,
+                         startup_timeout=STARTUP_TIMEOUT, stop_timeout=STOP_TIMEOUT, wait_ready=False)
+        try:
+            self.start()
+        except HealthImagingLocalError as e:
+            self._stderr_file.close()
+            raise ServerStartError(f"{e}\n{self.describe()}") from None
         parsed = urllib.parse.urlsplit(self.url)
         self.host = parsed.hostname
-        self.port = parsed.port
-        self.returncode: int | None = None
-
-    stdout_tail = b""
-
-    def _read_url(self) -> str:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.kill()
-                raise ServerStartError(
-                    f"server printed no URL line within {STARTUP_TIMEOUT}s "
-                    f"(stdout so far {buf!r})\n{self.describe()}"
-                )
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                rc = self.proc.wait(timeout=STOP_TIMEOUT)
-                raise ServerStartError(
-                    f"server exited with {rc} before printing its URL "
-                    f"(stdout {buf!r})\n{self.describe()}"
-                )
-            buf += chunk
-        first, _, self.stdout_tail = buf.partition(b"\n")
-        line = first.decode("utf-8", "replace").strip()
-        if not URL_LINE.match(line):
-            self.kill()
-            raise ServerStartError(f"first stdout line is not http://127.0.0.1:PORT: {line!r}\n{self.describe()}")
-        return line
+        self.proc = self.process
 
     def stderr_text(self) -> str:
         try:
-            if not self._stderr.closed:
-                self._stderr.flush()
+            if not self._stderr_file.closed:
+                self._stderr_file.flush()
             return self.stderr_path.read_text("utf-8", "replace")
         except (OSError, ValueError):
             return ""
@@ -169,38 +137,20 @@ class Server:
     def describe(self) -> str:
         return f"command: {binary_path()} {' '.join(self.args)}\n--- server stderr ---\n{self.stderr_text()}"
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
         """Send ``sig`` and wait; returns the exit status. What the server
         printed on stdout after its URL line is kept in ``stdout_tail``."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise AssertionError(f"server did not exit within {timeout}s of signal {sig}\n{self.describe()}")
-        self.returncode = self.proc.returncode
         try:
-            self.stdout_tail += self.proc.stdout.read()
-        except (OSError, ValueError):
-            pass
-        self._close()
-        return self.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._close()
+            return super().stop(sig, timeout)
+        except HealthImagingLocalError as e:
+            raise AssertionError(f"{e}\n{self.describe()}") from None
+        finally:
+            self._close()
 
     def _close(self):
-        if self.proc.stdout and not self.proc.stdout.closed:
-            self.proc.stdout.close()
-        if not self._stderr.closed:
-            self._stderr.close()
+        super()._close()
+        if not self._stderr_file.closed:
+            self._stderr_file.close()
 
 
 def server_args(fixtures=(SEED_FIXTURE,), db=None, extra=()) -> list[str]:

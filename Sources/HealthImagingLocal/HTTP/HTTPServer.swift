@@ -117,6 +117,10 @@ public final class HTTPServer {
         }
     }
 
+    /// The libevent base the server runs on, for code that adds its own events (the in-process test server's
+    /// cross-thread stop). Use it only from the thread that runs `run()`, before or during the loop.
+    public var eventBase: OpaquePointer { base }
+
     /// The endpoint URL clients use.
     public var url: String {
         let shown = host.contains(":") ? "[\(host)]" : host

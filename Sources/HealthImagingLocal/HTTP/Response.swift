@@ -22,6 +22,7 @@ public struct Response: Sendable {
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
+        case 303: "See Other"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 402: "Payment Required"

@@ -1,0 +1,138 @@
+/// The web view of the emulator, part of the control plane (so whatever guards the control plane guards it):
+///   GET  /_healthimaging/ui                                     overview: namespaces, fault rules, reset
+///   GET  /_healthimaging/ui/namespaces/{account}/{region}        datastores and their image sets
+///   GET  /_healthimaging/ui/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}[?version=N]
+///                                                               version timeline and a version's metadata document
+///   GET  /_healthimaging/ui/journal[?operation=&refresh=S]      the journal, newest first, auto-refreshing
+///   POST /_healthimaging/ui/faults                              ← an HTML form: adds one fault rule
+///   POST /_healthimaging/ui/faults/{ruleId}/delete              deletes one rule
+///   POST /_healthimaging/ui/reset                               ← form: scope=all | account+region; to=startup|empty
+/// Server-rendered HTML with inline CSS, no script and no external asset; every value is HTML-escaped.
+/// The pages read the store directly and never settle a pending transition or count a read.
+/// A browser that cannot send an `Authorization` header passes a control token as `?token=` once: the page sets
+/// the `hil_token` cookie (HttpOnly, SameSite=Strict, path /_healthimaging/) and later pages send it back;
+/// `UIEndpoints.browserToken(_:)` reads either.
+enum UIEndpoints {
+    static let base = "/_healthimaging/ui"
+    static let all: [ControlPlane.Endpoint] = [
+        .init("GET", base, overview),
+        .init("GET", base + "/namespaces/{account}/{region}", namespacePage),
+        .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}", imageSetPage),
+        .init("GET", base + "/journal", journalPage),
+        .init("POST", base + "/faults", addFault),
+        .init("POST", base + "/faults/{ruleId}/delete", deleteFault),
+        .init("POST", base + "/reset", reset),
+    ]
+
+    static let cookieName = "hil_token"
+
+    /// The control token a browser sent: `?token=` or the `hil_token` cookie.
+    public static func browserToken(_ request: Request) -> String? {
+        if let token = request.query("token"), !token.isEmpty { return token }
+        guard let cookies = request.header("Cookie") else { return nil }
+        for part in cookies.split(separator: ";") {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            if pair.count == 2, pair[0].trimmingSpaces == cookieName { return String(pair[1].trimmingSpaces) }
+        }
+        return nil
+    }
+
+    /// An HTML answer; a `?token=` in the request is kept as a cookie for the pages that follow.
+    static func page(_ call: ControlCall, status: Int = 200, _ html: HTML) -> Response {
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"),
+        ]
+        if let token = call.request.query("token"), !token.isEmpty,
+            token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: ",") }) {
+            headers.append(("Set-Cookie", "\(cookieName)=\(token); Path=/_healthimaging/; HttpOnly; SameSite=Strict"))
+        }
+        return Response(status: status, headers: headers, body: html.bytes)
+    }
+
+    /// After a form POST: back to a page with 303 See Other.
+    static func redirect(_ location: String) -> Response {
+        Response(status: 303, headers: [("Location", location), ("Content-Type", "text/html; charset=utf-8")],
+                 body: Array("<!doctype html><a href=\"\(HTML.escape(location))\">continue</a>".utf8))
+    }
+
+    /// Form fields of an `application/x-www-form-urlencoded` body.
+    static func form(_ request: Request) -> [String: String] {
+        var fields: [String: String] = [:]
+        for (name, value) in Request.parseQuery(Substring(String(decoding: request.body, as: UTF8.self))) where fields[name] == nil {
+            fields[name] = value
+        }
+        return fields
+    }
+
+    // MARK: actions
+
+    static func addFault(_ call: ControlCall) throws(APIError) -> Response {
+        let fields = form(call.request)
+        var members: [(key: String, value: JSONValue)] = []
+        func text(_ name: String) -> String? {
+            guard let value = fields[name]?.trimmingSpaces, !value.isEmpty else { return nil }
+            return String(value)
+        }
+        func number(_ text: String) -> JSONValue {
+            Double(text) != nil && !text.contains(where: { $0.isLetter }) ? .number(text) : .string(text)
+        }
+        for name in ["operation", "datastoreId", "imageSetId"] {
+            if let value = text(name) { members.append((name, .string(value))) }
+        }
+        if let code = text("errorCode") {
+            var error: [(key: String, value: JSONValue)] = [("code", .string(code))]
+            if let message = text("message") { error.append(("message", .string(message))) }
+            members.append(("error", .object(error)))
+        }
+        for name in ["latencyMs", "times", "probability"] {
+            if let value = text(name) { members.append((name, number(value))) }
+        }
+        do {
+            let rule = try JSONReader.validated(.object(members), FaultRule.read)
+            _ = call.emulator.faults.add([rule])
+        } catch {
+            return errorPage(call, status: 400, title: "The fault rule was not added", message: error.message)
+        }
+        return redirect(base + "#faults")
+    }
+
+    static func deleteFault(_ call: ControlCall) throws(APIError) -> Response {
+        let id = call.path("ruleId")
+        guard call.emulator.faults.remove(id: id) else {
+            return errorPage(call, status: 404, title: "No such fault rule", message: "No fault rule \(id)")
+        }
+        return redirect(base + "#faults")
+    }
+
+    static func reset(_ call: ControlCall) throws(APIError) -> Response {
+        let fields = form(call.request)
+        let toStartup = (fields["to"] ?? "startup") != "empty"
+        var namespace: Namespace?
+        if fields["scope"] != "all" {
+            guard let account = fields["account"], let region = fields["region"], isAccount(account), isRegion(region) else {
+                return errorPage(call, status: 400, title: "Nothing was reset",
+                                 message: "scope must be \"all\", or account (12 digits) and region must be given")
+            }
+            namespace = Namespace(account: account, region: region)
+        }
+        try call.emulator.run { try $0.reset(namespace: namespace, toStartup: toStartup) }
+        return redirect(base)
+    }
+
+    static func isAccount(_ text: String) -> Bool { text.utf8.count == 12 && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+
+    static func isRegion(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 32 && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: Substring {
+        let text = Substring(self)
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return text[first...last]
+    }
+}
