@@ -29,12 +29,18 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // HTJ2K (OpenJPH) and JPEG 2000 (OpenJPEG) behind one C header; linked by name (openjph.pc is empty).
+        .target(
+            name: "CImaging",
+            linkerSettings: [.linkedLibrary("openjph"), .linkedLibrary("openjp2"), .linkedLibrary("stdc++")]
+        ),
         .target(
             name: "HealthImagingLocal",
             dependencies: [
                 "CLibevent",
                 "CSQLite",
                 "CZlib",
+                "CImaging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
