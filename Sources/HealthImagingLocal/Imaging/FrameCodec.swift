@@ -117,6 +117,10 @@ public enum FrameCodec {
     public struct Decoded: Sendable {
         public var width: Int
         public var height: Int
+        public var components: Int
+        public var precision: Int
+        public var isSigned: Bool
+        public var bytesPerSample: Int
         public var samples: [UInt8]
     }
 
@@ -133,7 +137,9 @@ public enum FrameCodec {
                 }
             }
         }
-        return Decoded(width: Int(info.width), height: Int(info.height), samples: result.bytes)
+        return Decoded(width: Int(info.width), height: Int(info.height), components: Int(info.components),
+                       precision: Int(info.precision), isSigned: info.is_signed != 0, bytesPerSample: Int(info.bytes_per_sample),
+                       samples: result.bytes)
     }
 
     /// Runs one CImaging call: takes ownership of the buffer it fills, turns a code + message into an error.
@@ -151,6 +157,50 @@ public enum FrameCodec {
         }
         guard let data = buffer.data else { return ([], ()) }
         return (Array(UnsafeBufferPointer(start: data, count: buffer.size)), ())
+    }
+
+    /// The bytes of a valid frame in the same format whose pixels differ from `frame`'s (a block of samples
+    /// inverted): what the control plane's CORRUPT_FRAME outcome serves, so that a client's decode succeeds and
+    /// its checksum comparison fails. Formats the emulator does not encode get a few bytes flipped instead.
+    public static func corrupted(_ frame: StoredFrame) -> [UInt8] {
+        let format: LosslessStorageFormat? = switch frame.transferSyntaxUID {
+        case htj2kRPCL: .htj2k
+        case jpeg2000Lossless: .jpeg2000Lossless
+        default: nil
+        }
+        if let format, let bytes = try? recode(frame, format: format) { return bytes }
+        var bytes = frame.data
+        let start = bytes.count / 2
+        for index in start..<min(bytes.count - 2, start + 16) where index >= 0 { bytes[index] ^= 0x5A }
+        return bytes
+    }
+
+    private static func recode(_ frame: StoredFrame, format: LosslessStorageFormat) throws -> [UInt8] {
+        let codestream = format == .htj2k ? JPH.codestream(in: frame.data).map(Array.init) ?? frame.data : frame.data
+        let decoded = try decode(codestream, format: format, reduce: 0, bytesPerSample: 0)
+        var samples = decoded.samples
+        let maximum = (1 << decoded.precision) - 1
+        let rows = min(decoded.height, max(1, decoded.height / 4)), columns = min(decoded.width, max(1, decoded.width / 4))
+        for y in 0..<rows {
+            for x in 0..<(columns * decoded.components) {
+                let index = (y * decoded.width * decoded.components + x) * decoded.bytesPerSample
+                if decoded.bytesPerSample == 1 {
+                    samples[index] = UInt8(truncatingIfNeeded: Int(samples[index]) ^ maximum)
+                } else {
+                    let value = (Int(samples[index]) | Int(samples[index + 1]) << 8) ^ maximum
+                    samples[index] = UInt8(truncatingIfNeeded: value)
+                    samples[index + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                }
+            }
+        }
+        let altered = PixelFrame(columns: decoded.width, rows: decoded.height, samplesPerPixel: decoded.components,
+                                 bitsAllocated: decoded.bytesPerSample * 8, bitsStored: decoded.precision,
+                                 isSigned: decoded.isSigned, samples: samples)
+        let levels = decompositionLevels(width: decoded.width, height: decoded.height)
+        let encoded = try encode(altered, format: format, levels: levels)
+        guard format == .htj2k else { return encoded }
+        return JPH.wrap(codestream: JPH.insertTLM(encoded), width: decoded.width, height: decoded.height,
+                        components: decoded.components, precision: decoded.precision, isSigned: decoded.isSigned)
     }
 
     // MARK: samples

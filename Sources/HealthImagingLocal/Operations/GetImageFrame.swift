@@ -10,11 +10,13 @@ public enum GetImageFrame: Operation {
         let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
         let imageSetId = try Validate.resourceId(call.path("imageSetId"), member: "imageSetId")
         let frameId = try readFrameId(try call.jsonBody())
+        var corrupt = false
         let frame = try call.store { store throws -> StoredFrame in
             let handle = try store.requireImageSet(call.namespace, datastoreId, imageSetId, read: true)
             if handle.latest.state == .deleted {
                 throw APIError.notFound("Image set \(imageSetId) is DELETED")
             }
+            corrupt = try store.takeFrameOutcome(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId)
             if let frame = try store.frame(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId, frameId: frameId) {
                 return frame
             }
@@ -25,7 +27,8 @@ public enum GetImageFrame: Operation {
             }
             return frame
         }
-        return Response(status: 200, headers: [("Content-Type", frame.contentType)], body: frame.data)
+        return Response(status: 200, headers: [("Content-Type", frame.contentType)],
+                        body: corrupt ? FrameCodec.corrupted(frame) : frame.data)
     }
 
     static func readFrameId(_ body: JSONValue) throws(APIError) -> String {

@@ -114,3 +114,17 @@ extension Store {
             .setting("FrameSizeInBytes", .number(String(facts.sizeInBytes)))
     }
 }
+
+extension DICOMDocument {
+    /// Every `ImageFrames[].ID` of a document, in document order.
+    public static func frameIds(in document: JSONValue) -> [String] {
+        var ids: [String] = []
+        for (_, series) in document.value(at: ["Study", "Series"])?.objectMembers ?? [] {
+            for (_, instance) in series["Instances"]?.objectMembers ?? [] {
+                guard case .array(let frames)? = instance["ImageFrames"] else { continue }
+                ids += frames.compactMap { $0["ID"]?.stringValue }
+            }
+        }
+        return ids
+    }
+}

@@ -105,6 +105,20 @@ extension Store {
         return result
     }
 
+    /// Takes a CORRUPT_FRAME outcome planned for GetImageFrame on this image set (or any of the datastore).
+    /// A read first, so that the usual request (nothing planned) writes nothing.
+    public func takeFrameOutcome(_ namespace: Namespace, datastoreId: String, imageSetId: String) throws -> Bool {
+        let planned = try database.cached("""
+            SELECT 1 FROM outcomes WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_id IN (?, '')
+                AND operation = 'GetImageFrame' LIMIT 1
+            """)
+        try planned.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
+        let found = try planned.step()
+        try planned.run()
+        guard found else { return false }
+        return try takeOutcome(namespace, datastoreId: datastoreId, imageSetIds: [imageSetId], operation: "GetImageFrame") != nil
+    }
+
     /// `w,h,crc;w,h,crc…`, smallest resolution first.
     static func encodeChecksums(_ checksums: [ResolutionChecksum]) -> String {
         checksums.map { "\($0.width),\($0.height),\($0.checksum)" }.joined(separator: ";")
