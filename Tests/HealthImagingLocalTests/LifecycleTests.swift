@@ -46,10 +46,10 @@ import Testing
 
     @Test func unimplementedOperationsAnswer501() {
         let id = String(repeating: "a", count: 32)
-        let reply = emulator.handle(Request(method: "POST", uri: "/datastore/\(id)/imageSet/\(id)/getImageFrame", body: Array("{}".utf8)))
+        let reply = emulator.handle(Request(method: "GET", uri: "/listDICOMImportJobs/datastore/\(id)"))
         #expect(reply.response.status == 501)
         #expect(reply.response.header("x-amzn-ErrorType") == "NotImplementedException")
-        #expect(String(decoding: reply.response.body, as: UTF8.self).contains("GetImageFrame"))
+        #expect(String(decoding: reply.response.body, as: UTF8.self).contains("ListDICOMImportJobs"))
     }
 
     @Test func datastoreLifecycleAndIdempotency() {

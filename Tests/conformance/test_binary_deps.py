@@ -30,6 +30,8 @@ ALLOWED = [
     r"libevent_extra-2\.\d+\.so\.\d+",
     r"libsqlite3\.so\.0",
     r"libz\.so\.1",  # gzip bodies of GetImageSetMetadata
+    r"libopenjph\.so\.0\.\d+",  # HTJ2K frames (Debian libopenjph0.9)
+    r"libopenjp2\.so\.7",  # JPEG 2000 frames (Debian libopenjp2-7)
 ]
 
 

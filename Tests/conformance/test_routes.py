@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SEED_DATASTORE, SEED_IMAGE_SET, boto_client, raw_request, run_cli, service_model
 
-NOT_IMPLEMENTED = {"StartDICOMImportJob", "GetDICOMImportJob", "ListDICOMImportJobs", "GetImageFrame"}
+NOT_IMPLEMENTED = {"StartDICOMImportJob", "GetDICOMImportJob", "ListDICOMImportJobs"}
 ARN = f"arn:aws:medical-imaging:us-east-1:123456789012:datastore/{SEED_DATASTORE}"
 
 
@@ -41,8 +41,6 @@ def test_unimplemented_operations_with_boto3(server):
             inputS3Uri="s3://in/", outputS3Uri="s3://out/"),
         "GetDICOMImportJob": lambda: c.get_dicom_import_job(datastoreId=SEED_DATASTORE, jobId="0" * 32),
         "ListDICOMImportJobs": lambda: c.list_dicom_import_jobs(datastoreId=SEED_DATASTORE),
-        "GetImageFrame": lambda: c.get_image_frame(
-            datastoreId=SEED_DATASTORE, imageSetId=SEED_IMAGE_SET, imageFrameInformation={"imageFrameId": "a" * 32}),
     }
     for name, call in calls.items():
         with pytest.raises(c.exceptions.ClientError) as info:
