@@ -21,6 +21,11 @@ public final class Emulator {
         /// How asynchronous state changes complete, for datastores and image sets alike (`--transitions`);
         /// the control plane can change it per resource type at run time.
         public var transitions: TransitionMode = .immediate
+        /// Where import jobs read and write `s3://` objects (`--s3-dir` / `--s3-endpoint`); nil: nowhere, and
+        /// every import job fails saying which flag to set.
+        public var objectStore: (any ObjectStore)?
+        /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
+        public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -35,6 +40,8 @@ public final class Emulator {
     public var logger: Logger
     public var faults: FaultEngine
     public var journal: Journal
+    /// The DICOM import job runner (work off the loop, results committed on it).
+    public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
     private var requestIds = RequestIdGenerator()
@@ -51,6 +58,8 @@ public final class Emulator {
         faults = configuration.faults.engine()
         journal = Journal(capacity: configuration.journalSize)
         for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
+        imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
+                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -89,6 +98,7 @@ public final class Emulator {
     /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
     public func handle(_ request: Request) -> Reply {
         let began = ContinuousClock.now
+        imports.pump()
         var reply = respond(request, began: began)
         reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
         logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
@@ -118,7 +128,7 @@ public final class Emulator {
                     response = cached
                 } else {
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                    tokens: tokens, logger: logger)
+                                    tokens: tokens, logger: logger, imports: imports)
                     do {
                         response = try operation.handle(call)
                     } catch {

@@ -49,7 +49,21 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "How asynchronous state changes complete: immediate, manual (control-plane advance), manual:N (after N reads), timed:MS.")
     var transitions = "immediate"
 
+    @Option(name: .customLong("s3-dir"), help: "Import jobs read and write s3://bucket/key as the file DIR/bucket/key.")
+    var s3Dir: String?
+
+    @Option(name: .customLong("s3-endpoint"), help: "Import jobs read and write s3:// objects on this S3-compatible server (http://host:port, path-style, SigV4 with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, region --region).")
+    var s3Endpoint: String?
+
+    @Option(help: "The largest DICOM file an import job accepts; larger ones are per-file customer errors.")
+    var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+
     func validate() throws {
+        if s3Dir != nil, s3Endpoint != nil { throw ValidationError("give --s3-dir or --s3-endpoint, not both") }
+        if let s3Endpoint, S3Client(endpoint: s3Endpoint, region: region, credentials: nil) == nil {
+            throw ValidationError("--s3-endpoint must be http://host[:port] (TLS is not spoken)")
+        }
+        guard maxImportFileBytes > 0 else { throw ValidationError("--max-import-file-bytes must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -78,6 +92,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.journalSize = journalSize
         configuration.readCache = !noReadCache
         configuration.transitions = TransitionMode(transitions) ?? .immediate
+        configuration.maxImportFileBytes = maxImportFileBytes
+        if let s3Dir {
+            configuration.objectStore = FolderObjectStore(root: s3Dir)
+        } else if let s3Endpoint {
+            configuration.objectStore = S3Client(endpoint: s3Endpoint, region: region, credentials: .fromEnvironment())
+        }
         let emulator: Emulator
         do {
             // Everything is read and validated before the store is touched: a bad file loads nothing.
@@ -100,6 +120,11 @@ struct HealthImagingLocalCommand: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        let imports = emulator.imports
+        server.watch(fd: imports.worker.wakeFD) {
+            imports.worker.drainWakeups()
+            imports.pump()
         }
         print(server.url)
         fflush(nil)

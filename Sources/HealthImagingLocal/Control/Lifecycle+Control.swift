@@ -9,6 +9,8 @@
 ///   "imageSetId"?, "outcome"?: "UPDATE_FAILED"|"COPY_FAILED", "message"?}`: the next such operation on that
 ///   image set (for a copy: as source or destination; without imageSetId: on any image set of the datastore)
 ///   ends in the failure state with the message. One-shot.
+///   With `"operation": "StartDICOMImportJob"` (outcome `IMPORT_FAILED`): the next import job started on the
+///   datastore ends FAILED with the message, importing nothing (its end follows the `importJob` mode).
 /// - `GET /_healthimaging/outcomes`, `DELETE /_healthimaging/outcomes`: list / clear planned outcomes.
 /// - `POST /_healthimaging/datastores/{datastoreId}/imageSets` `{"imageSetId"?, "metadata"?, "isPrimary"?,
 ///   "tags"?}`: an image set as a finished import makes it (version 1, ACTIVE + CREATED).
@@ -26,16 +28,16 @@ enum LifecycleEndpoints {
     static let defaultMessages: [ImageSetWorkflowStatus: String] = [
         .updateFailed: "INTERNAL_ERROR: UpdateImageSetMetadata failed on purpose (healthimaging-local control plane)",
         .copyFailed: "INTERNAL_ERROR: CopyImageSet failed on purpose (healthimaging-local control plane)",
+        .importFailed: "INTERNAL_ERROR: StartDICOMImportJob failed on purpose (healthimaging-local control plane)",
     ]
 
     static func getTransitions(_ call: ControlCall) throws(APIError) -> Response {
-        let (datastore, imageSet, pending) = try call.emulator.run { emulator in
-            (try emulator.store.transitionMode(.datastore), try emulator.store.transitionMode(.imageSet),
+        let (modes, pending) = try call.emulator.run { emulator in
+            (try TransitionResource.allCases.map { ($0, try emulator.store.transitionMode($0)) },
              try emulator.store.pendingTransitionCount())
         }
         return .json {
-            $0.field("datastore", datastore.description)
-            $0.field("imageSet", imageSet.description)
+            for (resource, mode) in modes { $0.field(resource.rawValue, mode.description) }
             $0.field("pending", Int64(pending))
         }
     }
@@ -49,7 +51,7 @@ enum LifecycleEndpoints {
                 guard let member = reader.member(resource.rawValue) else { continue }
                 if let mode = mode(member) { modes.append((resource, mode)) }
             }
-            if modes.isEmpty, reader.issues.items.isEmpty { reader.fail("give \"datastore\" and/or \"imageSet\"") }
+            if modes.isEmpty, reader.issues.items.isEmpty { reader.fail("give \"datastore\", \"imageSet\" and/or \"importJob\"") }
             return modes
         }
         try call.emulator.run { emulator in
@@ -99,12 +101,14 @@ enum LifecycleEndpoints {
 
     static func advance(_ call: ControlCall) throws(APIError) -> Response {
         let body = try call.body()
-        let target = try JSONReader.validated(body) { reader -> (String?, String?)? in
-            guard reader.object(allowed: ["datastoreId", "imageSetId"]) else { return nil }
+        let target = try JSONReader.validated(body) { reader -> (String?, String?, String?)? in
+            guard reader.object(allowed: ["datastoreId", "imageSetId", "jobId"]) else { return nil }
             let datastoreId = reader.member("datastoreId")?.string(Fixture.resourceIdProblem)
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
+            let jobId = reader.member("jobId")?.string { Validate.isJobId($0) ? nil : "must be 1–32 characters of [0-9a-z]" }
             if imageSetId != nil, datastoreId == nil { reader.fail("imageSetId needs datastoreId", at: "$.datastoreId") }
-            return (datastoreId, imageSetId)
+            if jobId != nil, datastoreId == nil { reader.fail("jobId needs datastoreId", at: "$.datastoreId") }
+            return (datastoreId, imageSetId, jobId)
         }
         let applied = try call.emulator.run { emulator throws -> Int in
             var key: Int64?
@@ -115,7 +119,7 @@ enum LifecycleEndpoints {
                 key = found
             }
             return try emulator.store.database.transaction {
-                try emulator.store.advance(call.namespace, datastoreId: target.0, imageSetKey: key)
+                try emulator.store.advance(call.namespace, datastoreId: target.0, imageSetKey: key, jobId: target.2)
             }
         }
         return .json { $0.field("applied", Int64(applied)) }
@@ -126,11 +130,14 @@ enum LifecycleEndpoints {
         let planned = try JSONReader.validated(body) { reader -> PlannedOutcome? in
             guard reader.object(allowed: ["operation", "datastoreId", "imageSetId", "outcome", "message"]) else { return nil }
             let operation = reader.member("operation", required: true)?.string {
-                ["UpdateImageSetMetadata", "CopyImageSet"].contains($0) ? nil : "must be UpdateImageSetMetadata or CopyImageSet"
+                ["UpdateImageSetMetadata", "CopyImageSet", "StartDICOMImportJob"].contains($0)
+                    ? nil : "must be UpdateImageSetMetadata, CopyImageSet or StartDICOMImportJob"
             }
             let datastoreId = reader.member("datastoreId", required: true)?.string(Fixture.resourceIdProblem)
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
-            let natural: ImageSetWorkflowStatus? = operation.map { $0 == "CopyImageSet" ? .copyFailed : .updateFailed }
+            let natural: ImageSetWorkflowStatus? = operation.map {
+                $0 == "CopyImageSet" ? .copyFailed : $0 == "StartDICOMImportJob" ? .importFailed : .updateFailed
+            }
             let outcome = reader.member("outcome").flatMap { member -> ImageSetWorkflowStatus? in
                 member.string { text in
                     guard let natural else { return nil }
