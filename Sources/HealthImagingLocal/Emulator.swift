@@ -32,6 +32,11 @@ public final class Emulator {
         public var controlToken: String?
         /// When set, API requests must carry a valid SigV4 signature (`--verify-signatures`).
         public var signatures: SignatureVerifier?
+        /// Where import jobs read and write `s3://` objects (`--s3-dir` / `--s3-endpoint`); nil: nowhere, and
+        /// every import job fails saying which flag to set.
+        public var objectStore: (any ObjectStore)?
+        /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
+        public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -47,6 +52,8 @@ public final class Emulator {
     /// Fault rules, one engine (rules, seed, draws) per namespace; the `--faults` file's go to the default one.
     public var faults: [Namespace: FaultEngine]
     public var journal: Journal
+    /// The DICOM import job runner (work off the loop, results committed on it).
+    public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
     private var requestIds = RequestIdGenerator()
@@ -64,6 +71,8 @@ public final class Emulator {
         journal = Journal(capacity: configuration.journalSize)
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
+        imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
+                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -97,6 +106,7 @@ public final class Emulator {
     /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
     public func handle(_ request: Request) -> Reply {
         let began = ContinuousClock.now
+        imports.pump()
         var reply = respond(request, began: began)
         reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
         logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
@@ -131,7 +141,7 @@ public final class Emulator {
                     response = cached
                 } else {
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                    tokens: tokens, logger: logger)
+                                    tokens: tokens, logger: logger, imports: imports)
                     do {
                         response = try operation.handle(call)
                     } catch {

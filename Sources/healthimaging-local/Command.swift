@@ -73,9 +73,23 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "Seconds a client may take to send a request body once its head is in.")
     var bodyTimeout = 60.0
 
+    @Option(name: .customLong("s3-dir"), help: "Import jobs read and write s3://bucket/key as the file DIR/bucket/key.")
+    var s3Dir: String?
+
+    @Option(name: .customLong("s3-endpoint"), help: "Import jobs read and write s3:// objects on this S3-compatible server (http://host:port, path-style, SigV4 with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, region --region).")
+    var s3Endpoint: String?
+
+    @Option(help: "The largest DICOM file an import job accepts; larger ones are per-file customer errors.")
+    var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+
     func validate() throws {
         guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
         guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
+        if s3Dir != nil, s3Endpoint != nil { throw ValidationError("give --s3-dir or --s3-endpoint, not both") }
+        if let s3Endpoint, S3Client(endpoint: s3Endpoint, region: region, credentials: nil) == nil {
+            throw ValidationError("--s3-endpoint must be http://host[:port] (TLS is not spoken)")
+        }
+        guard maxImportFileBytes > 0 else { throw ValidationError("--max-import-file-bytes must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -119,6 +133,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.transitions = TransitionMode(transitions) ?? .immediate
         configuration.controlPlane = controlPlane == "on"
         configuration.controlToken = controlToken
+        configuration.maxImportFileBytes = maxImportFileBytes
+        if let s3Dir {
+            configuration.objectStore = FolderObjectStore(root: s3Dir)
+        } else if let s3Endpoint {
+            configuration.objectStore = S3Client(endpoint: s3Endpoint, region: region, credentials: .fromEnvironment())
+        }
         let emulator: Emulator
         do {
             // Everything is read and validated before the store is touched: a bad file loads nothing.
@@ -163,6 +183,11 @@ struct HealthImagingLocalCommand: ParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+        let imports = emulator.imports
+        server.watch(fd: imports.worker.wakeFD) {
+            imports.worker.drainWakeups()
+            imports.pump()
         }
         let url = ListenAddress.clientURL(host: host, port: server.port)
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {

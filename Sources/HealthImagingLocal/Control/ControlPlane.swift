@@ -21,7 +21,7 @@ public enum ControlPlane {
     }
 
     static let endpoints: [Endpoint] = HealthEndpoints.all + FixtureEndpoints.all + FaultEndpoints.all
-        + JournalEndpoints.all + StateEndpoints.all + LifecycleEndpoints.all
+        + JournalEndpoints.all + StateEndpoints.all + LifecycleEndpoints.all + ImportEndpoints.all
         + UIEndpoints.all
 }
 

@@ -12,6 +12,8 @@
 ///   image set (for a copy: as source or destination; without imageSetId: on any image set of the datastore)
 ///   ends in the failure state with the message. One-shot. `{"operation": "GetImageFrame", "outcome"?: "CORRUPT_FRAME"}`:
 ///   the next GetImageFrame on that image set answers a valid codestream of altered pixels (checksum mismatch).
+///   With `"operation": "StartDICOMImportJob"` (outcome `IMPORT_FAILED`): the next import job started on the
+///   datastore ends FAILED with the message, importing nothing (its end follows the `importJob` mode).
 /// - `GET /_healthimaging/outcomes`, `DELETE /_healthimaging/outcomes`: list / clear planned outcomes.
 /// - `POST /_healthimaging/datastores/{datastoreId}/imageSets` `{"imageSetId"?, "metadata"?, "isPrimary"?,
 ///   "tags"?}`: an image set as a finished import makes it (version 1, ACTIVE + CREATED).
@@ -30,16 +32,16 @@ enum LifecycleEndpoints {
         "UPDATE_FAILED": "INTERNAL_ERROR: UpdateImageSetMetadata failed on purpose (healthimaging-local control plane)",
         "COPY_FAILED": "INTERNAL_ERROR: CopyImageSet failed on purpose (healthimaging-local control plane)",
         "CORRUPT_FRAME": "GetImageFrame answers altered pixels on purpose (healthimaging-local control plane)",
+        "IMPORT_FAILED": "INTERNAL_ERROR: StartDICOMImportJob failed on purpose (healthimaging-local control plane)",
     ]
 
     static func getTransitions(_ call: ControlCall) throws(APIError) -> Response {
-        let (datastore, imageSet, pending) = try call.emulator.run { emulator in
-            (try emulator.store.transitionMode(call.namespace, .datastore), try emulator.store.transitionMode(call.namespace, .imageSet),
+        let (modes, pending) = try call.emulator.run { emulator in
+            (try TransitionResource.allCases.map { ($0, try emulator.store.transitionMode(call.namespace, $0)) },
              try emulator.store.pendingTransitionCount(call.namespace))
         }
         return .json {
-            $0.field("datastore", datastore.description)
-            $0.field("imageSet", imageSet.description)
+            for (resource, mode) in modes { $0.field(resource.rawValue, mode.description) }
             $0.field("pending", Int64(pending))
         }
     }
@@ -53,7 +55,7 @@ enum LifecycleEndpoints {
                 guard let member = reader.member(resource.rawValue) else { continue }
                 if let mode = mode(member) { modes.append((resource, mode)) }
             }
-            if modes.isEmpty, reader.issues.items.isEmpty { reader.fail("give \"datastore\" and/or \"imageSet\"") }
+            if modes.isEmpty, reader.issues.items.isEmpty { reader.fail("give \"datastore\", \"imageSet\" and/or \"importJob\"") }
             return modes
         }
         try call.emulator.run { emulator in
@@ -103,12 +105,14 @@ enum LifecycleEndpoints {
 
     static func advance(_ call: ControlCall) throws(APIError) -> Response {
         let body = try call.body()
-        let target = try JSONReader.validated(body) { reader -> (String?, String?)? in
-            guard reader.object(allowed: ["datastoreId", "imageSetId"]) else { return nil }
+        let target = try JSONReader.validated(body) { reader -> (String?, String?, String?)? in
+            guard reader.object(allowed: ["datastoreId", "imageSetId", "jobId"]) else { return nil }
             let datastoreId = reader.member("datastoreId")?.string(Fixture.resourceIdProblem)
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
+            let jobId = reader.member("jobId")?.string { Validate.isJobId($0) ? nil : "must be 1–32 characters of [0-9a-z]" }
             if imageSetId != nil, datastoreId == nil { reader.fail("imageSetId needs datastoreId", at: "$.datastoreId") }
-            return (datastoreId, imageSetId)
+            if jobId != nil, datastoreId == nil { reader.fail("jobId needs datastoreId", at: "$.datastoreId") }
+            return (datastoreId, imageSetId, jobId)
         }
         let applied = try call.emulator.run { emulator throws -> Int in
             var key: Int64?
@@ -119,7 +123,7 @@ enum LifecycleEndpoints {
                 key = found
             }
             return try emulator.store.database.transaction {
-                try emulator.store.advance(call.namespace, datastoreId: target.0, imageSetKey: key)
+                try emulator.store.advance(call.namespace, datastoreId: target.0, imageSetKey: key, jobId: target.2)
             }
         }
         return .json { $0.field("applied", Int64(applied)) }
@@ -130,8 +134,8 @@ enum LifecycleEndpoints {
         let planned = try JSONReader.validated(body) { reader -> PlannedOutcome? in
             guard reader.object(allowed: ["operation", "datastoreId", "imageSetId", "outcome", "message"]) else { return nil }
             let operation = reader.member("operation", required: true)?.string {
-                ["UpdateImageSetMetadata", "CopyImageSet", "GetImageFrame"].contains($0)
-                    ? nil : "must be UpdateImageSetMetadata, CopyImageSet or GetImageFrame"
+                ["UpdateImageSetMetadata", "CopyImageSet", "GetImageFrame", "StartDICOMImportJob"].contains($0)
+                    ? nil : "must be UpdateImageSetMetadata, CopyImageSet, GetImageFrame or StartDICOMImportJob"
             }
             let datastoreId = reader.member("datastoreId", required: true)?.string(Fixture.resourceIdProblem)
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
@@ -139,6 +143,7 @@ enum LifecycleEndpoints {
                 switch $0 {
                 case "CopyImageSet": "COPY_FAILED"
                 case "GetImageFrame": "CORRUPT_FRAME"
+                case "StartDICOMImportJob": "IMPORT_FAILED"
                 default: "UPDATE_FAILED"
                 }
             }

@@ -21,6 +21,8 @@ public struct Fixture: Sendable {
         public var imageSets: [ImageSet]
         /// Where the datastore stands in its document, for errors found when loading it.
         public var path: String
+        /// The datastore's import jobs (`importJobs`), oldest first.
+        public var importJobs: [ImportJob] = []
     }
 
     public var datastores: [Entry]
@@ -36,7 +38,7 @@ extension Fixture {
     static let rootMembers = ["datastores"]
     static let datastoreMembers = [
         "datastoreId", "datastoreName", "datastoreStatus", "createdAt", "updatedAt", "imageSets",
-        "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags",
+        "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags", "importJobs",
     ]
     static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags"]
     static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable + ["metadata"]
@@ -81,12 +83,13 @@ extension Fixture {
                 imageSets.append(imageSet)
             }
         }
+        let jobs = importJobs(reader, datastoreId: id)
         guard let id else { return nil }
         var datastore = DatastoreRequest.read(reader, id: id) ?? Datastore(datastoreId: id, name: nil)
         datastore.status = status ?? .active
         datastore.createdAt = createdAt
         datastore.updatedAt = updatedAt
-        return Entry(datastore: datastore, imageSets: imageSets, path: reader.path)
+        return Entry(datastore: datastore, imageSets: imageSets, path: reader.path, importJobs: jobs)
     }
 
     private static func imageSet(_ reader: JSONReader) -> ImageSet? {

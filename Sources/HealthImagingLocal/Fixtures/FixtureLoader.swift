@@ -83,6 +83,7 @@ extension Store {
                         for version in imageSet.versions { try insertVersion(imageSet: key, version) }
                         try loadDetails(imageSet, key: key, namespace: namespace, datastoreId: id)
                     }
+                    for job in entry.importJobs { try insertImportJob(namespace, job, clientToken: nil, digest: nil) }
                     loaded += 1
                 }
             }

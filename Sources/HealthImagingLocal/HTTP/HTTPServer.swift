@@ -16,6 +16,8 @@ public final class HTTPServer {
     private let base: OpaquePointer
     private let http: OpaquePointer
     private var signalEvents: [OpaquePointer] = []
+    /// Read events added by `watch`, with the callbacks they call (retained here, freed with the loop).
+    private var watchedEvents: [(event: OpaquePointer, callback: Watcher)] = []
     private let handler: Handler
     private let gates: ConnectionGates
     private var acceptBackoff: AcceptBackoff?
@@ -92,6 +94,7 @@ public final class HTTPServer {
     deinit {
         acceptBackoff?.close()
         for event in signalEvents { event_free(event) }
+        for watched in watchedEvents { event_free(watched.event) }
         // The evhttp goes before the event_base it lives on.
         evhttp_free(http)
         event_base_free(base)
@@ -131,6 +134,17 @@ public final class HTTPServer {
     /// after the URL line is printed still stops it cleanly) or `stop()`.
     public func run() {
         event_base_dispatch(base)
+    }
+
+    /// Calls `callback` on the loop whenever `fd` is readable (the import worker's wake-up pipe).
+    public func watch(fd: Int32, _ callback: @escaping () -> Void) {
+        let watcher = Watcher(callback)
+        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), { _, _, context in
+            guard let context else { return }
+            Unmanaged<Watcher>.fromOpaque(context).takeUnretainedValue().callback()
+        }, Unmanaged.passUnretained(watcher).toOpaque()) else { return }
+        event_add(event, nil)
+        watchedEvents.append((event, watcher))
     }
 
     /// Stops the loop after a short delay, so that a reply queued by the current handler still goes out.
@@ -259,6 +273,12 @@ public final class HTTPServer {
         evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), buffer)
         evbuffer_free(buffer)
     }
+}
+
+/// A callback of `HTTPServer.watch`, kept alive by the server.
+private final class Watcher {
+    let callback: () -> Void
+    init(_ callback: @escaping () -> Void) { self.callback = callback }
 }
 
 /// A reply held back by injected latency. Owned by the timer callback (retained until it fires).

@@ -36,8 +36,10 @@ public enum TransitionMode: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The two kinds of resources whose transitions are configured apart.
+/// The kinds of resources whose transitions are configured apart.
 public enum TransitionResource: String, CaseIterable, Sendable {
     case datastore
     case imageSet
+    /// The end of a DICOM import job (IN_PROGRESS → COMPLETED | FAILED); see `ImportCoordinator`.
+    case importJob
 }

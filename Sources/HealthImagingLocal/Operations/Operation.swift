@@ -30,6 +30,8 @@ public struct Call {
     public let store: Store
     public let tokens: PageTokenCodec
     public let logger: Logger
+    /// The import job runner (StartDICOMImportJob hands jobs to it).
+    public var imports: ImportCoordinator? = nil
 
     /// A required path parameter (the router only matches non-empty segments).
     public func path(_ name: String) -> String { parameters[name] ?? "" }

@@ -136,6 +136,32 @@ enum Schema {
         END;
         ALTER TABLE image_set_versions ADD COLUMN frames_ready INTEGER;
         """,
+        // 6: DICOM import jobs (StartDICOMImportJob), and transitions that end them.
+        """
+        CREATE TABLE import_jobs (
+            account                TEXT NOT NULL,
+            region                 TEXT NOT NULL,
+            datastore_id           TEXT NOT NULL,
+            job_id                 TEXT NOT NULL,
+            job_name               TEXT,
+            status                 TEXT NOT NULL,
+            data_access_role_arn   TEXT NOT NULL,
+            input_s3_uri           TEXT NOT NULL,
+            output_s3_uri          TEXT NOT NULL,
+            input_owner_account_id TEXT,
+            import_configuration   BLOB,
+            submitted_at           INTEGER NOT NULL,
+            ended_at               INTEGER,
+            message                TEXT,
+            client_token           TEXT,
+            request_digest         TEXT,
+            PRIMARY KEY (account, region, datastore_id, job_id),
+            FOREIGN KEY (account, region, datastore_id)
+                REFERENCES datastores (account, region, datastore_id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        CREATE INDEX import_jobs_by_token ON import_jobs (account, region, datastore_id, client_token);
+        ALTER TABLE transitions ADD COLUMN job_id TEXT;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -5,7 +5,8 @@
 ///
 /// Not exported, being behaviour rather than state: pending transitions (a version or datastore is exported
 /// as it stands, LOCKED or CREATING included), transition modes, planned outcomes, fault rules, the journal,
-/// and CreateDatastore client tokens.
+/// and CreateDatastore / StartDICOMImportJob client tokens. Import jobs are state and are exported (`importJobs`
+/// of each datastore); work still running for a job is not.
 extension Store {
     public func export(_ namespace: Namespace) throws -> [Fixture.Entry] {
         var entries = try datastores(namespace, status: nil, after: nil, limit: Int.max).enumerated().map { index, datastore in
@@ -14,6 +15,7 @@ extension Store {
         for index in entries.indices {
             let datastoreId = entries[index].datastore.datastoreId
             entries[index].datastore.tags = try tags(namespace, datastoreId: datastoreId, imageSetId: "")
+            entries[index].importJobs = Array(try importJobs(namespace, datastoreId, status: nil).reversed())
             for (key, imageSetId) in try imageSets(namespace, datastoreId) {
                 let versions = try self.versions(imageSet: key, imageSetId: imageSetId, before: nil, limit: Int.max)
                 entries[index].imageSets.append(Fixture.ImageSet(
@@ -63,6 +65,7 @@ extension Fixture {
                         datastore.field("imageSets", array: { imageSets in
                             for imageSet in entry.imageSets { write(imageSet, to: &imageSets) }
                         })
+                        writeImportJobs(entry.importJobs, to: &datastore)
                     }
                 }
             })

@@ -57,9 +57,13 @@ public struct PendingTransition: Sendable {
     public var workflowStatus: ImageSetWorkflowStatus?
     public var message: String?
     public var markDeleted = false
+    /// The import job whose status changes (`state` is then a `JobStatus`); nil for other transitions.
+    public var jobId: String?
 
     public init(namespace: Namespace, datastoreId: String, imageSet: (key: Int64, versionId: Int64)?, state: String,
-                workflowStatus: ImageSetWorkflowStatus? = nil, message: String? = nil, markDeleted: Bool = false) {
+                workflowStatus: ImageSetWorkflowStatus? = nil, message: String? = nil, markDeleted: Bool = false,
+                jobId: String? = nil) {
+        self.jobId = jobId
         self.namespace = namespace
         self.datastoreId = datastoreId
         self.imageSet = imageSet
@@ -104,7 +108,7 @@ extension Store {
     /// Records `transition` per the mode of its resource type; in `immediate` mode it is applied at once.
     public func schedule(_ transition: PendingTransition, now: Int64 = Timestamp.nowMillis()) throws {
         mayHavePendingTransitions = true
-        let mode = try transitionMode(transition.namespace, transition.imageSet == nil ? .datastore : .imageSet)
+        let mode = try transitionMode(transition.namespace, transition.jobId != nil ? .importJob : transition.imageSet == nil ? .datastore : .imageSet)
         var dueAt: Int64?
         var readsLeft: Int?
         switch mode {
@@ -114,17 +118,22 @@ extension Store {
         }
         try database.cached("""
             INSERT INTO transitions (account, region, datastore_id, image_set_pk, version, state, workflow_status, message,
-                mark_deleted, due_at, reads_left)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                mark_deleted, due_at, reads_left, job_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, transition.namespace.account).bind(2, transition.namespace.region).bind(3, transition.datastoreId)
             .bind(4, transition.imageSet?.key).bind(5, transition.imageSet?.versionId).bind(6, transition.state)
             .bind(7, transition.workflowStatus?.rawValue).bind(8, transition.message).bind(9, transition.markDeleted)
-            .bind(10, dueAt).bind(11, readsLeft).run()
+            .bind(10, dueAt).bind(11, readsLeft).bind(12, transition.jobId).run()
     }
 
     private func apply(_ transition: PendingTransition, now: Int64) throws {
-        if let imageSet = transition.imageSet {
+        if let jobId = transition.jobId {
+            let status = JobStatus(rawValue: transition.state) ?? .failed
+            let final = status == .completed || status == .failed
+            try setImportJobStatus(transition.namespace, transition.datastoreId, jobId, status,
+                                   message: transition.message, endedAt: final ? now : nil)
+        } else if let imageSet = transition.imageSet {
             try setVersionState(
                 imageSet: imageSet.key, versionId: imageSet.versionId,
                 state: ImageSetState(rawValue: transition.state) ?? .active, workflowStatus: transition.workflowStatus,
@@ -155,7 +164,7 @@ extension Store {
                     datastoreId: statement.text(3) ?? "",
                     imageSet: key.map { ($0, statement.int64(5) ?? 0) }, state: statement.text(6) ?? "",
                     workflowStatus: statement.enumeration(7),
-                    message: statement.text(8), markDeleted: statement.bool(9) ?? false),
+                    message: statement.text(8), markDeleted: statement.bool(9) ?? false, jobId: statement.text(12)),
                 dueAt: statement.int64(10), readsLeft: statement.int64(11)))
         }
         return rows
@@ -189,7 +198,7 @@ extension Store {
         guard try anyPendingTransitions() else { return }
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left
+                due_at, reads_left, job_id
             FROM transitions WHERE image_set_pk = ? ORDER BY id
             """)
         try statement.bind(1, key)
@@ -201,26 +210,40 @@ extension Store {
         guard try anyPendingTransitions() else { return }
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left
+                due_at, reads_left, job_id
             FROM transitions
-            WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_pk IS NULL ORDER BY id
+            WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_pk IS NULL AND job_id IS NULL ORDER BY id
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
         try settle(try rows(statement), read: read, now: now)
     }
 
-    /// Applies pending transitions now, whatever their mode: all of them, or those of one namespace,
-    /// datastore or image set. Returns how many were applied.
-    public func advance(_ namespace: Namespace?, datastoreId: String?, imageSetKey: Int64?, now: Int64 = Timestamp.nowMillis()) throws -> Int {
+    /// Settles the pending status change of an import job before a request shows it.
+    public func settleImportJob(_ namespace: Namespace, _ datastoreId: String, _ jobId: String, read: Bool,
+                                now: Int64 = Timestamp.nowMillis()) throws {
+        guard try anyPendingTransitions() else { return }
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left
+                due_at, reads_left, job_id
+            FROM transitions WHERE account = ? AND region = ? AND datastore_id = ? AND job_id = ? ORDER BY id
+            """)
+        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, jobId)
+        try settle(try rows(statement), read: read, now: now)
+    }
+
+    /// Applies pending transitions now, whatever their mode: all of them, or those of one namespace,
+    /// datastore or image set. Returns how many were applied.
+    public func advance(_ namespace: Namespace?, datastoreId: String?, imageSetKey: Int64?, jobId: String? = nil,
+                        now: Int64 = Timestamp.nowMillis()) throws -> Int {
+        let statement = try database.cached("""
+            SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
+                due_at, reads_left, job_id
             FROM transitions
             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR region = ?2) AND (?3 IS NULL OR datastore_id = ?3)
-              AND (?4 IS NULL OR image_set_pk = ?4)
+              AND (?4 IS NULL OR image_set_pk = ?4) AND (?5 IS NULL OR job_id = ?5)
             ORDER BY id
             """)
-        try statement.bind(1, namespace?.account).bind(2, namespace?.region).bind(3, datastoreId).bind(4, imageSetKey)
+        try statement.bind(1, namespace?.account).bind(2, namespace?.region).bind(3, datastoreId).bind(4, imageSetKey).bind(5, jobId)
         let found = try rows(statement)
         for row in found { try complete(row, now: now) }
         return found.count

@@ -1,0 +1,170 @@
+"""Helpers for the DICOM import conformance tests: moto's S3 server, the pydicom corpus, polling jobs,
+reading the output folder, and what pydicom says a file holds."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+import zlib
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from conftest import raw_request
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/ImportJobDataAccessRole"
+FINAL = ("COMPLETED", "FAILED")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def s3_client(endpoint: str):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
+    )
+
+
+def wait_for_job(client, datastore_id: str, job_id: str, timeout: float = 90, seen: list | None = None) -> dict:
+    """Polls GetDICOMImportJob as an ingestion pipeline does; returns the final jobProperties."""
+    deadline = time.monotonic() + timeout
+    while True:
+        props = client.get_dicom_import_job(datastoreId=datastore_id, jobId=job_id)["jobProperties"]
+        if seen is not None:
+            seen.append(props["jobStatus"])
+        if props["jobStatus"] in FINAL:
+            return props
+        assert time.monotonic() < deadline, f"job {job_id} still {props['jobStatus']} after {timeout}s"
+        time.sleep(0.1)
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    assert uri.startswith("s3://"), uri
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+def read_output(s3, output_uri: str) -> tuple[dict, list[dict], list[dict]]:
+    """The job folder's manifest, success lines and failure lines (read with boto3's S3 client)."""
+    bucket, key = split_s3(output_uri)
+
+    def get(name: str) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=key + name)["Body"].read()
+
+    manifest = json.loads(get("job-output-manifest.json"))
+    success = [json.loads(line) for line in get("SUCCESS/success.ndjson").splitlines() if line.strip()]
+    failure = [json.loads(line) for line in get("FAILURE/failure.ndjson").splitlines() if line.strip()]
+    return manifest, success, failure
+
+
+def read_output_dir(root: Path, output_uri: str) -> tuple[dict, list[dict], list[dict]]:
+    """The same, from an --s3-dir folder."""
+    bucket, key = split_s3(output_uri)
+    folder = root / bucket / key
+
+    def lines(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    return (json.loads((folder / "job-output-manifest.json").read_text()), lines(folder / "SUCCESS" / "success.ndjson"),
+            lines(folder / "FAILURE" / "failure.ndjson"))
+
+
+def metadata(client, datastore_id: str, image_set_id: str, version: str | None = None) -> dict:
+    kw = {"versionId": version} if version else {}
+    blob = client.get_image_set_metadata(datastoreId=datastore_id, imageSetId=image_set_id, **kw)["imageSetMetadataBlob"].read()
+    return json.loads(gzip.decompress(blob))
+
+
+def instances(document: dict) -> dict[str, tuple[str, dict]]:
+    """SOPInstanceUID → (SeriesInstanceUID, instance object) of a metadata document."""
+    found = {}
+    for series_uid, series in document.get("Study", {}).get("Series", {}).items():
+        for sop, instance in series.get("Instances", {}).items():
+            found[sop] = (series_uid, instance)
+    return found
+
+
+def control(url: str, method: str, path: str, body=None, expect: int | None = 200):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    r = raw_request(url, method, "/_healthimaging/" + path, headers=headers, body=data)
+    if expect is not None:
+        assert r.status == expect, r
+    return r
+
+
+# ---------------------------------------------------------------------------
+# The pydicom corpus.
+# ---------------------------------------------------------------------------
+
+# A representative slice for CI: native little/big endian, implicit VR, 8/16-bit, colour, multi-frame, RLE,
+# JPEG baseline/lossless, JPEG-LS, JPEG 2000, a non-image object. bench/import_corpus.py runs every file.
+CI_SLICE = [
+    "CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "OBXXXX1A.dcm",
+    "SC_rgb.dcm", "SC_rgb_rle.dcm", "emri_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm",
+    "MR_small_jpeg_ls_lossless.dcm", "JPEG-lossless.dcm", "rtplan.dcm",
+]
+
+
+def corpus_dir() -> Path:
+    import pydicom.data
+
+    return Path(pydicom.data.__file__).parent / "test_files"
+
+
+def corpus_files(names: list[str] | None = None) -> list[Path]:
+    root = corpus_dir()
+    if names is None:
+        return sorted(p for p in root.rglob("*.dcm") if p.is_file())
+    return [root / n for n in names if (root / n).exists()]
+
+
+def frame_checksums(path: Path) -> list[int] | None:
+    """CRC-32 of each frame as pydicom decodes it (little-endian samples of the smallest size holding
+    BitsAllocated, colour interleaved); None when the file has no pixel data."""
+    import numpy as np
+    import pydicom
+
+    ds = pydicom.dcmread(path)
+    if "PixelData" not in ds:
+        return None
+    array = ds.pixel_array
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    if frames == 1:
+        array = array[np.newaxis, ...]
+    bits = int(ds.BitsAllocated)
+    size = 1 if bits <= 8 else 2 if bits <= 16 else 4
+    signed = int(getattr(ds, "PixelRepresentation", 0)) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{size}")
+    return [zlib.crc32(np.ascontiguousarray(frame).astype(dtype, copy=False).tobytes()) for frame in array]
+
+
+def expected_attributes(path: Path) -> dict[str, str]:
+    """Single-valued top-level string attributes pydicom reads, keyword → text (for comparison)."""
+    import pydicom
+
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    out = {}
+    for element in ds:
+        if element.VR in ("UI", "CS", "LO", "SH", "DA", "PN") and element.keyword and element.VM == 1:
+            text = str(element.value).strip()
+            if text:
+                out[element.keyword] = text
+    return out
+
+
+def document_value(document: dict, sop: str, keyword: str):
+    """The value of `keyword` for one instance, from whichever level of the document holds it."""
+    series_uid, instance = instances(document)[sop]
+    for level in (instance.get("DICOM", {}), document["Study"]["Series"][series_uid].get("DICOM", {}),
+                  document["Study"].get("DICOM", {}), document.get("Patient", {}).get("DICOM", {})):
+        if keyword in level:
+            return level[keyword]
+    return None

@@ -1,0 +1,226 @@
+"""pydicom's bundled test files imported for real: uploaded to moto's S3 with boto3 (and copied into an --s3-dir
+folder), imported with boto3 and the aws CLI, then every imported instance's metadata compared with pydicom's
+reading of its file and every frame checksum with the CRC-32 of pydicom's decoded pixel array. Also AWS's SDK
+example workflow for HealthImaging (imaging_set_and_frames_workflow), its calls and checks reproduced up to the
+metadata step, and the grouping rules (primary image sets, new versions, non-primary on conflict)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import uuid
+
+import jmespath
+import pytest
+
+from conftest import SEED_DATASTORE, boto_client, cli_json, raw_request
+from import_helpers import (
+    CI_SLICE, ROLE_ARN, corpus_files, document_value, expected_attributes, frame_checksums, free_port, instances,
+    metadata, read_output, read_output_dir, s3_client, wait_for_job,
+)
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def moto():
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def corpus_slice():
+    files = corpus_files(CI_SLICE)
+    assert len(files) >= 8, "pydicom's bundled test files are missing (pip install -r requirements.txt)"
+    return files
+
+
+def check_import(client, datastore_id, manifest, success, failure, files):
+    """Every file is accounted for, and every imported instance matches pydicom's reading of its file."""
+    summary = manifest["jobSummary"]
+    by_name = {p.name: p for p in files}
+    assert summary["numberOfScannedFiles"] == len(files)
+    assert summary["numberOfImportedFiles"] + summary["numberOfFilesWithCustomerError"] \
+        + summary["numberOfFilesWithServerError"] == len(files)
+    assert summary["numberOfFilesWithServerError"] == 0, failure
+    assert summary["numberOfImportedFiles"] == len(success)
+    assert summary["numberOfGeneratedImageSets"] == len(summary["imageSetsSummary"])
+    imported = {line["inputFile"].rsplit("/", 1)[-1]: line["importResponse"] for line in success}
+    # Every image file of the slice imports (rtplan.dcm, without pixels, too).
+    assert set(imported) == set(by_name), f"not imported: {set(by_name) - set(imported)}; failures: {failure}"
+    import pydicom
+
+    documents = {}
+    checked_frames = 0
+    for name, response in imported.items():
+        image_set_id = response["imageSetId"]
+        if image_set_id not in documents:
+            documents[image_set_id] = metadata(client, datastore_id, image_set_id)
+        document = documents[image_set_id]
+        assert document["SchemaVersion"] == "1.1" and document["ImageSetID"] == image_set_id
+        ds = pydicom.dcmread(by_name[name], stop_before_pixels=True)
+        sop = str(ds.SOPInstanceUID)
+        assert sop in instances(document), f"{name}: {sop} not in image set {image_set_id}"
+        for keyword, text in expected_attributes(by_name[name]).items():
+            value = document_value(document, sop, keyword)
+            assert value is not None, f"{name}: {keyword} missing from the metadata"
+            assert str(value).strip() == text, f"{name}: {keyword} is {value!r}, pydicom reads {text!r}"
+        _, instance = instances(document)[sop]
+        for keyword in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
+            if keyword in ds:
+                assert instance["DICOM"][keyword] == int(ds[keyword].value), (name, keyword)
+        expected = frame_checksums(by_name[name])
+        frames = instance.get("ImageFrames", [])
+        if expected is None:
+            assert frames == [], name
+            continue
+        assert len(frames) == len(expected), (name, len(frames), len(expected))
+        for frame, crc in zip(frames, expected):
+            full = max(frame["PixelDataChecksumFromBaseToFullResolution"], key=lambda c: c["Width"])
+            assert full["Width"] == int(ds.Columns) and full["Height"] == int(ds.Rows)
+            assert full["Checksum"] == crc, f"{name}: frame {frame['ID']} checksum {full['Checksum']} != pydicom {crc}"
+            checked_frames += 1
+    assert checked_frames >= len(files) - 2
+
+
+def test_corpus_through_moto_with_boto3(servers, moto):
+    s3 = s3_client(moto)
+    bucket = f"corpus-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    files = corpus_slice()
+    for path in files:
+        s3.upload_file(str(path), bucket, f"dicom/{path.name}")
+    server = servers.start(extra=["--s3-endpoint", moto])
+    client = boto_client(server.url)
+    job_id = client.start_dicom_import_job(
+        datastoreId=SEED_DATASTORE, jobName="corpus", dataAccessRoleArn=ROLE_ARN,
+        inputS3Uri=f"s3://{bucket}/dicom/", outputS3Uri=f"s3://{bucket}/output/")["jobId"]
+    props = wait_for_job(client, SEED_DATASTORE, job_id, timeout=240)
+    assert props["jobStatus"] == "COMPLETED", props
+    check_import(client, SEED_DATASTORE, *read_output(s3, props["outputS3Uri"]), files=files)
+
+
+def test_corpus_through_s3_dir_with_the_cli(servers, tmp_path):
+    root = tmp_path / "s3"
+    folder = root / "inbox" / "dicom"
+    folder.mkdir(parents=True)
+    files = corpus_slice()
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    server = servers.start(extra=["--s3-dir", str(root)])
+    started = cli_json(server.url, "start-dicom-import-job", "--datastore-id", SEED_DATASTORE,
+                       "--data-access-role-arn", ROLE_ARN, "--input-s3-uri", "s3://inbox/dicom/",
+                       "--output-s3-uri", "s3://inbox/output/")
+    client = boto_client(server.url)
+    props = wait_for_job(client, SEED_DATASTORE, started["jobId"], timeout=240)
+    assert props["jobStatus"] == "COMPLETED", props
+    check_import(client, SEED_DATASTORE, *read_output_dir(root, props["outputS3Uri"]), files=files)
+
+
+def test_sdk_example_workflow_up_to_metadata(servers, moto, tmp_path):
+    """The steps of AWS's imaging_set_and_frames_workflow: start the job (jobName examplejob, input and output
+    folders in the bucket), poll GetDICOMImportJob, read jobProperties.outputS3Uri + job-output-manifest.json
+    from S3, take jobSummary.imageSetsSummary[].imageSetId, fetch each image set's gzipped metadata and collect
+    its frames (ID, Min/MaxPixelValue, the largest-Width checksum)."""
+    s3 = s3_client(moto)
+    bucket = f"example-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    for path in corpus_files(["CT_small.dcm", "MR_small.dcm"]):
+        s3.upload_file(str(path), bucket, f"input/{path.name}")
+    server = servers.start(extra=["--s3-endpoint", moto])
+    client = boto_client(server.url)
+    job_id = client.start_dicom_import_job(
+        jobName="examplejob", datastoreId=SEED_DATASTORE, dataAccessRoleArn=ROLE_ARN,
+        inputS3Uri=f"s3://{bucket}/input/", outputS3Uri=f"s3://{bucket}/output/")["jobId"]
+    assert wait_for_job(client, SEED_DATASTORE, job_id)["jobStatus"] == "COMPLETED"
+    output_uri = client.get_dicom_import_job(datastoreId=SEED_DATASTORE, jobId=job_id)["jobProperties"]["outputS3Uri"]
+    out_bucket = output_uri.split("/")[2]
+    key = "/".join(output_uri.split("/")[3:])
+    manifest = json.load(s3.get_object(Bucket=out_bucket, Key=key + "job-output-manifest.json")["Body"])
+    image_sets = jmespath.search("jobSummary.imageSetsSummary[].imageSetId", manifest)
+    assert len(image_sets) == 2
+    frames = []
+    for image_set_id in image_sets:
+        document = metadata(client, SEED_DATASTORE, image_set_id)
+        for instance in jmespath.search("Study.Series.*.Instances[].*[]", document):
+            for frame in jmespath.search("ImageFrames[][]", instance):
+                full = jmespath.search("max_by(PixelDataChecksumFromBaseToFullResolution, &Width)", frame)
+                frames.append({"imageSetId": image_set_id, "imageFrameId": frame["ID"],
+                               "minPixelValue": frame["MinPixelValue"], "maxPixelValue": frame["MaxPixelValue"],
+                               "fullResolutionChecksum": full["Checksum"]})
+    assert len(frames) == 2
+    assert all(isinstance(f["fullResolutionChecksum"], int) for f in frames)
+
+
+def post_dicom(url, datastore_id, data, name="upload.dcm"):
+    return raw_request(url, "POST", f"/_healthimaging/datastores/{datastore_id}/dicom?inputFile={name}",
+                       headers={"Content-Type": "application/dicom"}, body=data)
+
+
+def test_grouping_primary_versions_and_conflicts(servers):
+    """One series = one primary image set; importing more of it (or the same instance again) makes a new version;
+    an instance whose grouping elements conflict goes to a non-primary image set. Searchable by real attributes."""
+    import pydicom
+
+    server = servers.start()
+    client = boto_client(server.url)
+    path = corpus_files(["CT_small.dcm"])[0]
+    ds = pydicom.dcmread(path)
+    first = post_dicom(server.url, SEED_DATASTORE, path.read_bytes())
+    assert first.status == 201, first
+    made = first.json()
+    assert made["isPrimary"] is True and made["imageSetVersion"] == 1
+    assert made["imageSetState"] == "ACTIVE" and made["imageSetWorkflowStatus"] == "CREATED"
+    image_set_id = made["imageSetId"]
+
+    # Another instance of the same series joins the primary image set as version 2.
+    second = ds.copy()
+    second.SOPInstanceUID = ds.SOPInstanceUID + ".2"
+    buffer = io.BytesIO()
+    second.save_as(buffer)
+    joined = post_dicom(server.url, SEED_DATASTORE, buffer.getvalue())
+    assert joined.status == 200, joined
+    assert joined.json()["imageSetId"] == image_set_id and joined.json()["imageSetVersion"] == 2
+    # Re-importing the first instance makes version 3 (it overwrites the older copy).
+    again = post_dicom(server.url, SEED_DATASTORE, path.read_bytes())
+    assert again.json()["imageSetId"] == image_set_id and again.json()["imageSetVersion"] == 3
+    versions = client.list_image_set_versions(datastoreId=SEED_DATASTORE, imageSetId=image_set_id)["imageSetPropertiesList"]
+    assert [v["versionId"] for v in versions] == ["3", "2", "1"]
+    assert [v.get("ImageSetWorkflowStatus") for v in versions] == ["IMPORTED", "IMPORTED", "CREATED"]
+    assert len(instances(metadata(client, SEED_DATASTORE, image_set_id))) == 2
+
+    # Same series, another PatientID: a conflict → a non-primary image set.
+    third = ds.copy()
+    third.SOPInstanceUID = ds.SOPInstanceUID + ".3"
+    third.PatientID = "SOMEONE-ELSE"
+    buffer = io.BytesIO()
+    third.save_as(buffer)
+    conflict = post_dicom(server.url, SEED_DATASTORE, buffer.getvalue())
+    assert conflict.status == 201 and conflict.json()["isPrimary"] is False
+    assert conflict.json()["imageSetId"] != image_set_id
+
+    # SearchImageSets finds the imported image sets by their real attributes.
+    def search(value):
+        return {s["imageSetId"] for s in client.search_image_sets(
+            datastoreId=SEED_DATASTORE, searchCriteria={"filters": [{"operator": "EQUAL", "values": [value]}]}
+        )["imageSetsMetadataSummaries"]}
+
+    assert image_set_id in search({"DICOMPatientId": str(ds.PatientID)})
+    assert image_set_id in search({"DICOMStudyInstanceUID": str(ds.StudyInstanceUID)})
+    assert image_set_id in search({"DICOMSeriesInstanceUID": str(ds.SeriesInstanceUID)})
+    assert conflict.json()["imageSetId"] in search({"DICOMPatientId": "SOMEONE-ELSE"})
+    if ds.get("AccessionNumber"):
+        assert image_set_id in search({"DICOMAccessionNumber": str(ds.AccessionNumber)})
+    if ds.get("StudyDate"):
+        found = search({"DICOMStudyDateAndTime": {"DICOMStudyDate": str(ds.StudyDate), "DICOMStudyTime": str(ds.get("StudyTime", ""))}})
+        assert image_set_id in found
+
+    # A file that is not DICOM: 400 with the failure message, nothing made.
+    bad = post_dicom(server.url, SEED_DATASTORE, b"not dicom")
+    assert bad.status == 400 and bad.headers["x-amzn-errortype"].startswith("ValidationException")
