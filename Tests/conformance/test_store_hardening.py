@@ -351,7 +351,7 @@ def test_startup_fixtures_are_not_kept_in_memory_with_db(servers, tmp_path):
     big_rss = rss_bytes(loaded.proc.pid)
     print(f"RSS with 5 x 10^4 fixture versions: {big_rss / MiB:.1f} MiB (tiny fixture: {base_rss / MiB:.1f} MiB; "
           f"fixture file {big.stat().st_size / MiB:.1f} MiB, startup {took:.1f}s)")
-    assert big_rss - base_rss < 40 * MiB, f"{(big_rss - base_rss) / MiB:.0f} MiB more than with a tiny fixture"
+    assert big_rss - base_rss < 16 * MiB, f"{(big_rss - base_rss) / MiB:.0f} MiB more than with a tiny fixture"
     r = raw_request(loaded.url, "POST", f"/datastore/{hex_id(1, 'many')}/imageSet/{hex_id(5, 'm')}/listImageSetVersions?maxResults=1")
     assert r.status == 200 and r.json()["imageSetPropertiesList"][0]["versionId"] == "1000", r
 
