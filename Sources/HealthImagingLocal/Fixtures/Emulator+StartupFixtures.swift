@@ -25,9 +25,13 @@ extension Emulator {
     /// Gives the memory freed after a large load (parsed fixtures) back to the system.
     /// > malloc_trim: attempts to release free memory from the heap (by calling sbrk(2) or madvise(2) with
     /// > suitable arguments). https://man7.org/linux/man-pages/man3/malloc_trim.3.html
+    /// (Looked up at run time: glibc's `<malloc.h>` is not part of Swift's Glibc module.)
     public static func releaseFreedMemory() {
         #if canImport(Glibc)
-        _ = malloc_trim(0)
+        typealias Trim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+            _ = unsafeBitCast(symbol, to: Trim.self)(0)
+        }
         #endif
     }
 

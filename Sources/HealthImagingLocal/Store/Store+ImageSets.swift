@@ -83,7 +83,6 @@ extension Store {
         guard let key = try statement.first({ $0.int64(0) }) ?? nil else {
             throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: statement.sql)
         }
-        try statement.run()
         return key
     }
 
