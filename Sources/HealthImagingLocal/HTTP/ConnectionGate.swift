@@ -32,8 +32,9 @@ final class ConnectionGate {
     private var state = State.head
     /// Bytes of complete header lines of the current head already scanned.
     private var scanned = 0
-    /// Refusals handed to evhttp as marker requests, answered in order.
-    var refusals: [APIError] = []
+    /// Refusals handed to evhttp as marker requests, answered in order (`head`: the refused request was a
+    /// HEAD, so its answer has no body).
+    var refusals: [(error: APIError, head: Bool)] = []
     /// Set when the answer being written is the connection's last.
     var closeAfterResponse = false
     private var shutDown = false
@@ -179,8 +180,9 @@ final class ConnectionGate {
                         state = .closing
                     }
                 case .refuse(let error):
+                    let head = startsWithHEAD(source)
                     evbuffer_drain(source, headLength)
-                    refuse(error, destination)
+                    refuse(error, destination, head: head)
                     moved = true
                 }
             }
@@ -188,13 +190,19 @@ final class ConnectionGate {
     }
 
     /// Hands evhttp a marker request in place of a refused head; the server answers it with `error`.
-    private func refuse(_ error: APIError, _ destination: OpaquePointer) {
-        refusals.append(error)
+    private func refuse(_ error: APIError, _ destination: OpaquePointer, head: Bool = false) {
+        refusals.append((error, head))
         let marker = "GET /_healthimaging-refused HTTP/1.1\r\n\(ConnectionGates.markerHeader): \(registry.secret)\r\nContent-Length: 0\r\n\r\n"
         var bytes = Array(marker.utf8)
         bytes.withUnsafeMutableBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
         scanned = 0
         state = .closing
+    }
+
+    private func startsWithHEAD(_ source: OpaquePointer) -> Bool {
+        var peek: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+        let count = withUnsafeMutableBytes(of: &peek) { evbuffer_copyout(source, $0.baseAddress, 5) }
+        return count == 5 && peek == (0x48, 0x45, 0x41, 0x44, 0x20)
     }
 
     /// Drops empty lines before a request line (RFC 9112 §2.2: a server SHOULD ignore at least one).

@@ -158,18 +158,20 @@ public final class HTTPServer {
     private func handle(_ raw: OpaquePointer) {
         var request = Self.read(raw)
         let gate = gates.gate(for: raw)
+        // HEAD is answered as GET without the body, with the GET's Content-Length.
+        var head = request.method == "HEAD"
+        if head { request.method = "GET" }
         if request.header(ConnectionGates.markerHeader) != nil {
             // A head the gate refused: answer its error. A client cannot forge the marker (it carries the
             // gate's secret), and a request that tries is refused like any other unreadable one.
             if let gate, request.header(ConnectionGates.markerHeader) == gates.secret, !gate.refusals.isEmpty {
-                request.refusal = gate.refusals.removeFirst()
+                let refused = gate.refusals.removeFirst()
+                request.refusal = refused.error
+                head = refused.head
             } else {
                 request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
             }
         }
-        // HEAD is answered as GET without the body, with the GET's Content-Length.
-        let head = request.method == "HEAD"
-        if head { request.method = "GET" }
         let close = request.refusal != nil || Self.wantsClose(request)
         let reply = handler(request)
         let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)

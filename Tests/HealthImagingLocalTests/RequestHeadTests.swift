@@ -1,0 +1,93 @@
+import Testing
+@testable import HealthImagingLocal
+
+@Suite struct RequestHeadTests {
+    let limits = RequestHead.Limits()
+
+    func verdict(_ text: String) -> RequestHead.Verdict {
+        Array(text.utf8).withUnsafeBytes { RequestHead.inspect($0, limits: limits) }
+    }
+
+    func refusal(_ text: String) -> ErrorCode? {
+        if case .refuse(let error) = verdict(text) { return error.code }
+        return nil
+    }
+
+    @Test func passesAWellFormedHeadWithItsBodyLength() {
+        #expect(verdict("POST /datastore HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n")
+            == .pass(bodyLength: 12, rewritten: nil, closeAfter: false))
+        #expect(verdict("GET /datastore HTTP/1.1\nHost: x\n\n") == .pass(bodyLength: 0, rewritten: nil, closeAfter: false))
+        #expect(verdict("GET /x HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n") == .pass(bodyLength: 0, rewritten: nil, closeAfter: true))
+    }
+
+    @Test func refusesMisframedContentLength() {
+        for value in ["+2", "-1", " ", "0x10", "2, 2", "1e3", "99999999999999999999"] {
+            #expect(refusal("POST /x HTTP/1.1\r\nContent-Length: \(value)\r\n\r\n") == .badRequest, "\(value)")
+        }
+        #expect(refusal("POST /x HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n") == .badRequest)
+        #expect(verdict("POST /x HTTP/1.1\r\nContent-Length: 2\r\ncontent-length:2\r\n\r\n") == .pass(bodyLength: 2, rewritten: nil, closeAfter: false))
+        #expect(refusal("POST /x HTTP/1.1\r\nContent-Length : 2\r\n\r\n") == .badRequest)
+        #expect(refusal("POST /x HTTP/1.1\r\nX: 1\r\n Content-Length: 2\r\n\r\n") == .badRequest)
+        #expect(refusal("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n") == .notImplemented)
+        #expect(refusal("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n") == .badRequest)
+        #expect(refusal("HEAD /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n") == .badRequest)
+    }
+
+    @Test func refusesMethodsTheRoutesDoNotUse() {
+        for method in ["OPTIONS", "TRACE", "CONNECT", "FOO", "get"] {
+            #expect(refusal("\(method) /x HTTP/1.1\r\n\r\n") == .notImplemented, "\(method)")
+        }
+        #expect(refusal("G\tET /x HTTP/1.1\r\n\r\n") == .badRequest)
+    }
+
+    @Test func answersTargetsAndVersions() {
+        #expect(refusal("GET //datastore HTTP/1.1\r\n\r\n") == .unknownOperation)
+        #expect(refusal("GET datastore HTTP/1.1\r\n\r\n") == .badRequest)
+        #expect(refusal("GET /x HTTP/2.0\r\n\r\n") == .badRequest)
+        #expect(refusal("GET /x\r\n\r\n") == .badRequest)
+        #expect(refusal("GET  /x HTTP/1.1\r\n\r\n") == .badRequest)
+        if case .pass(_, _, _) = verdict("GET http://127.0.0.1:7890/datastore HTTP/1.1\r\n\r\n") {} else { Issue.record("absolute form refused") }
+    }
+
+    @Test func refusesBodiesOverTheLimitFromTheHead() {
+        #expect(refusal("POST /x HTTP/1.1\r\nContent-Length: \(limits.maxBodyBytes + 1)\r\nExpect: 100-continue\r\n\r\n") == .payloadTooLarge)
+        #expect(refusal("POST /x HTTP/1.1\r\nExpect: something\r\n\r\n") == .badRequest)
+    }
+
+    @Test func rewritesHTTP10AsHTTP11ClosingUnlessKeptAlive() {
+        guard case .pass(_, let rewritten?, true) = verdict("GET /x HTTP/1.0\r\nHost: y\r\n\r\n") else {
+            Issue.record("not rewritten")
+            return
+        }
+        #expect(String(decoding: rewritten, as: UTF8.self) == "GET /x HTTP/1.1\r\nHost: y\r\nConnection: close\r\n\r\n")
+        guard case .pass(_, _?, false) = verdict("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") else {
+            Issue.record("keep-alive lost")
+            return
+        }
+    }
+}
+
+@Suite struct JSONScaleTests {
+    @Test func parsesAMillionMembersAndFindsADuplicateAmongThem() throws {
+        var text = "{"
+        for index in 0..<1_000_000 { text += "\"k\(index)\":0," }
+        let unique = Array((text.dropLast() + "}").utf8)
+        guard case .object(let members) = try JSONParser.parse(unique) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(members.count == 1_000_000)
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array((text + "\"k999999\":1}").utf8)) }
+    }
+
+    @Test func validationMessagesNameAtMostTenProblems() {
+        let body = JSONValue.object((0..<1000).map { (key: "k\($0)", value: JSONValue.null) })
+        do {
+            _ = try JSONReader.validated(body) { reader -> Bool? in reader.object(allowed: ["a"]) ? true : nil }
+            Issue.record("no error")
+        } catch {
+            #expect(error.message.contains("… and 990 more"))
+            #expect(error.message.count < 3000)
+        }
+    }
+}
