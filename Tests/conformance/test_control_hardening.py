@@ -46,12 +46,13 @@ def load_alice(url):
     ("region=nowhere", "region"), ("region=US-EAST-1", "region"), ("region=us-east-12", "region"),
 ])
 def test_misaimed_account_or_region_is_refused_naming_it(server, query, named):
-    before = health(server.url)["total"]
+    before = health(server.url)["datastores"]
     r = raw_request(server.url, "POST", f"/_healthimaging/fixtures?{query}", body=SEED)
     assert r.status == 400, r
     assert r.headers["x-amzn-errortype"] == "ValidationException"
     assert r.json()["message"].startswith(named + ":"), r.json()
-    assert health(server.url)["total"] == before
+    assert health(server.url)["datastores"] == before
+    assert health(server.url)["total"]["datastores"] == 1
 
 
 def test_region_names_of_every_partition_are_accepted(server):
