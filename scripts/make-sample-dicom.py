@@ -114,6 +114,11 @@ def ct(index: int) -> Dataset:
     ds.WindowCenter = "40"
     ds.WindowWidth = "400"
     ds.PixelData = pixels.tobytes()
+    if index == 0:
+        # A private block, so the document's DICOMVRs has something to say.
+        block = ds.private_block(0x0009, "HIL_SAMPLES", create=True)
+        block.add_new(0x01, "DS", "97")
+        block.add_new(0x02, "US", [1, 2])
     return ds
 
 

@@ -134,7 +134,14 @@ import Testing
         #expect(value(instance.instance, "PixelData") == .null)
         #expect(value(instance.instance, "FileMetaInformationVersion") == .string("AAE="))
         #expect(value(instance.instance, "TransferSyntaxUID") == .string("1.2.840.10008.1.2.1"))
-        #expect(instance.vrs.isEmpty)
+        // Private elements: keyed by tag, VRs in DICOMVRs (creator included).
+        #expect(value(instance.instance, "00090010") == .string("HIL_SAMPLES"))
+        #expect(value(instance.instance, "00091001") == .string("97"))
+        #expect(value(instance.instance, "00091002") == .array([.number("1"), .number("2")]))
+        #expect(instance.vrs.map(\.key) == ["00090010", "00091001", "00091002"])
+        #expect(instance.vrs.map(\.value) == [.string("LO"), .string("DS"), .string("US")])
+        let implicit = try DICOMReader.read(try Self.bytes(Self.samples.appendingPathComponent("ct-02-implicit-le.dcm")))
+        #expect(implicit.vrs.isEmpty)
     }
 
     @Test(arguments: [

@@ -52,7 +52,8 @@ struct DICOMElementWalker {
         let vr = Self.vrString(node)
         let keyword = node.keyword.map { String(cString: $0) } ?? ""
         let key: String
-        if keyword.isEmpty {
+        // Private groups (odd) are keyed by tag even where DCMTK names them ("PrivateCreator", private dictionaries).
+        if keyword.isEmpty || node.group % 2 == 1 {
             key = Self.hex(node.group) + Self.hex(node.element)
             if seenPrivate.insert(key).inserted { privateVRs.append((key, .string(vr))) }
         } else {
