@@ -6,7 +6,8 @@ under pydicom's example root. One study, two series, several transfer syntaxes, 
 all small (the folder stays well under 1 MB). Deterministic: running it again writes the same bytes.
 
 Needs pydicom + numpy + pylibjpeg-openjpeg (JPEG 2000 lossless encoding) in the running Python, and DCMTK's
-command-line tools (Debian `dcmtk`: dcmconv, dcmcrle, dcmcjpeg, dcmcjpls) on PATH.
+command-line tools (Debian `dcmtk`: dcmconv, dcmcrle, dcmcjpeg, dcmcjpls) and OpenJPH's ojph_compress (Debian
+`openjph-tools`) on PATH.
 
     python3 -m venv /tmp/v && /tmp/v/bin/pip install pydicom numpy pylibjpeg pylibjpeg-openjpeg
     /tmp/v/bin/python scripts/make-sample-dicom.py
@@ -113,6 +114,11 @@ def ct(index: int) -> Dataset:
     ds.WindowCenter = "40"
     ds.WindowWidth = "400"
     ds.PixelData = pixels.tobytes()
+    if index == 0:
+        # A private block, so the document's DICOMVRs has something to say.
+        block = ds.private_block(0x0009, "HIL_SAMPLES", create=True)
+        block.add_new(0x01, "DS", "97")
+        block.add_new(0x02, "US", [1, 2])
     return ds
 
 
@@ -155,16 +161,32 @@ def multiframe() -> Dataset:
     return ds
 
 
+def htj2k(ds: Dataset, tmp: Path, path: Path) -> None:
+    """Encodes the slice losslessly with OpenJPH's ojph_compress and encapsulates the codestream."""
+    from pydicom.encaps import encapsulate
+
+    raw = tmp / "slice.rawl"
+    np.frombuffer(ds.PixelData, dtype="<i2").tofile(raw)
+    codestream = tmp / "slice.j2c"
+    dcmtk("ojph_compress", "-i", str(raw), "-o", str(codestream), "-num_decomps", "3", "-reversible", "true",
+          "-dims", f"{{{ds.Columns},{ds.Rows}}}", "-num_comps", "1", "-signed", "true", "-bit_depth", "16",
+          "-downsamp", "{1,1}")
+    ds.PixelData = encapsulate([codestream.read_bytes()])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.201"  # HTJ2K Image Compression (Lossless Only)
+    write(ds, path)
+
+
 def write(ds: Dataset, path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
 def dcmtk(tool: str, *args: str) -> None:
-    subprocess.run([tool, *args], check=True)
+    subprocess.run([tool, *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def main() -> int:
-    for tool in ("dcmconv", "dcmcrle", "dcmcjpeg", "dcmcjpls"):
+    for tool in ("dcmconv", "dcmcrle", "dcmcjpeg", "dcmcjpls", "ojph_compress"):
         if not shutil.which(tool):
             print(f"make-sample-dicom: {tool} not found (install Debian's dcmtk)", file=sys.stderr)
             return 1
@@ -173,7 +195,7 @@ def main() -> int:
     OUT.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        slices = [ct(i) for i in range(7)]
+        slices = [ct(i) for i in range(8)]
         # Series 1: one CT slice per transfer syntax.
         write(slices[0], OUT / "ct-01-explicit-le.dcm")  # 1.2.840.10008.1.2.1, ISO_IR 100 name
         write(slices[1], t / "ct2.dcm")
@@ -189,6 +211,7 @@ def main() -> int:
         write(j2k, OUT / "ct-06-jpeg2000-lossless.dcm")
         write(slices[6], t / "ct7.dcm")
         dcmtk("dcmconv", "+tb", str(t / "ct7.dcm"), str(OUT / "ct-07-explicit-be.dcm"))  # 1.2.840.10008.1.2.2
+        htj2k(slices[7], t, OUT / "ct-08-htj2k-lossless.dcm")  # 1.2.840.10008.1.2.4.201
         # Series 2: a colour image (deflated) and a multi-frame image (RLE), plus the colour one as JPEG baseline,
         # a lossy syntax the service keeps in its original encoding.
         write(colour(), t / "rgb.dcm")

@@ -55,6 +55,9 @@ void setup() {
     // > OFLog::configure: "set up the logging and enable it", level OFF_LOG_LEVEL silences every logger
     // (dcmdata's W:/E: lines would otherwise go to stderr, one per odd file).
     OFLog::configure(OFLogger::OFF_LOG_LEVEL);
+    // Explicit-VR files written from implicit ones often carry "UN" for standard tags; read them with the
+    // dictionary's VR (as pydicom does), so their values are text and numbers rather than opaque bytes.
+    dcmEnableUnknownVRConversion.set(OFTrue);
     DcmRLEDecoderRegistration::registerCodecs();
     DJDecoderRegistration::registerCodecs();  // JPEG baseline / extended / lossless (ijg8, ijg12, ijg16)
     DJLSDecoderRegistration::registerCodecs();  // JPEG-LS lossless and near-lossless (CharLS)
@@ -439,16 +442,23 @@ hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, hil_dicom_error *
             delete d;
             return nullptr;
         }
-        OFCondition utf8 = d->file.getDataset()->convertToUTF8();
-        if (utf8.bad()) {
-            setError(error, HIL_DICOM_CHARSET, std::string("cannot convert Specific Character Set to UTF-8: ") + utf8.text());
-            delete d;
-            return nullptr;
-        }
+        // Strings become UTF-8; Specific Character Set itself keeps the value the file declared. A set iconv cannot
+        // convert leaves the strings as they are (the Swift side repairs invalid UTF-8) rather than refusing the file.
+        OFString declaredCharset;
+        const bool hasCharset = d->file.getDataset()->findAndGetOFStringArray(DCM_SpecificCharacterSet, declaredCharset).good();
+        d->file.getDataset()->convertToUTF8();
         DcmMetaInfo *meta = d->file.getMetaInfo();
         for (unsigned long i = 0; meta && i < meta->card(); i++) addElement(d, meta->getElement(i), 0, 1);
         DcmDataset *ds = d->file.getDataset();
         for (unsigned long i = 0; i < ds->card(); i++) addElement(d, ds->getElement(i), 0, 0);
+        if (hasCharset) {
+            for (Node &n : d->nodes) {
+                if (!n.isMeta && n.depth == 0 && n.kind == HIL_NODE_ELEMENT && n.group == 0x0008 && n.element == 0x0005) {
+                    n.value.assign(declaredCharset.c_str(), declaredCharset.length());
+                    n.valueKind = declaredCharset.empty() ? HIL_VALUE_NONE : HIL_VALUE_TEXT;
+                }
+            }
+        }
     } catch (const std::bad_alloc &) {
         setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory while reading the file");
         delete d;
@@ -556,6 +566,24 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
                 size_t bit = first + i;
                 samples[i] = (raw[bit / 8] >> (bit % 8)) & 1;
             }
+        } else if (!info.encapsulated && spp == 3 && std::strcmp(info.photometric, "YBR_FULL_422") == 0 && bytesPer == 1) {
+            // Native YBR_FULL_422: each pair of pixels is stored as Y1 Y2 Cb Cr; expanded to Y Cb Cr per pixel
+            // (what pydicom's array holds), no colour conversion.
+            Uint8 *raw = nullptr;
+            if (px->getUint8Array(raw).bad() || !raw) { setError(error, HIL_DICOM_DECODE_FAILED, "cannot read Pixel Data"); return -1; }
+            const size_t packed = pixels * 2;
+            if ((index + 1) * packed > px->getLength() || info.columns % 2) {
+                setError(error, HIL_DICOM_ELEMENT_LENGTH, "YBR_FULL_422 Pixel Data is shorter than its frames");
+                return -1;
+            }
+            const Uint8 *src = raw + index * packed;
+            samples.resize(pixels * 3);
+            for (size_t pair = 0; pair < pixels / 2; pair++) {
+                const Uint8 *q = src + pair * 4;
+                Uint8 *o = &samples[pair * 6];
+                o[0] = q[0]; o[1] = q[2]; o[2] = q[3];
+                o[3] = q[1]; o[4] = q[2]; o[5] = q[3];
+            }
         } else {
             Uint32 frameSize = 0;
             if (px->getUncompressedFrameSize(ds, frameSize).bad() || frameSize == 0) {
@@ -569,7 +597,8 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
                 DcmPixelSequence *seq = nullptr;
                 encapsulatedPixels(dicom, seq);
                 if (!mapFragments(dicom, seq, (size_t)info.number_of_frames, error)) return -1;
-                startFragment = (Uint32)dicom->frameFragments[index].first - 1;
+                // DCMTK counts the Basic Offset Table as fragment 0, as frameFragments does.
+                startFragment = (Uint32)dicom->frameFragments[index].first;
             } else if ((index + 1) * (size_t)frameSize > px->getLength()) {
                 setError(error, HIL_DICOM_ELEMENT_LENGTH, "Pixel Data (" + std::to_string(px->getLength()) + " bytes) is shorter than its " + std::to_string(info.number_of_frames) + " frames");
                 return -1;
@@ -583,6 +612,13 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
             }
             buffer.resize(expected);
             samples.swap(buffer);
+            // DCMTK swaps big endian OW data per 16-bit word; a 32-bit sample also needs its two words swapped.
+            if (!info.encapsulated && bytesPer == 4 && DcmXfer(ds->getOriginalXfer()).isBigEndian()) {
+                for (size_t i = 0; i + 3 < samples.size(); i += 4) {
+                    std::swap(samples[i], samples[i + 2]);
+                    std::swap(samples[i + 1], samples[i + 3]);
+                }
+            }
             // Native colour-by-plane data (Planar Configuration 1) is interleaved here; DCMTK's codecs already
             // answer colour-by-pixel for RLE and JPEG.
             if (spp == 3 && info.planar_configuration == 1 && !info.encapsulated) {
@@ -596,6 +632,21 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
     } catch (const std::bad_alloc &) {
         setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory while decoding");
         return -1;
+    }
+    // Signed samples narrower than their container (Bits Stored < 8 × bytes) are sign-extended from Bits Stored, so
+    // every sample holds its value whatever the source left in the high bits (a JPEG 2000 codestream may even
+    // declare its components unsigned).
+    const int bitsStored = info.bits_stored;
+    if (info.pixel_representation == 1 && bitsStored > 0 && bitsStored < (int)bytesPer * 8 && info.bits_allocated > 1) {
+        const uint32_t sign = 1u << (bitsStored - 1);
+        const uint32_t mask = bitsStored >= 32 ? 0xFFFFFFFFu : ((1u << bitsStored) - 1);
+        for (size_t i = 0; i + bytesPer <= samples.size(); i += bytesPer) {
+            uint32_t v = 0;
+            for (size_t b = 0; b < bytesPer; b++) v |= (uint32_t)samples[i + b] << (8 * b);
+            v &= mask;
+            if (v & sign) v |= ~mask;
+            for (size_t b = 0; b < bytesPer; b++) samples[i + b] = (uint8_t)(v >> (8 * b));
+        }
     }
     uint8_t *buffer = static_cast<uint8_t *>(std::malloc(samples.empty() ? 1 : samples.size()));
     if (!buffer) { setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory"); return -1; }

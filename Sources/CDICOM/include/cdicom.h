@@ -118,7 +118,9 @@ int hil_dicom_pixel_info_get(hil_dicom *dicom, hil_dicom_pixel_info *info, hil_d
 
 /* Decodes frame `index` (0-based) into a new buffer of rows*columns*samples_per_pixel samples, each a little-endian
  * integer of the smallest size holding bits_allocated (1, 2 or 4 bytes; bit-packed 1-bit data unpacked to one byte
- * per sample), colour samples interleaved (planar data is interleaved here). On success returns 0 and sets *out /
+ * per sample), colour samples interleaved (planar data is interleaved here), no colour-space conversion of native or
+ * RLE data (YBR_FULL_422 is expanded to one Y Cb Cr triple per pixel; DCMTK's JPEG decoder turns YCbCr into RGB),
+ * signed samples sign-extended from bits_stored. On success returns 0 and sets *out /
  * *out_length (free *out with hil_dicom_free); on failure returns -1 and fills `error`. */
 int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t *out_length, hil_dicom_error *error);
 

@@ -13,7 +13,7 @@ struct DICOMElement {
 /// service does (README "DICOM metadata", each rule with its source):
 /// - key: the DICOM keyword; an element the dictionary has no keyword for (private tags, private creators, unknown
 ///   public tags) is keyed by its tag as 8 upper-case hex digits ("001910F9") and its VR listed in `DICOMVRs`;
-/// - text VRs: the value as written, padding spaces kept ("1 ", "-1000 "), UI's trailing NUL dropped;
+/// - text VRs: strings, trailing padding dropped — except IS and DS, kept as stored ("1 ", "-1000 ");
 /// - binary numeric VRs (US SS UL SL FL FD SV UV): JSON numbers; AT: "GGGGEEEE" hex strings;
 /// - OB OW OF OD OL OV UN: base64 text;
 /// - a tag whose dictionary VM allows more than one value, or a value with more than one: an array;
@@ -52,7 +52,8 @@ struct DICOMElementWalker {
         let vr = Self.vrString(node)
         let keyword = node.keyword.map { String(cString: $0) } ?? ""
         let key: String
-        if keyword.isEmpty {
+        // Private groups (odd) are keyed by tag even where DCMTK names them ("PrivateCreator", private dictionaries).
+        if keyword.isEmpty || node.group % 2 == 1 {
             key = Self.hex(node.group) + Self.hex(node.element)
             if seenPrivate.insert(key).inserted { privateVRs.append((key, .string(vr))) }
         } else {
@@ -109,6 +110,9 @@ struct DICOMElementWalker {
             var text = String(decoding: UnsafeBufferPointer(start: base, count: node.value_length), as: UTF8.self)
             if vr == "UI" { while text.hasSuffix("\0") { text.removeLast() } }
             if text.isEmpty { return .null }
+            // DCMTK hands strings back without their trailing padding. The service's documents keep an IS or DS
+            // value as stored — padded to even length ("1 ", "-1000 ") — and show other strings without it.
+            if (vr == "IS" || vr == "DS") && text.utf8.count % 2 == 1 { text += " " }
             // LT, ST, UT and UR hold one value in which a backslash is just a character.
             if ["LT", "ST", "UT", "UR"].contains(vr) { return .string(text) }
             let parts = text.split(separator: "\\", omittingEmptySubsequences: false).map { JSONValue.string(String($0)) }
