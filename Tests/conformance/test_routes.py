@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SEED_DATASTORE, SEED_IMAGE_SET, boto_client, raw_request, run_cli, service_model
 
-NOT_IMPLEMENTED = {"StartDICOMImportJob", "GetDICOMImportJob", "ListDICOMImportJobs", "GetImageFrame"}
+NOT_IMPLEMENTED = {"GetImageFrame"}
 ARN = f"arn:aws:medical-imaging:us-east-1:123456789012:datastore/{SEED_DATASTORE}"
 
 
@@ -36,11 +36,6 @@ def test_every_model_operation_has_a_route(server, operation):
 def test_unimplemented_operations_with_boto3(server):
     c = boto_client(server.url)
     calls = {
-        "StartDICOMImportJob": lambda: c.start_dicom_import_job(
-            datastoreId=SEED_DATASTORE, dataAccessRoleArn="arn:aws:iam::123456789012:role/x",
-            inputS3Uri="s3://in/", outputS3Uri="s3://out/"),
-        "GetDICOMImportJob": lambda: c.get_dicom_import_job(datastoreId=SEED_DATASTORE, jobId="0" * 32),
-        "ListDICOMImportJobs": lambda: c.list_dicom_import_jobs(datastoreId=SEED_DATASTORE),
         "GetImageFrame": lambda: c.get_image_frame(
             datastoreId=SEED_DATASTORE, imageSetId=SEED_IMAGE_SET, imageFrameInformation={"imageFrameId": "a" * 32}),
     }
@@ -54,6 +49,7 @@ def test_unimplemented_operations_with_boto3(server):
 
 
 def test_unimplemented_operation_with_the_cli(server):
-    rc, out, err = run_cli(server.url, "list-dicom-import-jobs", "--datastore-id", SEED_DATASTORE)
+    rc, out, err = run_cli(server.url, "get-image-frame", "--datastore-id", SEED_DATASTORE, "--image-set-id", SEED_IMAGE_SET,
+                           "--image-frame-information", "imageFrameId=" + "a" * 32, "/dev/null")
     assert rc != 0
-    assert "NotImplementedException" in err and "ListDICOMImportJobs" in err
+    assert "NotImplementedException" in err and "GetImageFrame" in err
