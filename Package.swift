@@ -29,12 +29,24 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // DCMTK (Part 10, dictionary, RLE/JPEG/JPEG-LS) + OpenJPEG (JPEG 2000, HTJ2K) behind one C header.
+        // Linked by name: Debian's dcmtk.pc requires sndfile, which is not installed, so pkg-config cannot be used.
+        .target(
+            name: "CDICOM",
+            linkerSettings: [
+                .linkedLibrary("dcmjpls"), .linkedLibrary("dcmtkcharls"), .linkedLibrary("dcmjpeg"),
+                .linkedLibrary("ijg8"), .linkedLibrary("ijg12"), .linkedLibrary("ijg16"),
+                .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
+                .linkedLibrary("ofstd"), .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
+            ]
+        ),
         .target(
             name: "HealthImagingLocal",
             dependencies: [
                 "CLibevent",
                 "CSQLite",
                 "CZlib",
+                "CDICOM",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -1,6 +1,6 @@
 """The release binary (built with --static-swift-stdlib) needs nothing at run
-time beyond glibc, the C++ runtime, libevent, SQLite and zlib: no Swift runtime, no
-Foundation, no ICU."""
+time beyond glibc, the C++ runtime, libevent, SQLite, zlib, and DCMTK + OpenJPEG
+(with the libraries they pull in) for DICOM import: no Swift runtime, no Foundation."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ ALLOWED = [
     r"libevent_extra-2\.\d+\.so\.\d+",
     r"libsqlite3\.so\.0",
     r"libz\.so\.1",  # gzip bodies of GetImageSetMetadata
+    # DICOM import (Sources/CDICOM): DCMTK (Debian libdcmtk17) and OpenJPEG (libopenjp2-7), with what they pull in
+    r"lib(dcmdata|dcmimgle|dcmjpeg|dcmjpls|dcmtkcharls|ijg8|ijg12|ijg16|oflog|ofstd)\.so\.17",
+    r"libopenjp2\.so\.7",
+    r"libxml2\.so\.2",
+    r"libicu(uc|data|i18n)\.so\.\d+",
+    r"liblzma\.so\.5",
 ]
 
 

@@ -1,0 +1,132 @@
+import CZlib
+
+/// Builds and extends the GetImageSetMetadata document of an imported image set (SchemaVersion 1.1):
+/// `{SchemaVersion, DatastoreID, ImageSetID, Patient: {DICOM}, Study: {DICOM, Series: {uid: {DICOM, Instances:
+/// {sop: {DICOM, DICOMVRs, StoredTransferSyntaxUID, ChecksumType, ImageFrames}}}}}}`.
+public enum MetadataDocument {
+    public static let schemaVersion = "1.1"
+
+    /// `document` (or a new one) with `instances` added. Patient, Study and Series attributes merge key by key (the
+    /// newer instance's value wins; each level's keys kept in alphabetical order, as in the service's documents);
+    /// an instance whose SOPInstanceUID is already there is replaced whole (re-import).
+    public static func adding(_ instances: [(instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)])],
+                              to document: JSONValue?, datastoreId: String, imageSetId: String) -> JSONValue {
+        var patient = document?.value(at: ["Patient", "DICOM"])?.objectMembers ?? []
+        var study = document?.value(at: ["Study", "DICOM"])?.objectMembers ?? []
+        var seriesList = document?.value(at: ["Study", "Series"])?.objectMembers ?? []
+        for (instance, frames) in instances {
+            merge(instance.patient, into: &patient)
+            merge(instance.study, into: &study)
+            let seriesIndex: Int
+            if let found = seriesList.firstIndex(where: { $0.key == instance.seriesInstanceUID }) {
+                seriesIndex = found
+            } else {
+                seriesList.append((instance.seriesInstanceUID, .object([("DICOM", .object([])), ("Instances", .object([]))])))
+                seriesIndex = seriesList.count - 1
+            }
+            var series = seriesList[seriesIndex].value
+            var seriesDICOM = series["DICOM"]?.objectMembers ?? []
+            merge(instance.series, into: &seriesDICOM)
+            var instancesOfSeries = series["Instances"]?.objectMembers ?? []
+            let entry = instanceObject(instance, frames: frames)
+            if let existing = instancesOfSeries.firstIndex(where: { $0.key == instance.sopInstanceUID }) {
+                instancesOfSeries[existing].value = entry
+            } else {
+                instancesOfSeries.append((instance.sopInstanceUID, entry))
+            }
+            series = series.setting("DICOM", .object(seriesDICOM)).setting("Instances", .object(instancesOfSeries))
+            seriesList[seriesIndex].value = series
+        }
+        return .object([
+            ("SchemaVersion", .string(schemaVersion)),
+            ("DatastoreID", .string(datastoreId)),
+            ("ImageSetID", .string(imageSetId)),
+            ("Patient", .object([("DICOM", .object(patient))])),
+            ("Study", .object([("DICOM", .object(study)), ("Series", .object(seriesList))])),
+        ])
+    }
+
+    /// The instance's member of `Instances`.
+    static func instanceObject(_ instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)]) -> JSONValue {
+        let stored = frames.first?.frame.transferSyntaxUID ?? instance.transferSyntaxUID
+        let imageFrames: [JSONValue] = frames.map { id, frame in
+            // "For images stored in their original transfer syntax … the MinPixelValue and MaxPixelValue will not
+            // be available" (developer guide, "Verifying pixel data").
+            let original = DICOMReader.originalEncodingTransferSyntaxes.contains(frame.transferSyntaxUID)
+            return .object([
+                ("ID", .string(id)),
+                ("PixelDataChecksumFromBaseToFullResolution", .array(frame.checksums.map {
+                    .object([("Width", number($0.width)), ("Height", number($0.height)),
+                             ("Checksum", .number(String($0.checksum)))])
+                })),
+                ("MinPixelValue", original ? .null : number(frame.minPixelValue)),
+                ("MaxPixelValue", original ? .null : number(frame.maxPixelValue)),
+                ("FrameSizeInBytes", number(frame.sizeInBytes)),
+            ])
+        }
+        return .object([
+            ("DICOM", .object(instance.instance)),
+            ("DICOMVRs", .object(instance.vrs)),
+            ("StoredTransferSyntaxUID", .string(stored)),
+            ("ChecksumType", .string("DECOMPRESSED")),
+            ("ImageFrames", .array(imageFrames)),
+        ])
+    }
+
+    private static func merge(_ attributes: [(key: String, value: JSONValue)],
+                              into level: inout [(key: String, value: JSONValue)]) {
+        for (key, value) in attributes {
+            if let index = level.firstIndex(where: { $0.key == key }) {
+                level[index].value = value
+            } else {
+                level.append((key, value))
+            }
+        }
+        level.sort { $0.key < $1.key }
+    }
+
+    private static func number(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    /// CRC-32 (zlib) of the frame's samples: the full-resolution `Checksum` when the stored frame decodes to exactly
+    /// these samples (lossless storage).
+    public static func fullResolutionChecksum(_ frame: PixelFrame) -> UInt32 {
+        frame.samples.withUnsafeBufferPointer { buffer in
+            // > crc32(crc, buf, len): "Update a running CRC-32 with the bytes buf[0..len-1]"; crc32(0, Z_NULL, 0)
+            // is the initial value (zlib.h).
+            var crc = crc32(0, nil, 0)
+            var offset = 0
+            while offset < buffer.count {
+                let chunk = min(buffer.count - offset, Int(UInt32.max))
+                crc = crc32(crc, buffer.baseAddress! + offset, UInt32(chunk))
+                offset += chunk
+            }
+            return UInt32(truncatingIfNeeded: crc)
+        }
+    }
+
+    /// The smallest and largest sample of the frame (all colour samples together), read as the little-endian
+    /// integers `samples` holds, two's complement when `isSigned`. (0, 0) for an empty frame.
+    public static func pixelRange(_ frame: PixelFrame) -> (min: Int, max: Int) {
+        let size = frame.bytesPerSample
+        let count = frame.samples.count / size
+        guard count > 0 else { return (0, 0) }
+        var low = Int.max
+        var high = Int.min
+        frame.samples.withUnsafeBytes { raw in
+            for i in 0..<count {
+                let value: Int
+                switch (size, frame.isSigned) {
+                case (1, false): value = Int(raw[i])
+                case (1, true): value = Int(Int8(bitPattern: raw[i]))
+                case (2, false): value = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+                case (2, true): value = Int(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
+                case (_, false): value = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                case (_, true): value = Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+                }
+                if value < low { low = value }
+                if value > high { high = value }
+            }
+        }
+        return (low, high)
+    }
+}
