@@ -40,6 +40,11 @@ let package = Package(
                 .linkedLibrary("ofstd"), .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
             ]
         ),
+        // HTJ2K (OpenJPH) and JPEG 2000 (OpenJPEG) behind one C header; linked by name (openjph.pc is empty).
+        .target(
+            name: "CImaging",
+            linkerSettings: [.linkedLibrary("openjph"), .linkedLibrary("openjp2"), .linkedLibrary("stdc++")]
+        ),
         .target(
             name: "HealthImagingLocal",
             dependencies: [
@@ -47,6 +52,7 @@ let package = Package(
                 "CSQLite",
                 "CZlib",
                 "CDICOM",
+                "CImaging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -36,6 +36,7 @@ ALLOWED = [
     r"libxml2\.so\.2",
     r"libicu(uc|data|i18n)\.so\.\d+",
     r"liblzma\.so\.5",
+    r"libopenjph\.so\.0\.\d+",  # HTJ2K frames (Debian libopenjph0.9)
 ]
 
 

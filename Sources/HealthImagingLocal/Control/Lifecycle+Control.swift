@@ -8,7 +8,8 @@
 /// - `POST /_healthimaging/outcomes` `{"operation": "UpdateImageSetMetadata"|"CopyImageSet", "datastoreId",
 ///   "imageSetId"?, "outcome"?: "UPDATE_FAILED"|"COPY_FAILED", "message"?}`: the next such operation on that
 ///   image set (for a copy: as source or destination; without imageSetId: on any image set of the datastore)
-///   ends in the failure state with the message. One-shot.
+///   ends in the failure state with the message. One-shot. `{"operation": "GetImageFrame", "outcome"?: "CORRUPT_FRAME"}`:
+///   the next GetImageFrame on that image set answers a valid codestream of altered pixels (checksum mismatch).
 ///   With `"operation": "StartDICOMImportJob"` (outcome `IMPORT_FAILED`): the next import job started on the
 ///   datastore ends FAILED with the message, importing nothing (its end follows the `importJob` mode).
 /// - `GET /_healthimaging/outcomes`, `DELETE /_healthimaging/outcomes`: list / clear planned outcomes.
@@ -25,10 +26,11 @@ enum LifecycleEndpoints {
         .init("POST", "/_healthimaging/datastores/{datastoreId}/imageSets", seedImageSet),
     ]
 
-    static let defaultMessages: [ImageSetWorkflowStatus: String] = [
-        .updateFailed: "INTERNAL_ERROR: UpdateImageSetMetadata failed on purpose (healthimaging-local control plane)",
-        .copyFailed: "INTERNAL_ERROR: CopyImageSet failed on purpose (healthimaging-local control plane)",
-        .importFailed: "INTERNAL_ERROR: StartDICOMImportJob failed on purpose (healthimaging-local control plane)",
+    static let defaultMessages: [String: String] = [
+        "UPDATE_FAILED": "INTERNAL_ERROR: UpdateImageSetMetadata failed on purpose (healthimaging-local control plane)",
+        "COPY_FAILED": "INTERNAL_ERROR: CopyImageSet failed on purpose (healthimaging-local control plane)",
+        "CORRUPT_FRAME": "GetImageFrame answers altered pixels on purpose (healthimaging-local control plane)",
+        "IMPORT_FAILED": "INTERNAL_ERROR: StartDICOMImportJob failed on purpose (healthimaging-local control plane)",
     ]
 
     static func getTransitions(_ call: ControlCall) throws(APIError) -> Response {
@@ -130,19 +132,24 @@ enum LifecycleEndpoints {
         let planned = try JSONReader.validated(body) { reader -> PlannedOutcome? in
             guard reader.object(allowed: ["operation", "datastoreId", "imageSetId", "outcome", "message"]) else { return nil }
             let operation = reader.member("operation", required: true)?.string {
-                ["UpdateImageSetMetadata", "CopyImageSet", "StartDICOMImportJob"].contains($0)
-                    ? nil : "must be UpdateImageSetMetadata, CopyImageSet or StartDICOMImportJob"
+                ["UpdateImageSetMetadata", "CopyImageSet", "GetImageFrame", "StartDICOMImportJob"].contains($0)
+                    ? nil : "must be UpdateImageSetMetadata, CopyImageSet, GetImageFrame or StartDICOMImportJob"
             }
             let datastoreId = reader.member("datastoreId", required: true)?.string(Fixture.resourceIdProblem)
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
-            let natural: ImageSetWorkflowStatus? = operation.map {
-                $0 == "CopyImageSet" ? .copyFailed : $0 == "StartDICOMImportJob" ? .importFailed : .updateFailed
+            let natural: String? = operation.map {
+                switch $0 {
+                case "CopyImageSet": "COPY_FAILED"
+                case "GetImageFrame": "CORRUPT_FRAME"
+                case "StartDICOMImportJob": "IMPORT_FAILED"
+                default: "UPDATE_FAILED"
+                }
             }
-            let outcome = reader.member("outcome").flatMap { member -> ImageSetWorkflowStatus? in
+            let outcome = reader.member("outcome").flatMap { member -> String? in
                 member.string { text in
                     guard let natural else { return nil }
-                    return text == natural.rawValue ? nil : "\(operation ?? "") can only be made to end in \(natural.rawValue)"
-                }.flatMap(ImageSetWorkflowStatus.init(rawValue:))
+                    return text == natural ? nil : "\(operation ?? "") can only be made to end in \(natural)"
+                }
             } ?? natural
             let message = reader.member("message")?.string {
                 Validate.isMessage($0) ? nil : "must be 1–2048 characters matching [\\w -:`]+"
@@ -159,7 +166,7 @@ enum LifecycleEndpoints {
         json.field("operation", outcome.operation)
         json.field("datastoreId", outcome.datastoreId)
         json.field("imageSetId", outcome.imageSetId.isEmpty ? nil : outcome.imageSetId)
-        json.field("outcome", outcome.outcome.rawValue)
+        json.field("outcome", outcome.outcome)
         json.field("message", outcome.message)
     }
 

@@ -67,6 +67,10 @@ public enum CopyImageSet: Operation {
                 }
                 try store.insertVersion(imageSet: destinationKey, version)
                 try store.setMetadata(imageSet: destinationKey, versionId: version.versionId, document.serialized())
+                if failure == nil {
+                    // The copied instances' frames become the destination's too (shared bytes, same frame ids).
+                    try store.copyFrames(from: handle.key, to: destinationKey, frameIds: DICOMDocument.frameIds(in: copied))
+                }
                 try store.schedule(PendingTransition(
                     namespace: call.namespace, datastoreId: datastoreId, imageSet: (destinationKey, version.versionId),
                     state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .copied : .copyFailed,

@@ -87,13 +87,15 @@ extension Store {
         }
     }
 
-    /// The metadata document of a version: the stored one, else the emulator's default for the image set.
+    /// The metadata document of a version: the stored one, else the emulator's default for the image set; its
+    /// frames prepared (every listed frame stored, its entry true: Store+FrameDocuments.swift).
     func document(_ handle: ImageSetHandle, versionId: Int64) throws -> JSONValue {
         if let bytes = try metadata(imageSet: handle.key, versionId: versionId), !bytes.isEmpty,
             let value = try? JSONParser.parse(bytes) {
-            return value
+            return try preparedDocument(handle, versionId: versionId, value)
         }
-        return DICOMDocument.makeDefault(datastoreId: handle.datastoreId, imageSetId: handle.imageSetId)
+        return try preparedDocument(handle, versionId: versionId,
+                                    DICOMDocument.makeDefault(datastoreId: handle.datastoreId, imageSetId: handle.imageSetId))
     }
 }
 

@@ -91,7 +91,33 @@ enum Schema {
             PRIMARY KEY (account, region, datastore_id, image_set_id, operation)
         ) WITHOUT ROWID;
         """,
-        // import: DICOM import jobs (StartDICOMImportJob), and transitions that end them.
+        // 3 (frames): stored image frames. Bytes live in frame_blobs (a rowid table: big blobs go to overflow pages),
+        // referenced by frames rows, so CopyImageSet copies references; a trigger drops a blob with its last reference.
+        // frames_ready marks versions whose document's ImageFrames all have a stored frame (synthetic ones made).
+        """
+        CREATE TABLE frame_blobs (
+            id   INTEGER PRIMARY KEY,
+            data BLOB NOT NULL
+        );
+        CREATE TABLE frames (
+            image_set_pk    INTEGER NOT NULL REFERENCES image_sets (pk) ON DELETE CASCADE,
+            frame_id        TEXT NOT NULL,
+            blob_id         INTEGER NOT NULL,
+            transfer_syntax TEXT NOT NULL,
+            content_type    TEXT NOT NULL,
+            checksums       TEXT NOT NULL,
+            min_value       INTEGER NOT NULL,
+            max_value       INTEGER NOT NULL,
+            size            INTEGER NOT NULL,
+            PRIMARY KEY (image_set_pk, frame_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX frames_by_blob ON frames (blob_id);
+        CREATE TRIGGER frames_release AFTER DELETE ON frames BEGIN
+            DELETE FROM frame_blobs WHERE id = OLD.blob_id AND NOT EXISTS (SELECT 1 FROM frames WHERE blob_id = OLD.blob_id);
+        END;
+        ALTER TABLE image_set_versions ADD COLUMN frames_ready INTEGER;
+        """,
+        // 4 (import): DICOM import jobs (StartDICOMImportJob), and transitions that end them.
         """
         CREATE TABLE import_jobs (
             account                TEXT NOT NULL,

@@ -248,13 +248,15 @@ extension Store {
 
 // MARK: outcomes
 
-/// A failure planned through the control plane for the next Update or Copy on an image set.
+/// A failure planned through the control plane for the next Update or Copy on an image set (or a corrupt frame
+/// for the next GetImageFrame).
 public struct PlannedOutcome: Sendable, Equatable {
     public var datastoreId: String
     /// Empty: any image set of the datastore.
     public var imageSetId: String
     public var operation: String
-    public var outcome: ImageSetWorkflowStatus
+    /// UPDATE_FAILED, COPY_FAILED (workflow statuses) or CORRUPT_FRAME.
+    public var outcome: String
     public var message: String
 }
 
@@ -265,7 +267,7 @@ extension Store {
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, namespace.account).bind(2, namespace.region).bind(3, outcome.datastoreId).bind(4, outcome.imageSetId)
-            .bind(5, outcome.operation).bind(6, outcome.outcome.rawValue).bind(7, outcome.message).run()
+            .bind(5, outcome.operation).bind(6, outcome.outcome).bind(7, outcome.message).run()
     }
 
     /// Takes (and removes) the outcome planned for `operation` on one of `imageSetIds`, else on the datastore.
@@ -277,7 +279,7 @@ extension Store {
                 """)
             try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
                 .bind(5, operation)
-            if try statement.step(), let outcome = statement.enumeration(0, as: ImageSetWorkflowStatus.self) {
+            if try statement.step(), let outcome = statement.text(0) {
                 let message = statement.text(1) ?? ""
                 try statement.run()
                 return PlannedOutcome(datastoreId: datastoreId, imageSetId: imageSetId, operation: operation,
@@ -298,7 +300,7 @@ extension Store {
         while try statement.step() {
             result.append(PlannedOutcome(
                 datastoreId: statement.text(0) ?? "", imageSetId: statement.text(1) ?? "", operation: statement.text(2) ?? "",
-                outcome: statement.enumeration(3) ?? .updateFailed,
+                outcome: statement.text(3) ?? "",
                 message: statement.text(4) ?? ""))
         }
         return result
