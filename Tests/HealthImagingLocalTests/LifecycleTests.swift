@@ -44,12 +44,11 @@ import Testing
         }
     }
 
-    @Test func unimplementedOperationsAnswer501() {
+    @Test func importJobOperationsAreImplemented() {
         let id = String(repeating: "a", count: 32)
         let reply = emulator.handle(Request(method: "GET", uri: "/listDICOMImportJobs/datastore/\(id)"))
-        #expect(reply.response.status == 501)
-        #expect(reply.response.header("x-amzn-ErrorType") == "NotImplementedException")
-        #expect(String(decoding: reply.response.body, as: UTF8.self).contains("ListDICOMImportJobs"))
+        #expect(reply.response.status == 404)
+        #expect(reply.response.header("x-amzn-ErrorType") == "ResourceNotFoundException")
     }
 
     @Test func datastoreLifecycleAndIdempotency() {

@@ -186,7 +186,8 @@ def test_waits_on_async_states_in_each_mode(fresh_server, mode):
 
 def test_transition_control_endpoints(fresh_server):
     url = fresh_server.url
-    assert control(url, "GET", "transitions").json() == {"datastore": "immediate", "imageSet": "immediate", "pending": 0}
+    assert control(url, "GET", "transitions").json() == {"datastore": "immediate", "imageSet": "immediate",
+                                                         "importJob": "immediate", "pending": 0}
     r = set_transitions(url, datastore={"mode": "timed", "millis": 50}, imageSet={"mode": "manual", "reads": 2})
     assert (r["datastore"], r["imageSet"]) == ("timed:50", "manual:2")
     for bad in ({"imageSet": "eventually"}, {"imageSet": {"mode": "timed"}}, {"widgets": "manual"}, {"imageSet": "manual:x"}):
