@@ -96,10 +96,12 @@ def test_web_view_in_chromium(ui_server, browser):
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     table = browser.find_element(By.ID, "fault-rules")
     assert "GetImageSet" in table.text and "slow down <b>now</b>" in table.text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "ui.png"))
     rules = control_json(url, "GET", "/_healthimaging/faults")["rules"]
     assert len(rules) == 1
     assert rules[0]["operation"] == "GetImageSet" and rules[0]["datastoreId"] == DS
-    assert rules[0]["error"] == {"code": "ThrottlingException", "message": "slow down <b>now</b>"}
+    assert rules[0]["error"] == {"code": "ThrottlingException", "message": "slow down <b>now</b>", "status": 429}
     assert rules[0]["remaining"] == 2
 
     # a bad rule is refused with the JSON path message, on a page
@@ -132,6 +134,7 @@ def test_web_view_in_chromium(ui_server, browser):
     browser.get(url + "/_healthimaging/ui/journal?refresh=0")
     journal = browser.find_element(By.ID, "journal")
     assert EVIL in journal.text
+    browser.save_screenshot(str(ARTIFACTS / "ui-journal.png"))
     assert browser.execute_script("return window.__pwned === undefined")
     browser.get(url + "/_healthimaging/ui/journal?operation=GetImageSet&refresh=0")
     assert browser.find_element(By.ID, "journal-empty")
@@ -141,7 +144,7 @@ def test_web_view_in_chromium(ui_server, browser):
     browser.find_element(By.CSS_SELECTOR, "#fault-rules button[type=submit]").click()
     assert browser.find_element(By.ID, "no-faults")
     assert control_json(url, "GET", "/_healthimaging/faults")["rules"] == []
-    browser.save_screenshot(str(ARTIFACTS / "ui.png"))
+    browser.save_screenshot(str(ARTIFACTS / "ui-after-delete.png"))
     assert browser.title != "pwned"
 
 

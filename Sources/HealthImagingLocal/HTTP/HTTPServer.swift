@@ -24,7 +24,9 @@ public final class HTTPServer {
     public private(set) var port: Int = 0
     public let host: String
 
-    public init(host: String, port: Int, handler: @escaping Handler) throws {
+    /// `handleSignals: false` leaves SIGTERM / SIGINT alone (a server embedded in another process, such as the
+    /// in-process test server, which stops through its own event instead).
+    public init(host: String, port: Int, handleSignals: Bool = true, handler: @escaping Handler) throws {
         guard let base = event_base_new() else { throw HTTPServerError(description: "event_base_new failed") }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
@@ -56,7 +58,7 @@ public final class HTTPServer {
             throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(String(cString: strerror(errno))))")
         }
         self.port = Self.boundPort(evhttp_bound_socket_get_fd(handle)) ?? port
-        for signal in [SIGTERM, SIGINT] {
+        for signal in handleSignals ? [SIGTERM, SIGINT] : [] {
             let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
                 guard let context else { return }
                 event_base_loopexit(OpaquePointer(context), nil)
