@@ -21,6 +21,12 @@ public final class Emulator {
         /// How asynchronous state changes complete, for datastores and image sets alike (`--transitions`);
         /// the control plane can change it per resource type at run time.
         public var transitions: TransitionMode = .immediate
+        /// Whether `/_healthimaging/…` is served (`--control-plane on|off`); off, it answers like any unknown path.
+        public var controlPlane = true
+        /// When set, every control call needs `Authorization: Bearer <token>` (`--control-token`).
+        public var controlToken: String?
+        /// When set, API requests must carry a valid SigV4 signature (`--verify-signatures`).
+        public var signatures: SignatureVerifier?
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -33,7 +39,8 @@ public final class Emulator {
     public let store: Store
     public let tokens: PageTokenCodec
     public var logger: Logger
-    public var faults: FaultEngine
+    /// Fault rules, one engine (rules, seed, draws) per namespace; the `--faults` file's go to the default one.
+    public var faults: [Namespace: FaultEngine]
     public var journal: Journal
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
@@ -48,9 +55,9 @@ public final class Emulator {
         self.logger = logger
         store = try Store(path: configuration.databasePath)
         tokens = PageTokenCodec(key: store.tokenKey)
-        faults = configuration.faults.engine()
+        faults = [Namespace(account: configuration.account, region: configuration.region): configuration.faults.engine()]
         journal = Journal(capacity: configuration.journalSize)
-        for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
+        try store.resetTransitionModes(nil, startup: configuration.transitions)
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -97,7 +104,7 @@ public final class Emulator {
 
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
         if let refused = refuseOversized(request) { return Reply(refused) }
-        if request.path.hasPrefix(ControlPlane.prefix) {
+        if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
             return Reply(control(request))
         }
         let namespace = namespace(of: request)
@@ -105,11 +112,14 @@ public final class Emulator {
         var parameters: [String: String] = [:]
         var fault: FaultRule?
         let response: Response
+        if let refused = configuration.signatures?.verify(request) {
+            return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
+        }
         switch router.match(method: request.method, path: request.path) {
         case .found(let operation, let found):
             operationName = operation.name
             parameters = found
-            fault = faults.fire(operation: operation.name, parameters: found)
+            fault = faults[namespace]?.fire(operation: operation.name, parameters: found)
             if let error = fault?.error {
                 response = error.response
             } else {
@@ -143,6 +153,25 @@ public final class Emulator {
         return Reply(response, delayMillis: delay)
     }
 
+    /// The answer to a request whose signature fails `--verify-signatures`, journaled like any API call.
+    private func refuseSignature(_ request: Request, _ error: APIError, namespace: Namespace, began: ContinuousClock.Instant) -> Response {
+        var operationName: String?
+        var parameters: [String: String] = [:]
+        if case .found(let operation, let found) = router.match(method: request.method, path: request.path) {
+            operationName = operation.name
+            parameters = found
+        }
+        let response = error.response
+        let elapsed = ContinuousClock.now - began
+        journal.record(Journal.Entry(
+            sequence: 0, time: Timestamp.nowMillis(), namespace: namespace, operation: operationName,
+            method: request.method, path: request.path, parameters: parameters, query: request.query,
+            status: response.status, errorCode: error.code.rawValue,
+            latencyMillis: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000,
+            fault: nil))
+        return response
+    }
+
     private func refuseOversized(_ request: Request) -> Response? {
         if request.uriLength > configuration.maxURILength {
             return APIError(.uriTooLong, "The request URI is longer than \(configuration.maxURILength) bytes").response
@@ -157,13 +186,13 @@ public final class Emulator {
     }
 
     private func control(_ request: Request) -> Response {
+        if let refused = ControlAccess.refusal(request, token: configuration.controlToken) { return refused }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
-            var namespace = namespace(of: request)
-            if let account = request.query("account") { namespace.account = account }
-            if let region = request.query("region") { namespace.region = region }
-            let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace)
             do {
+                let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
+                let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,
+                                       allNamespaces: all)
                 return try endpoint.handler(call)
             } catch {
                 return error.response

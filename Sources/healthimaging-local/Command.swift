@@ -49,6 +49,21 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "How asynchronous state changes complete: immediate, manual (control-plane advance), manual:N (after N reads), timed:MS.")
     var transitions = "immediate"
 
+    @Option(help: "Serve the test-control plane under /_healthimaging/ (on) or answer it like any unknown path (off).")
+    var controlPlane = "on"
+
+    @Option(help: "Require Authorization: Bearer TOKEN on every control-plane call.")
+    var controlToken: String?
+
+    @Flag(help: "Check SigV4 signatures of API requests (header and presigned) against the --credentials key pairs.")
+    var verifySignatures = false
+
+    @Option(name: .customLong("credentials"), help: "ACCESS_KEY_ID:SECRET_ACCESS_KEY accepted by --verify-signatures (repeatable; default test:test).")
+    var credentials: [String] = []
+
+    @Option(help: "A file of key pairs for --verify-signatures: ACCESS:SECRET lines, or the AWS shared-credentials format.")
+    var credentialsFile: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -64,6 +79,16 @@ struct HealthImagingLocalCommand: ParsableCommand {
         guard TransitionMode(transitions) != nil else {
             throw ValidationError("--transitions must be immediate, manual, manual:N or timed:MS")
         }
+        guard ["on", "off"].contains(controlPlane) else { throw ValidationError("--control-plane must be on or off") }
+        if let controlToken, controlToken.isEmpty || controlToken.contains(where: { $0.isWhitespace || !$0.isASCII }) {
+            throw ValidationError("--control-token must be non-empty printable ASCII without spaces")
+        }
+        for pair in credentials where SignatureVerifier.credential(pair) == nil {
+            throw ValidationError("--credentials must be ACCESS_KEY_ID:SECRET_ACCESS_KEY, got \"\(pair)\"")
+        }
+        if (!credentials.isEmpty || credentialsFile != nil) && !verifySignatures {
+            throw ValidationError("--credentials and --credentials-file only matter with --verify-signatures")
+        }
     }
 
     func run() throws {
@@ -78,6 +103,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.journalSize = journalSize
         configuration.readCache = !noReadCache
         configuration.transitions = TransitionMode(transitions) ?? .immediate
+        configuration.controlPlane = controlPlane == "on"
+        configuration.controlToken = controlToken
         let emulator: Emulator
         do {
             // Everything is read and validated before the store is touched: a bad file loads nothing.
@@ -87,6 +114,17 @@ struct HealthImagingLocalCommand: ParsableCommand {
                     throw FixtureError(source: faults, issues: [FixtureIssue(path: "$", reason: "cannot read the file")])
                 }
                 configuration.faults = try FaultDocument.decode(Array(data), source: faults)
+            }
+            if verifySignatures {
+                var pairs = credentials.compactMap(SignatureVerifier.credential)
+                if let credentialsFile {
+                    guard let data = FileManager.default.contents(atPath: credentialsFile) else {
+                        throw FixtureError(source: credentialsFile, issues: [FixtureIssue(path: "$", reason: "cannot read the file")])
+                    }
+                    pairs += try SignatureVerifier.credentials(file: String(decoding: data, as: UTF8.self), source: credentialsFile)
+                }
+                if pairs.isEmpty { pairs = [("test", "test")] }
+                configuration.signatures = SignatureVerifier(secrets: Dictionary(pairs.map { ($0.accessKeyId, $0.secret) }, uniquingKeysWith: { _, last in last }))
             }
             emulator = try Emulator(configuration: configuration, logger: logger)
             try emulator.loadStartupFixtures()
@@ -101,9 +139,13 @@ struct HealthImagingLocalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        print(server.url)
+        let url = ListenAddress.clientURL(host: host, port: server.port)
+        if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
+            FileHandle.standardError.write(Data((warning + "\n").utf8))
+        }
+        print(url)
         fflush(nil)
-        logger.info("listening on \(server.url) (account \(accountId), region \(region), db \(db ?? "in memory"))")
+        logger.info("listening on \(url) (account \(accountId), region \(region), db \(db ?? "in memory"))")
         server.run()
         logger.info("stopped")
     }

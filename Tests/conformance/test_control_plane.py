@@ -261,12 +261,14 @@ def test_two_access_keys_see_separate_data(fresh_server):
     control(url, "PATCH", f"{VERSIONS}/4?account=111111111111", {"ImageSetWorkflowStatus": "COPY_FAILED", "message": "x"})
     default = boto_client(url).list_image_set_versions(datastoreId=SEED_DATASTORE, imageSetId=SEED_IMAGE_SET)
     assert default["imageSetPropertiesList"][0]["ImageSetWorkflowStatus"] == "UPDATED"
-    # and the journal knows who asked
-    accounts = [e["account"] for e in journal(url, operation="ListImageSetVersions")]
+    # and the journal knows who asked (every namespace with scope=all; by default the caller's only)
+    accounts = [e["account"] for e in journal(url, operation="ListImageSetVersions", scope="all")]
     assert accounts[:2] == ["111111111111", "222222222222"]
+    assert [e["account"] for e in journal(url, operation="ListImageSetVersions", account="222222222222")] == ["222222222222"]
     # a scoped reset leaves the other namespaces alone
     r = control(url, "POST", "/_healthimaging/reset?account=111111111111", {"to": "empty"})
-    assert r.status == 200 and r.json()["datastores"] == 1
+    assert r.status == 200 and r.json()["datastores"] == 0
+    assert control(url, "GET", "/_healthimaging/health").json()["total"]["datastores"] == 1
     assert list_raw(url).status == 200
 
 

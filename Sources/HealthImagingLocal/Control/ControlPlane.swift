@@ -8,10 +8,14 @@ public enum ControlPlane {
         public let method: String
         public let path: String
         public let handler: @Sendable (ControlCall) throws(APIError) -> Response
+        /// Query parameters it takes besides `account` and `region`; any other is refused with a 400.
+        public let query: Set<String>
 
-        public init(_ method: String, _ path: String, _ handler: @escaping @Sendable (ControlCall) throws(APIError) -> Response) {
+        public init(_ method: String, _ path: String, query: Set<String> = [],
+                    _ handler: @escaping @Sendable (ControlCall) throws(APIError) -> Response) {
             self.method = method
             self.path = path
+            self.query = query
             self.handler = handler
         }
     }
@@ -22,12 +26,15 @@ public enum ControlPlane {
 }
 
 /// What a control endpoint gets: the request, path parameters, the emulator, and the namespace it targets
-/// (`?account=&region=` when given, else the caller's, derived as for API calls).
+/// (`?account=&region=` when given, else the caller's, derived as for API calls), or every namespace when the
+/// endpoint takes `?scope=all` and got it.
 public struct ControlCall {
     public let request: Request
     public let parameters: [String: String]
     public let emulator: Emulator
     public let namespace: Namespace
+    /// `?scope=all`: the call acts on every namespace (only endpoints whose `query` lists `scope`).
+    public var allNamespaces = false
 
     public func path(_ name: String) -> String { parameters[name] ?? "" }
 

@@ -1,4 +1,6 @@
-/// Failure injection over HTTP: list, add, replace, delete one, clear all.
+/// Failure injection over HTTP: list, add, replace, delete one, clear all — of the target namespace's rules
+/// (`?account=&region=`, else the caller's, else the default one). A rule fires only on API calls of its
+/// namespace; each namespace has its own seed and draws, so parallel workers don't shift each other's.
 ///   GET    /_healthimaging/faults               → {"seed": N, "rules": [...]}
 ///   POST   /_healthimaging/faults               ← one rule, or {"rules": [...]}: appended, all or nothing
 ///   PUT    /_healthimaging/faults               ← {"seed"?: N, "rules": [...]}: replaces every rule (the --faults file format)
@@ -14,7 +16,7 @@ enum FaultEndpoints {
     ]
 
     static func list(_ call: ControlCall) throws(APIError) -> Response {
-        rulesResponse(call.emulator.faults)
+        rulesResponse(call)
     }
 
     static func add(_ call: ControlCall) throws(APIError) -> Response {
@@ -26,31 +28,38 @@ enum FaultEndpoints {
             }
             return FaultRule.read(reader).map { [$0] }
         }
-        let added = call.emulator.faults.add(rules)
+        let added = call.emulator.faults[call.namespace, default: FaultEngine()].add(rules)
         return .json(status: 201) { body in
+            body.field("account", call.namespace.account)
+            body.field("region", call.namespace.region)
             body.field("rules", array: { list in for rule in added { rule.write(to: &list) } })
         }
     }
 
     static func replace(_ call: ControlCall) throws(APIError) -> Response {
         let document = try JSONReader.validated(try call.body(), FaultDocument.read)
-        call.emulator.faults = document.engine()
-        return rulesResponse(call.emulator.faults)
+        call.emulator.faults[call.namespace] = document.engine()
+        return rulesResponse(call)
     }
 
     static func clear(_ call: ControlCall) throws(APIError) -> Response {
-        call.emulator.faults.clear()
-        return rulesResponse(call.emulator.faults)
+        call.emulator.faults[call.namespace]?.clear()
+        return rulesResponse(call)
     }
 
     static func delete(_ call: ControlCall) throws(APIError) -> Response {
         let id = call.path("ruleId")
-        guard call.emulator.faults.remove(id: id) else { throw .notFound("No fault rule \(id)") }
-        return rulesResponse(call.emulator.faults)
+        guard call.emulator.faults[call.namespace]?.remove(id: id) == true else {
+            throw .notFound("No fault rule \(id) in \(call.namespace)")
+        }
+        return rulesResponse(call)
     }
 
-    static func rulesResponse(_ engine: FaultEngine) -> Response {
-        .json { body in
+    static func rulesResponse(_ call: ControlCall) -> Response {
+        let engine = call.emulator.faults[call.namespace] ?? FaultEngine()
+        return .json { body in
+            body.field("account", call.namespace.account)
+            body.field("region", call.namespace.region)
             body.field("seed", Int64(bitPattern: engine.seed))
             body.field("rules", array: { list in for rule in engine.rules { rule.write(to: &list) } })
         }

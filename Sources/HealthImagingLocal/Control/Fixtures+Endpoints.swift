@@ -2,14 +2,15 @@
 ///   POST /_healthimaging/fixtures   ← a fixture document: loaded into the target namespace, all or nothing
 ///   GET  /_healthimaging/fixtures   → the target namespace's whole state, in the fixture format
 ///   POST /_healthimaging/reset      ← {"to": "startup" | "empty"} (default startup)
-/// A reset without `?account=`/`?region=` clears every namespace, the fault rules and the journal, then (to
-/// `startup`) reloads the startup fixtures and fault file. With a namespace it clears only that namespace's
-/// data (reloading the startup fixtures when it is the default one), so parallel workers don't disturb each other.
+/// A reset acts on one namespace — `?account=&region=`, else the signed caller's, else (unsigned) the default
+/// one: its data, fault rules, transition modes, planned outcomes and journal entries; to `startup` it then
+/// reloads the startup fixtures and fault file when it is the default namespace. `?scope=all` resets every
+/// namespace (and the startup modes). So parallel workers reset independently and a typo never widens a reset.
 enum FixtureEndpoints {
     static let all: [ControlPlane.Endpoint] = [
         .init("POST", "/_healthimaging/fixtures", load),
         .init("GET", "/_healthimaging/fixtures", export),
-        .init("POST", "/_healthimaging/reset", reset),
+        .init("POST", "/_healthimaging/reset", query: ["scope"], reset),
     ]
 
     static func load(_ call: ControlCall) throws(APIError) -> Response {
@@ -21,7 +22,7 @@ enum FixtureEndpoints {
         }
         let counts = try call.emulator.run { emulator in
             try emulator.store.load([document], into: call.namespace)
-            return try emulator.store.counts()
+            return try emulator.store.counts(call.namespace)
         }
         return .json(status: 201) {
             $0.field("loaded", object: {
@@ -47,15 +48,15 @@ enum FixtureEndpoints {
             guard reader.object(allowed: ["to"]) else { return nil }
             return reader.member("to")?.string { ["startup", "empty"].contains($0) ? nil : "must be \"startup\" or \"empty\"" } ?? "startup"
         }
-        let scoped = call.request.query("account") != nil || call.request.query("region") != nil
+        let scope = call.allNamespaces ? nil : call.namespace
         let emulator = call.emulator
         try emulator.run { emulator in
-            try emulator.reset(namespace: scoped ? call.namespace : nil, toStartup: target == "startup")
+            try emulator.reset(namespace: scope, toStartup: target == "startup")
         }
-        let counts = try emulator.run { try $0.store.counts() }
+        let counts = try emulator.run { emulator in try scope.map(emulator.store.counts) ?? emulator.store.counts() }
         return .json {
             $0.field("reset", target)
-            $0.field("scope", scoped ? call.namespace.description : "all")
+            $0.field("scope", scope?.description ?? "all")
             $0.field("datastores", Int64(counts.datastores))
             $0.field("imageSets", Int64(counts.imageSets))
             $0.field("versions", Int64(counts.versions))
@@ -64,16 +65,21 @@ enum FixtureEndpoints {
 }
 
 extension Emulator {
-    /// Resets one namespace's data, or everything (data, fault rules, journal); `toStartup` reloads the startup
-    /// fixtures (into the default namespace) and fault file.
+    /// Resets one namespace (its data, fault rules, transition modes, outcomes and journal entries), or (nil)
+    /// every namespace; `toStartup` then reloads the startup fixtures and fault file into the default namespace
+    /// when it was reset.
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
         try store.reset(namespace)
-        if namespace == nil {
-            journal.clear()
-            faults = toStartup ? configuration.faults.engine() : FaultEngine()
-            for resource in TransitionResource.allCases { try store.setTransitionMode(resource, configuration.transitions) }
+        journal.clear(namespace)
+        if let namespace {
+            faults[namespace] = nil
+            try store.resetTransitionModes(namespace, startup: configuration.transitions)
+        } else {
+            faults = [:]
+            try store.resetTransitionModes(nil, startup: configuration.transitions)
         }
         if toStartup && (namespace == nil || namespace == defaultNamespace) {
+            faults[defaultNamespace] = configuration.faults.engine()
             try loadStartupFixtures()
         }
     }

@@ -1,8 +1,10 @@
-/// `GET /_healthimaging/journal?operation=&account=&limit=` and `DELETE /_healthimaging/journal`.
+/// `GET /_healthimaging/journal?operation=&limit=` and `DELETE /_healthimaging/journal`: the entries of the target
+/// namespace (`?account=&region=`, else the caller's, else the default one), or of every namespace with
+/// `?scope=all`.
 enum JournalEndpoints {
     static let all: [ControlPlane.Endpoint] = [
-        .init("GET", "/_healthimaging/journal", list),
-        .init("DELETE", "/_healthimaging/journal", clear),
+        .init("GET", "/_healthimaging/journal", query: ["operation", "limit", "scope"], list),
+        .init("DELETE", "/_healthimaging/journal", query: ["scope"], clear),
     ]
 
     static func list(_ call: ControlCall) throws(APIError) -> Response {
@@ -11,11 +13,8 @@ enum JournalEndpoints {
             throw .validation("operation: unknown operation \"\(operation)\"")
         }
         let limit = try Validate.integer(call.request.query("limit"), member: "limit", range: 1...1_000_000)
-        let account = call.request.query("account")
-        let region = call.request.query("region")
         var entries = call.emulator.journal.all.filter { entry in
-            (operation == nil || entry.operation == operation) && (account == nil || entry.namespace.account == account)
-                && (region == nil || entry.namespace.region == region)
+            (operation == nil || entry.operation == operation) && (call.allNamespaces || entry.namespace == call.namespace)
         }
         if let limit, entries.count > limit { entries = Array(entries.suffix(limit)) }
         return .json { body in
@@ -26,7 +25,7 @@ enum JournalEndpoints {
     }
 
     static func clear(_ call: ControlCall) throws(APIError) -> Response {
-        call.emulator.journal.clear()
+        call.emulator.journal.clear(call.allNamespaces ? nil : call.namespace)
         return .json { $0.field("cleared", true) }
     }
 }

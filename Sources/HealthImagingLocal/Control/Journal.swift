@@ -27,8 +27,23 @@ public struct Journal: Sendable {
                 $0.field("pathParameters", object: { object in
                     for key in parameters.keys.sorted() { object.field(key, parameters[key]) }
                 })
+                // A name given once maps to its value; a repeated one (`tagKeys=a&tagKeys=b`) to the array of its
+                // values in order — never a duplicate JSON key.
                 $0.field("query", object: { object in
-                    for (name, value) in query { object.field(name, value) }
+                    var order: [String] = []
+                    var values: [String: [String]] = [:]
+                    for (name, value) in query {
+                        if values[name] == nil { order.append(name) }
+                        values[name, default: []].append(value)
+                    }
+                    for name in order {
+                        guard let all = values[name] else { continue }
+                        if all.count == 1 {
+                            object.field(name, all[0])
+                        } else {
+                            object.field(name, array: { list in for value in all { list.string(value) } })
+                        }
+                    }
                 })
                 $0.field("status", Int64(status))
                 $0.field("errorCode", nullable: errorCode)
@@ -64,6 +79,13 @@ public struct Journal: Sendable {
 
     public mutating func clear() {
         entries.removeAll()
+        start = 0
+    }
+
+    /// Drops the entries of one namespace (nil: every entry).
+    public mutating func clear(_ namespace: Namespace?) {
+        guard let namespace else { return clear() }
+        entries = all.filter { $0.namespace != namespace }
         start = 0
     }
 }

@@ -1,4 +1,6 @@
 /// Control of the version lifecycle:
+/// Modes, pending transitions and outcomes belong to the target namespace (`?account=&region=`, else the
+/// caller's, else the default one); a namespace without its own mode uses the startup one (`--transitions`).
 /// - `GET  /_healthimaging/transitions` → `{"datastore": "immediate", "imageSet": "manual:2", "pending": 0}`
 /// - `PUT  /_healthimaging/transitions` `{"datastore": MODE, "imageSet": MODE}` (either or both), where MODE is
 ///   `"immediate"`, `"manual"`, `"manual:N"`, `"timed:MS"` or `{"mode": "manual", "reads": N}` /
@@ -30,8 +32,8 @@ enum LifecycleEndpoints {
 
     static func getTransitions(_ call: ControlCall) throws(APIError) -> Response {
         let (datastore, imageSet, pending) = try call.emulator.run { emulator in
-            (try emulator.store.transitionMode(.datastore), try emulator.store.transitionMode(.imageSet),
-             try emulator.store.pendingTransitionCount())
+            (try emulator.store.transitionMode(call.namespace, .datastore), try emulator.store.transitionMode(call.namespace, .imageSet),
+             try emulator.store.pendingTransitionCount(call.namespace))
         }
         return .json {
             $0.field("datastore", datastore.description)
@@ -53,7 +55,7 @@ enum LifecycleEndpoints {
             return modes
         }
         try call.emulator.run { emulator in
-            for (resource, mode) in modes { try emulator.store.setTransitionMode(resource, mode) }
+            for (resource, mode) in modes { try emulator.store.setTransitionMode(call.namespace, resource, mode) }
         }
         return try getTransitions(call)
     }

@@ -5,6 +5,8 @@ public struct Request: Sendable {
     public var path: String
     /// Decoded query parameters, in order; a name may repeat.
     public var query: [(name: String, value: String)]
+    /// The query string as received (after `?`, still percent-encoded), for SigV4's canonical query.
+    public var rawQuery: String = ""
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     /// Length of the request target (path + query) as received.
@@ -22,7 +24,8 @@ public struct Request: Sendable {
         }
         if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
             path = String(Substring(target[..<mark]))
-            query = Self.parseQuery(Substring(target[target.index(after: mark)...]))
+            rawQuery = String(Substring(target[target.index(after: mark)...]))
+            query = Self.parseQuery(Substring(rawQuery))
         } else {
             path = String(Substring(target))
             query = []

@@ -24,6 +24,7 @@ public struct Response: Sendable {
         case 200: "OK"
         case 303: "See Other"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
         case 402: "Payment Required"
         case 403: "Forbidden"
         case 404: "Not Found"

@@ -39,10 +39,19 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case payloadTooLarge = "RequestEntityTooLargeException"
     case uriTooLong = "RequestURITooLongException"
     case headersTooLarge = "RequestHeaderFieldsTooLargeException"
+    // Signature verification (`--verify-signatures`), as AWS answers them.
+    case missingAuthenticationToken = "MissingAuthenticationTokenException"
+    case incompleteSignature = "IncompleteSignatureException"
+    case invalidSignature = "InvalidSignatureException"
+    case unrecognizedClient = "UnrecognizedClientException"
+    // The control plane's bearer token (`--control-token`) is missing.
+    case unauthorized = "UnauthorizedException"
 
     public var status: Int {
         switch self {
-        case .validation, .badRequest: 400
+        case .validation, .badRequest, .incompleteSignature: 400
+        case .unauthorized: 401
+        case .missingAuthenticationToken, .invalidSignature, .unrecognizedClient: 403
         case .serviceQuotaExceeded: 402
         case .accessDenied: 403
         case .resourceNotFound, .unknownOperation: 404

@@ -4,7 +4,8 @@
 /// - the account: a 12-digit access key id *is* the account; an `AKIA…`/`ASIA…` key id carries its account
 ///   in its bits (as in real AWS); any other key id (e.g. `test`) and unsigned requests get the default account;
 /// - the region: the credential scope's region, else the default region.
-/// Signatures are not verified: any signature, or none, is accepted.
+/// Signatures are checked only with `--verify-signatures` (see `SignatureVerifier`); otherwise any signature, or
+/// none, is accepted.
 enum Credentials {
     static func namespace(authorization: String?, presignedCredential: String?, default fallback: Namespace) -> Namespace {
         guard let credential = credential(authorization) ?? presignedCredential else { return fallback }

@@ -91,6 +91,18 @@ enum Schema {
             PRIMARY KEY (account, region, datastore_id, image_set_id, operation)
         ) WITHOUT ROWID;
         """,
+        // 3: transition modes per namespace; the row with account = '' and region = '' is the startup mode
+        // (`--transitions`) every namespace uses until it sets its own.
+        """
+        DROP TABLE transition_modes;
+        CREATE TABLE transition_modes (
+            account       TEXT NOT NULL,
+            region        TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            mode          TEXT NOT NULL,
+            PRIMARY KEY (account, region, resource_type)
+        ) WITHOUT ROWID;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -71,22 +71,40 @@ public struct PendingTransition: Sendable {
 }
 
 extension Store {
-    public func transitionMode(_ resource: TransitionResource) throws -> TransitionMode {
-        let statement = try database.cached("SELECT mode FROM transition_modes WHERE resource_type = ?")
-        try statement.bind(1, resource.rawValue)
+    /// The mode of a resource type in a namespace: its own, else the startup mode.
+    public func transitionMode(_ namespace: Namespace, _ resource: TransitionResource) throws -> TransitionMode {
+        let statement = try database.cached("""
+            SELECT mode FROM transition_modes WHERE resource_type = ? AND (account = ? AND region = ? OR account = '')
+            ORDER BY account DESC LIMIT 1
+            """)
+        try statement.bind(1, resource.rawValue).bind(2, namespace.account).bind(3, namespace.region)
         guard try statement.step(), let text = statement.text(0) else { return .immediate }
         return TransitionMode(text) ?? .immediate
     }
 
-    public func setTransitionMode(_ resource: TransitionResource, _ mode: TransitionMode) throws {
-        try database.cached("INSERT OR REPLACE INTO transition_modes (resource_type, mode) VALUES (?, ?)")
-            .bind(1, resource.rawValue).bind(2, mode.description).run()
+    public func setTransitionMode(_ namespace: Namespace, _ resource: TransitionResource, _ mode: TransitionMode) throws {
+        try database.cached("INSERT OR REPLACE INTO transition_modes (account, region, resource_type, mode) VALUES (?, ?, ?, ?)")
+            .bind(1, namespace.account).bind(2, namespace.region).bind(3, resource.rawValue).bind(4, mode.description).run()
+    }
+
+    /// Back to the startup mode: one namespace's own modes dropped, or (nil) every namespace's, with the startup
+    /// mode set to `startup`.
+    public func resetTransitionModes(_ namespace: Namespace?, startup: TransitionMode) throws {
+        if let namespace {
+            try database.cached("DELETE FROM transition_modes WHERE account = ? AND region = ?")
+                .bind(1, namespace.account).bind(2, namespace.region).run()
+            return
+        }
+        try database.execute("DELETE FROM transition_modes")
+        for resource in TransitionResource.allCases {
+            try setTransitionMode(Namespace(account: "", region: ""), resource, startup)
+        }
     }
 
     /// Records `transition` per the mode of its resource type; in `immediate` mode it is applied at once.
     public func schedule(_ transition: PendingTransition, now: Int64 = Timestamp.nowMillis()) throws {
         mayHavePendingTransitions = true
-        let mode = try transitionMode(transition.imageSet == nil ? .datastore : .imageSet)
+        let mode = try transitionMode(transition.namespace, transition.imageSet == nil ? .datastore : .imageSet)
         var dueAt: Int64?
         var readsLeft: Int?
         switch mode {
@@ -218,6 +236,14 @@ extension Store {
     /// How many transitions wait, over every namespace.
     public func pendingTransitionCount() throws -> Int {
         let statement = try database.cached("SELECT count(*) FROM transitions")
+        _ = try statement.step()
+        return Int(statement.int64(0) ?? 0)
+    }
+
+    /// How many transitions wait in one namespace.
+    public func pendingTransitionCount(_ namespace: Namespace) throws -> Int {
+        let statement = try database.cached("SELECT count(*) FROM transitions WHERE account = ? AND region = ?")
+        try statement.bind(1, namespace.account).bind(2, namespace.region)
         _ = try statement.step()
         return Int(statement.int64(0) ?? 0)
     }

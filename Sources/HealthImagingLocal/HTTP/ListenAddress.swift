@@ -1,0 +1,39 @@
+/// The address the server binds, seen from a client: which URL to print, and whether other machines can reach it.
+public enum ListenAddress {
+    /// Whether only this machine can connect (`127.0.0.0/8`, `::1`, `localhost`).
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
+
+    /// The URL a client on this machine can use: a wildcard address (`0.0.0.0`, `::`) is no destination, so it
+    /// prints the loopback address of its family; any other host is printed as given (IPv6 in brackets).
+    public static func clientURL(host: String, port: Int) -> String {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let shown: String
+        switch bare {
+        case "0.0.0.0", "": shown = "127.0.0.1"
+        case "::", "0:0:0:0:0:0:0:0": shown = "[::1]"
+        default: shown = bare.contains(":") ? "[\(bare)]" : bare
+        }
+        return "http://\(shown):\(port)"
+    }
+
+    /// The warning printed when binding a non-loopback address: what is reachable from other machines, and how
+    /// to guard it.
+    public static func exposureWarning(host: String, port: Int, configuration: Emulator.Configuration) -> String? {
+        guard !isLoopback(host) else { return nil }
+        var exposed: [String] = []
+        exposed.append(configuration.signatures == nil
+            ? "the emulated medical-imaging API, which accepts any credentials or none (--verify-signatures checks them)"
+            : "the emulated medical-imaging API (signatures verified)")
+        if !configuration.controlPlane {
+            exposed.append("no control plane (--control-plane off)")
+        } else if configuration.controlToken == nil {
+            exposed.append("the control plane /_healthimaging/ WITHOUT authentication: anyone who can connect can reset or replace all data, inject faults and read the request journal (guard it with --control-token TOKEN or --control-plane off)")
+        } else {
+            exposed.append("the control plane /_healthimaging/, guarded by --control-token")
+        }
+        return "healthimaging-local: warning: listening on \(host):\(port), reachable from other machines: " + exposed.joined(separator: "; ")
+    }
+}
