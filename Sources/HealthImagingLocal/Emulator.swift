@@ -199,7 +199,7 @@ public final class Emulator {
     }
 
     private func control(_ request: Request) -> Response {
-        if let refused = ControlAccess.refusal(request, token: configuration.controlToken) { return refused }
+        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return refused }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
             do {

@@ -57,8 +57,9 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
         guard pipe(&fds) == 0 else { throw HealthImagingLocalServerError(description: "pipe() failed: errno \(errno)") }
         let startup = Startup()
         let frozen = configuration
+        let stopFd = fds[0]
         let thread = Thread {
-            Self.serve(frozen, logLevel: logLevel, stopFd: fds[0], startup: startup)
+            Self.serve(frozen, logLevel: logLevel, stopFd: stopFd, startup: startup)
         }
         thread.name = "healthimaging-local"
         thread.stackSize = 8 << 20
@@ -109,7 +110,7 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
         do {
             let emulator = try Emulator(configuration: configuration, logger: logger)
             try emulator.loadStartupFixtures()
-            server = try HTTPServer(host: "127.0.0.1", port: 0) { emulator.handle($0) }
+            server = try HTTPServer(host: "127.0.0.1", port: 0, handleSignals: false) { emulator.handle($0) }
         } catch {
             startup.result = .failure(error)
             startup.ready.signal()

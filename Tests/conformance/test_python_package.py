@@ -60,3 +60,21 @@ def test_a_missing_binary_names_the_three_places(tmp_path):
     assert find_binary(binary_path()) == binary_path()
     with pytest.raises(HealthImagingLocalError):
         HealthImagingLocal(binary=tmp_path / "nope")
+
+
+def test_the_client_sends_the_control_token_and_scopes_every_call():
+    with HealthImagingLocal(fixtures=[SEED_FIXTURE], binary=binary_path(), control_token="t0ken") as hil:
+        ns = hil.namespace("444455556666")
+        with ns.faults.add("GetImageSet", latency_ms=1) as rule:
+            assert [r["id"] for r in ns.faults.list()["rules"]] == [rule.id]
+            assert hil.faults.list()["rules"] == []  # another namespace's rules
+        assert ns.faults.list()["rules"] == []
+        assert hil.health()["account"] == "123456789012" and ns.health()["account"] == "444455556666"
+        hil.reset_all(to="empty")
+        assert hil.export() == {"datastores": []}
+        unauthenticated = HealthImagingLocal.__new__(HealthImagingLocal)
+        from healthimaging_local._control import Control, _Transport
+        Control.__init__(unauthenticated, _Transport(hil.url), "123456789012", "us-east-1")
+        with pytest.raises(ControlPlaneError) as caught:
+            unauthenticated.export()
+        assert caught.value.status == 401

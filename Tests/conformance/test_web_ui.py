@@ -96,10 +96,12 @@ def test_web_view_in_chromium(ui_server, browser):
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     table = browser.find_element(By.ID, "fault-rules")
     assert "GetImageSet" in table.text and "slow down <b>now</b>" in table.text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "ui.png"))
     rules = control_json(url, "GET", "/_healthimaging/faults")["rules"]
     assert len(rules) == 1
     assert rules[0]["operation"] == "GetImageSet" and rules[0]["datastoreId"] == DS
-    assert rules[0]["error"] == {"code": "ThrottlingException", "message": "slow down <b>now</b>"}
+    assert rules[0]["error"] == {"code": "ThrottlingException", "message": "slow down <b>now</b>", "status": 429}
     assert rules[0]["remaining"] == 2
 
     # a bad rule is refused with the JSON path message, on a page
@@ -132,6 +134,7 @@ def test_web_view_in_chromium(ui_server, browser):
     browser.get(url + "/_healthimaging/ui/journal?refresh=0")
     journal = browser.find_element(By.ID, "journal")
     assert EVIL in journal.text
+    browser.save_screenshot(str(ARTIFACTS / "ui-journal.png"))
     assert browser.execute_script("return window.__pwned === undefined")
     browser.get(url + "/_healthimaging/ui/journal?operation=GetImageSet&refresh=0")
     assert browser.find_element(By.ID, "journal-empty")
@@ -141,7 +144,7 @@ def test_web_view_in_chromium(ui_server, browser):
     browser.find_element(By.CSS_SELECTOR, "#fault-rules button[type=submit]").click()
     assert browser.find_element(By.ID, "no-faults")
     assert control_json(url, "GET", "/_healthimaging/faults")["rules"] == []
-    browser.save_screenshot(str(ARTIFACTS / "ui.png"))
+    browser.save_screenshot(str(ARTIFACTS / "ui-after-delete.png"))
     assert browser.title != "pwned"
 
 
@@ -181,3 +184,39 @@ def test_ui_routes_and_form_errors(ui_server):
     assert control_json(url, "GET", "/_healthimaging/fixtures") == {"datastores": []}
     r = raw_request(url, "DELETE", "/_healthimaging/ui")
     assert r.status == 405
+
+
+def test_the_view_is_behind_the_control_token(servers):
+    s = servers.start(extra=("--control-token", "s3cret"))
+    url = s.url
+    r = raw_request(url, "GET", "/_healthimaging/ui")
+    assert r.status == 401 and r.headers["content-type"].startswith("text/html") and b"?token=" in r.body
+    r = raw_request(url, "GET", "/_healthimaging/ui?token=wrong")
+    assert r.status in (401, 403)
+    assert "set-cookie" not in r.headers
+    # the bearer header works as for every control route
+    assert raw_request(url, "GET", "/_healthimaging/ui", headers={"Authorization": "Bearer s3cret"}).status == 200
+    # ?token= once, then the cookie
+    r = raw_request(url, "GET", "/_healthimaging/ui?token=s3cret")
+    assert r.status == 200
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("hil_token=s3cret;") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    r = raw_request(url, "GET", "/_healthimaging/ui/journal", headers={"Cookie": "other=1; hil_token=s3cret"})
+    assert r.status == 200
+    r = raw_request(url, "POST", "/_healthimaging/ui/faults", headers={
+        "Cookie": "hil_token=s3cret", "Content-Type": "application/x-www-form-urlencoded"},
+        body=b"operation=GetImageSet&latencyMs=5")
+    assert r.status == 303
+    # the cookie opens the view only, not the JSON control plane
+    assert raw_request(url, "GET", "/_healthimaging/faults", headers={"Cookie": "hil_token=s3cret"}).status == 401
+    rules = raw_request(url, "GET", "/_healthimaging/faults", headers={"Authorization": "Bearer s3cret"}).json()["rules"]
+    assert [r["operation"] for r in rules] == ["GetImageSet"]
+    # an unknown query parameter is refused like on every control route
+    r = raw_request(url, "GET", "/_healthimaging/ui?tokne=s3cret", headers={"Authorization": "Bearer s3cret"})
+    assert r.status == 400
+
+
+def test_the_view_is_gone_with_the_control_plane_off(servers):
+    s = servers.start(extra=("--control-plane", "off"))
+    r = raw_request(s.url, "GET", "/_healthimaging/ui")
+    assert r.status == 404 and not r.headers["content-type"].startswith("text/html")

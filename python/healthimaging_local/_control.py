@@ -253,14 +253,18 @@ class Control:
 
     # journal, health
     def journal(self, operation: Optional[str] = None, limit: Optional[int] = None) -> List[Dict[str, Any]]:
-        """This namespace's journal entries, oldest first."""
+        """This namespace's journal entries, oldest first (``?operation=&limit=``)."""
         return self._call("GET", "/_healthimaging/journal", query={"operation": operation, "limit": limit})["entries"]
 
     def clear_journal(self) -> JSON:
-        return self._call("DELETE", "/_healthimaging/journal", scoped=False)
+        return self._call("DELETE", "/_healthimaging/journal")
 
     def health(self) -> JSON:
-        return self._call("GET", "/_healthimaging/health", scoped=False)
+        return self._call("GET", "/_healthimaging/health")
+
+    def reset_all(self, to: str = "startup") -> JSON:
+        """Reset every namespace (``?scope=all``): data, fault rules, modes, outcomes and the journal."""
+        return self._call("POST", "/_healthimaging/reset", {"to": to}, scoped=False, query={"scope": "all"})
 
 
 def _version_path(datastore_id: str, image_set_id: str) -> str:

@@ -25,7 +25,9 @@ public final class HTTPServer {
     public let host: String
     public let limits: RequestHead.Limits
 
-    public init(host: String, port: Int, limits: RequestHead.Limits = .init(),
+    /// `handleSignals: false` leaves SIGTERM / SIGINT alone (a server embedded in another process, such as the
+    /// in-process test server, which stops through its own event instead).
+    public init(host: String, port: Int, limits: RequestHead.Limits = .init(), handleSignals: Bool = true,
                 logger: Logger = Logger(label: "healthimaging-local"), handler: @escaping Handler) throws {
         guard let base = event_base_new() else { throw HTTPServerError(description: "event_base_new failed") }
         guard let http = evhttp_new(base) else {
@@ -79,7 +81,7 @@ public final class HTTPServer {
         if let listener = evhttp_bound_socket_get_listener(handle) {
             acceptBackoff = AcceptBackoff(listener: listener, base: base, logger: logger)
         }
-        for signal in [SIGTERM, SIGINT] {
+        for signal in handleSignals ? [SIGTERM, SIGINT] : [] {
             let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
                 guard let context else { return }
                 event_base_loopexit(OpaquePointer(context), nil)

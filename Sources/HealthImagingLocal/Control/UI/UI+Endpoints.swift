@@ -15,14 +15,33 @@
 enum UIEndpoints {
     static let base = "/_healthimaging/ui"
     static let all: [ControlPlane.Endpoint] = [
-        .init("GET", base, overview),
-        .init("GET", base + "/namespaces/{account}/{region}", namespacePage),
-        .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}", imageSetPage),
-        .init("GET", base + "/journal", journalPage),
-        .init("POST", base + "/faults", addFault),
-        .init("POST", base + "/faults/{ruleId}/delete", deleteFault),
-        .init("POST", base + "/reset", reset),
+        .init("GET", base, query: ["token"], overview),
+        .init("GET", base + "/namespaces/{account}/{region}", query: ["token"], namespacePage),
+        .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}",
+              query: ["token", "version"], imageSetPage),
+        .init("GET", base + "/journal", query: ["token", "operation", "refresh"], journalPage),
+        .init("POST", base + "/faults", query: ["token"], addFault),
+        .init("POST", base + "/faults/{account}/{region}/{ruleId}/delete", query: ["token"], deleteFault),
+        .init("POST", base + "/reset", query: ["token"], reset),
     ]
+
+    /// The control plane's guard for the view's routes: besides `Authorization: Bearer` (`ControlAccess`), a
+    /// browser may present the token as `?token=` or the `hil_token` cookie. Every other control route is left
+    /// to `ControlAccess.refusal` unchanged.
+    public static func refusal(_ request: Request, token: String?) -> Response? {
+        guard let token, request.path == base || request.path.hasPrefix(base + "/") else {
+            return ControlAccess.refusal(request, token: token)
+        }
+        if let presented = browserToken(request), ControlAccess.tokenMatches(presented, token: token) { return nil }
+        if request.header("Authorization") != nil { return ControlAccess.refusal(request, token: token) }
+        let html = frame("Control token required") { html in
+            html.raw("""
+                <p class="error" id="error">This emulator was started with <code>--control-token</code>.                 Open <code>/_healthimaging/ui?token=TOKEN</code> once; the page keeps it in a cookie.</p>
+                """)
+        }
+        return Response(status: 401, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                                               ("WWW-Authenticate", "Bearer realm=\"healthimaging-local\"")], body: html.bytes)
+    }
 
     static let cookieName = "hil_token"
 
@@ -79,6 +98,12 @@ enum UIEndpoints {
         func number(_ text: String) -> JSONValue {
             Double(text) != nil && !text.contains(where: { $0.isLetter }) ? .number(text) : .string(text)
         }
+        let account = text("account") ?? call.emulator.defaultNamespace.account
+        let region = text("region") ?? call.emulator.defaultNamespace.region
+        guard isAccount(account), isRegion(region) else {
+            return errorPage(call, status: 400, title: "The fault rule was not added",
+                             message: "account must be 12 digits and region a region name (like us-east-1)")
+        }
         for name in ["operation", "datastoreId", "imageSetId"] {
             if let value = text(name) { members.append((name, .string(value))) }
         }
@@ -92,7 +117,7 @@ enum UIEndpoints {
         }
         do {
             let rule = try JSONReader.validated(.object(members), FaultRule.read)
-            _ = call.emulator.faults.add([rule])
+            _ = call.emulator.faults[Namespace(account: account, region: region), default: FaultEngine()].add([rule])
         } catch {
             return errorPage(call, status: 400, title: "The fault rule was not added", message: error.message)
         }
@@ -101,7 +126,8 @@ enum UIEndpoints {
 
     static func deleteFault(_ call: ControlCall) throws(APIError) -> Response {
         let id = call.path("ruleId")
-        guard call.emulator.faults.remove(id: id) else {
+        let namespace = Namespace(account: call.path("account"), region: call.path("region"))
+        guard call.emulator.faults[namespace]?.remove(id: id) == true else {
             return errorPage(call, status: 404, title: "No such fault rule", message: "No fault rule \(id)")
         }
         return redirect(base + "#faults")

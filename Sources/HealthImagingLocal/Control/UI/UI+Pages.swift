@@ -110,13 +110,15 @@ extension UIEndpoints {
 
     static func faultSection(_ html: inout HTML, _ emulator: Emulator) {
         html.raw("<h2 id=\"faults\">Fault rules</h2>")
-        let rules = emulator.faults.rules
+        let rules = emulator.faults.sorted { $0.key.description < $1.key.description }
+            .flatMap { entry in entry.value.rules.map { (entry.key, $0) } }
         if rules.isEmpty {
             html.raw("<p class=\"muted\" id=\"no-faults\">No fault rule.</p>")
         } else {
-            html.raw("<table id=\"fault-rules\"><tr><th>id</th><th>operation</th><th>datastore</th><th>image set</th><th>error</th><th>latency ms</th><th>remaining</th><th>probability</th><th>fired</th><th></th></tr>")
-            for rule in rules {
-                html.element("<tr><td><code>", rule.id, "</code></td>")
+            html.raw("<table id=\"fault-rules\"><tr><th>namespace</th><th>id</th><th>operation</th><th>datastore</th><th>image set</th><th>error</th><th>latency ms</th><th>remaining</th><th>probability</th><th>fired</th><th></th></tr>")
+            for (namespace, rule) in rules {
+                html.element("<tr><td>", namespace.description, "</td>")
+                html.element("<td><code>", rule.id, "</code></td>")
                 html.element("<td>", rule.operation, "</td>")
                 html.element("<td><code>", rule.datastoreId ?? "any", "</code></td>")
                 html.element("<td><code>", rule.imageSetId ?? "any", "</code></td>")
@@ -126,13 +128,18 @@ extension UIEndpoints {
                 html.element("<td>", rule.probability.map { String($0) } ?? "1", "</td>")
                 html.element("<td>", String(rule.fired), "</td>")
                 html.raw("<td><form method=\"post\" class=\"inline\" action=\"")
-                html.text(base + "/faults/" + HTML.component(rule.id) + "/delete")
+                html.text(base + "/faults/" + HTML.component(namespace.account) + "/" + HTML.component(namespace.region)
+                          + "/" + HTML.component(rule.id) + "/delete")
                 html.raw("\"><button type=\"submit\">Delete</button></form></td></tr>")
             }
             html.raw("</table>")
         }
         html.raw("<form method=\"post\" action=\"/_healthimaging/ui/faults\" id=\"add-fault\"><fieldset><legend>Add a fault rule</legend>")
-        html.raw("<label>operation <select name=\"operation\">")
+        html.raw("<label>account <input name=\"account\" size=\"12\" value=\"")
+        html.text(emulator.defaultNamespace.account)
+        html.raw("\"></label><label>region <input name=\"region\" size=\"10\" value=\"")
+        html.text(emulator.defaultNamespace.region)
+        html.raw("\"></label><label>operation <select name=\"operation\">")
         for operation in ServiceModel.operations {
             html.element("<option>", operation.name, "</option>")
         }
