@@ -208,9 +208,10 @@ public struct RequestHead: Sendable {
     }
 }
 
-extension Substring {
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (HTTP's optional white space).
     var trimmingSpaces: Substring {
-        var text = self
+        var text = Substring(self)
         while text.first == " " || text.first == "\t" { text = text.dropFirst() }
         while text.last == " " || text.last == "\t" { text = text.dropLast() }
         return text

@@ -133,7 +133,7 @@ public struct S3Client: ObjectStore {
     /// that got no answer throws `.unreachable`.
     func send(_ method: String, bucket: String, key: String?, query: [(String, String)], body: [UInt8],
               contentType: String? = nil) throws(ObjectStoreError) -> (status: Int, body: [UInt8]) {
-        let path = basePath + "/" + SigV4.encode(bucket, keepSlash: false) + (key.map { "/" + SigV4.encode($0, keepSlash: true) } ?? "")
+        let path = basePath + "/" + SigV4.uriEncode(bucket, keepSlash: false) + (key.map { "/" + SigV4.uriEncode($0, keepSlash: true) } ?? "")
         let queryText = SigV4.canonicalQuery(query)
         var headers: [(String, String)] = [("Host", hostHeader)]
         if let contentType { headers.append(("Content-Type", contentType)) }

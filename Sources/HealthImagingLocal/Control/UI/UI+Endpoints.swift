@@ -100,7 +100,7 @@ enum UIEndpoints {
         }
         let account = text("account") ?? call.emulator.defaultNamespace.account
         let region = text("region") ?? call.emulator.defaultNamespace.region
-        guard isAccount(account), isRegion(region) else {
+        guard Regions.isAccountId(account), Regions.isRegionName(region) else {
             return errorPage(call, status: 400, title: "The fault rule was not added",
                              message: "account must be 12 digits and region a region name (like us-east-1)")
         }
@@ -138,7 +138,7 @@ enum UIEndpoints {
         let toStartup = (fields["to"] ?? "startup") != "empty"
         var namespace: Namespace?
         if fields["scope"] != "all" {
-            guard let account = fields["account"], let region = fields["region"], isAccount(account), isRegion(region) else {
+            guard let account = fields["account"], let region = fields["region"], Regions.isAccountId(account), Regions.isRegionName(region) else {
                 return errorPage(call, status: 400, title: "Nothing was reset",
                                  message: "scope must be \"all\", or account (12 digits) and region must be given")
             }
@@ -146,19 +146,5 @@ enum UIEndpoints {
         }
         try call.emulator.run { try $0.reset(namespace: namespace, toStartup: toStartup) }
         return redirect(base)
-    }
-
-    static func isAccount(_ text: String) -> Bool { text.utf8.count == 12 && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
-
-    static func isRegion(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 32 && text.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: Substring {
-        let text = Substring(self)
-        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
-        return text[first...last]
     }
 }
