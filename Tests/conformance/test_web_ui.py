@@ -65,6 +65,18 @@ def browser():
         selenium_manager.SeleniumManager.binary_paths = original
 
 
+def click_and_wait(browser, element):
+    """Click a link or submit button and wait until the next page has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
+    WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
 def control_json(url, method, path, body=None):
     r = raw_request(url, method, path, headers={"Content-Type": "application/json"},
                     body=json.dumps(body).encode() if body is not None else None)
@@ -93,7 +105,7 @@ def test_web_view_in_chromium(ui_server, browser):
     form.find_element(By.NAME, "message").send_keys("slow down <b>now</b>")
     form.find_element(By.NAME, "times").send_keys("2")
     form.find_element(By.NAME, "datastoreId").send_keys(DS)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     table = browser.find_element(By.ID, "fault-rules")
     assert "GetImageSet" in table.text and "slow down <b>now</b>" in table.text
     ARTIFACTS.mkdir(exist_ok=True)
@@ -108,15 +120,15 @@ def test_web_view_in_chromium(ui_server, browser):
     form = browser.find_element(By.ID, "add-fault")
     Select(form.find_element(By.NAME, "operation")).select_by_visible_text("ListImageSetVersions")
     Select(form.find_element(By.NAME, "errorCode")).select_by_visible_text("ServiceQuotaExceededException")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click_and_wait(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "is not an error of ListImageSetVersions" in browser.find_element(By.ID, "error").text
     assert len(control_json(url, "GET", "/_healthimaging/faults")["rules"]) == 1
 
     # open the image set from the namespace page and find its versions
     browser.get(url + "/_healthimaging/ui")
-    browser.find_element(By.LINK_TEXT, "123456789012").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "123456789012"))
     assert "ui-store" in browser.find_element(By.CSS_SELECTOR, "h2.datastore").text
-    browser.find_element(By.LINK_TEXT, IS).click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, IS))
     versions = browser.find_elements(By.CSS_SELECTOR, "#versions tr.version")
     assert [v.find_element(By.CSS_SELECTOR, "td").text for v in versions] == ["3", "2", "1"]
     assert "COPY_FAILED" in versions[0].text and "primary" in versions[0].text
@@ -141,7 +153,7 @@ def test_web_view_in_chromium(ui_server, browser):
 
     # delete the rule from the page
     browser.get(url + "/_healthimaging/ui")
-    browser.find_element(By.CSS_SELECTOR, "#fault-rules button[type=submit]").click()
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#fault-rules button[type=submit]"))
     assert browser.find_element(By.ID, "no-faults")
     assert control_json(url, "GET", "/_healthimaging/faults")["rules"] == []
     browser.save_screenshot(str(ARTIFACTS / "ui-after-delete.png"))
