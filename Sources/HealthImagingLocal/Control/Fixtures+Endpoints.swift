@@ -78,6 +78,7 @@ extension Emulator {
         }
         if reload {
             try loadStartupFixtures(documents)
+            Self.releaseFreedMemory()
         }
     }
 }
