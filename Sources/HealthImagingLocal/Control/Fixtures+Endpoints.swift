@@ -84,6 +84,7 @@ extension Emulator {
         if reload {
             faults[defaultNamespace] = configuration.faults.engine()
             try loadStartupFixtures(documents)
+            Self.releaseFreedMemory()
         }
     }
 }

@@ -103,8 +103,10 @@ enum Schema {
             PRIMARY KEY (account, region, resource_type)
         ) WITHOUT ROWID;
         """,
-        // 4: the members the service always reports, for datastores fixtures loaded without them.
+        // 4: the members the service always reports, for datastores fixtures loaded without them; an index
+        // for CreateDatastore's client-token lookup (a scan of the namespace's datastores on every call before).
         """
+        CREATE INDEX datastores_by_client_token ON datastores (account, region, client_token);
         UPDATE datastores SET created_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
             WHERE created_at IS NULL;
         UPDATE datastores SET updated_at = created_at WHERE updated_at IS NULL;
