@@ -154,7 +154,7 @@ def test_four_concurrent_large_uploads_do_not_grow_memory(fresh_server):
     pid = fresh_server.proc.pid
     before = rss_kib(pid)
     results = []
-    threads = [threading.Thread(target=upload, args=(fresh_server.url, 250 * 1024 * 1024, results)) for _ in range(4)]
+    threads = [threading.Thread(target=upload, args=(fresh_server.url, 100 * 1024 * 1024, results)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
