@@ -89,14 +89,14 @@ public final class Emulator {
     /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
     public func handle(_ request: Request) -> Reply {
         let began = ContinuousClock.now
-        var reply = respond(request, began: began)
+        var reply = request.refusal.map { Reply($0.response) } ?? respond(request, began: began)
         reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
         logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
         return reply
     }
 
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
-        if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
+        if let refused = refuseOversized(request) { return Reply(refused) }
         if request.path.hasPrefix(ControlPlane.prefix) {
             return Reply(control(request))
         }

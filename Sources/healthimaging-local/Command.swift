@@ -40,6 +40,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Seconds a client may take to send a request head; also how long an idle connection stays open.")
+    var headerTimeout = 30.0
+
+    @Option(help: "Seconds a client may take to send a request body once its head is in.")
+    var bodyTimeout = 60.0
+
     @Option(help: "The AWS region of the emulated resources.")
     var region = "us-east-1"
 
@@ -49,15 +55,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "How asynchronous state changes complete: immediate, manual (control-plane advance), manual:N (after N reads), timed:MS.")
     var transitions = "immediate"
 
-    @Option(help: "Seconds a client may take to send a request head; also how long an idle connection stays open.")
-    var headerTimeout = 30.0
-
-    @Option(help: "Seconds a client may take to send a request body once its head is in.")
-    var bodyTimeout = 60.0
-
     func validate() throws {
-        guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
-        guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -66,6 +64,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
         guard accountId.count == 12, accountId.allSatisfy(\.isASCII), accountId.allSatisfy(\.isNumber) else {
             throw ValidationError("--account-id must be 12 digits")
         }
+        guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
+        guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
         guard !region.isEmpty, region.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else {
             throw ValidationError("--region must look like us-east-1")
         }
