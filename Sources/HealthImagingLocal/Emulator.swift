@@ -89,7 +89,7 @@ public final class Emulator {
     /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
     public func handle(_ request: Request) -> Reply {
         let began = ContinuousClock.now
-        var reply = request.refusal.map { Reply($0.response) } ?? respond(request, began: began)
+        var reply = respond(request, began: began)
         reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
         logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
         return reply
