@@ -43,6 +43,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Seconds a client may take to send a request head; also how long an idle connection stays open.")
+    var headerTimeout = 30.0
+
+    @Option(help: "Seconds a client may take to send a request body once its head is in.")
+    var bodyTimeout = 60.0
+
     @Option(help: "The AWS region of the emulated resources.")
     var region = "us-east-1"
 
@@ -66,12 +72,6 @@ struct HealthImagingLocalCommand: ParsableCommand {
 
     @Option(help: "A file of key pairs for --verify-signatures: ACCESS:SECRET lines, or the AWS shared-credentials format.")
     var credentialsFile: String?
-
-    @Option(help: "Seconds a client may take to send a request head; also how long an idle connection stays open.")
-    var headerTimeout = 30.0
-
-    @Option(help: "Seconds a client may take to send a request body once its head is in.")
-    var bodyTimeout = 60.0
 
     @Option(name: .customLong("s3-dir"), help: "Import jobs read and write s3://bucket/key as the file DIR/bucket/key.")
     var s3Dir: String?

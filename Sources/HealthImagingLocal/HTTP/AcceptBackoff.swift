@@ -34,10 +34,10 @@ final class AcceptBackoff {
         // https://libevent.org/doc/listener_8h.html
         // The callback's argument is the one evhttp gave the listener (the evhttp), so the back-off is
         // found by the listener instead.
-        acceptBackoffs[listener] = self
+        AcceptBackoffs.shared.set(self, for: listener)
         evconnlistener_set_error_cb(listener, { listener, _ in
             let failure = errno
-            guard let listener, let backoff = acceptBackoffs[listener] else { return }
+            guard let listener, let backoff = AcceptBackoffs.shared.get(listener) else { return }
             backoff.failed(failure)
         })
     }
@@ -45,7 +45,7 @@ final class AcceptBackoff {
     /// Detaches from the listener (before the evhttp that owns it is freed).
     func close() {
         evconnlistener_set_error_cb(listener, nil)
-        acceptBackoffs[listener] = nil
+        AcceptBackoffs.shared.set(nil, for: listener)
         if let timer { event_free(timer) }
         timer = nil
     }
@@ -76,5 +76,24 @@ final class AcceptBackoff {
 @available(*, unavailable)
 extension AcceptBackoff: Sendable {}
 
-/// Back-offs by listener. Only touched on the thread that runs the event loops (as every evhttp object is).
-nonisolated(unsafe) private var acceptBackoffs: [OpaquePointer: AcceptBackoff] = [:]
+/// Back-offs by listener, for every server in the process (each on its own loop thread; a back-off itself is
+/// only used on its server's thread). `@unchecked Sendable`: every access to `table` holds `mutex`.
+private final class AcceptBackoffs: @unchecked Sendable {
+    static let shared = AcceptBackoffs()
+    private var mutex = pthread_mutex_t()
+    private var table: [OpaquePointer: Unmanaged<AcceptBackoff>] = [:]
+
+    private init() { pthread_mutex_init(&mutex, nil) }
+
+    func set(_ backoff: AcceptBackoff?, for listener: OpaquePointer) {
+        pthread_mutex_lock(&mutex)
+        table[listener] = backoff.map { Unmanaged.passUnretained($0) }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func get(_ listener: OpaquePointer) -> AcceptBackoff? {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return table[listener]?.takeUnretainedValue()
+    }
+}

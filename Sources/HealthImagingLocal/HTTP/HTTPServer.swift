@@ -20,6 +20,7 @@ public final class HTTPServer {
     private var watchedEvents: [(event: OpaquePointer, callback: Watcher)] = []
     private let handler: Handler
     private let gates: ConnectionGates
+    private var requestIds = RequestIdGenerator()
     private var acceptBackoff: AcceptBackoff?
     public private(set) var port: Int = 0
     public let host: String
@@ -175,7 +176,12 @@ public final class HTTPServer {
             }
         }
         let close = request.refusal != nil || Self.wantsClose(request)
-        let reply = handler(request)
+        // A refused request never reaches the application: answered here, with a request id like any answer.
+        let reply = request.refusal.map { error -> Reply in
+            var response = error.response
+            response.headers.append(("x-amzn-RequestId", requestIds.next()))
+            return Reply(response)
+        } ?? handler(request)
         let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
         if reply.delayMillis > 0 {
             let pending = Unmanaged.passRetained(PendingReply(outgoing, gates: gates))

@@ -11,8 +11,8 @@ public struct Request: Sendable {
     public var body: [UInt8]
     /// Length of the request target (path + query) as received.
     public var uriLength: Int
-    /// Set when the connection's gate refused the request's framing (`RequestHead`): the answer to give,
-    /// before anything else is looked at.
+    /// Set when the connection's gate refused the request's framing (`RequestHead`): the server answers it
+    /// without calling the application.
     public var refusal: APIError?
 
     public init(method: String, uri: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
