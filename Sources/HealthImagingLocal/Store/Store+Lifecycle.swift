@@ -78,8 +78,9 @@ extension Store {
             ORDER BY account DESC LIMIT 1
             """)
         try statement.bind(1, resource.rawValue).bind(2, namespace.account).bind(3, namespace.region)
-        guard try statement.step(), let text = statement.text(0) else { return .immediate }
-        return TransitionMode(text) ?? .immediate
+        let text = try statement.step() ? statement.text(0) : nil
+        statement.reset()  // no read snapshot left open after the last row
+        return text.flatMap(TransitionMode.init) ?? .immediate
     }
 
     public func setTransitionMode(_ namespace: Namespace, _ resource: TransitionResource, _ mode: TransitionMode) throws {
@@ -245,6 +246,7 @@ extension Store {
         let statement = try database.cached("SELECT count(*) FROM transitions WHERE account = ? AND region = ?")
         try statement.bind(1, namespace.account).bind(2, namespace.region)
         _ = try statement.step()
+        defer { statement.reset() }
         return Int(statement.int64(0) ?? 0)
     }
 }
