@@ -80,3 +80,22 @@ import Testing
         #expect(!ControlAccess.tokenMatches("t", token: "tt") && ControlAccess.tokenMatches("tt", token: "tt"))
     }
 }
+
+/// What `--host` prints and warns about.
+@Suite struct ListenAddressTests {
+    @Test func wildcardsPrintALoopbackURL() {
+        #expect(ListenAddress.clientURL(host: "0.0.0.0", port: 7890) == "http://127.0.0.1:7890")
+        #expect(ListenAddress.clientURL(host: "::", port: 1) == "http://[::1]:1")
+        #expect(ListenAddress.clientURL(host: "192.168.1.5", port: 2) == "http://192.168.1.5:2")
+        #expect(ListenAddress.clientURL(host: "fe80::1", port: 3) == "http://[fe80::1]:3")
+    }
+
+    @Test func onlyNonLoopbackAddressesWarn() {
+        var configuration = Emulator.Configuration()
+        #expect(ListenAddress.exposureWarning(host: "127.0.0.1", port: 1, configuration: configuration) == nil)
+        #expect(ListenAddress.exposureWarning(host: "::1", port: 1, configuration: configuration) == nil)
+        #expect(ListenAddress.exposureWarning(host: "0.0.0.0", port: 1, configuration: configuration)?.contains("WITHOUT authentication") == true)
+        configuration.controlToken = "t"
+        #expect(ListenAddress.exposureWarning(host: "0.0.0.0", port: 1, configuration: configuration)?.contains("guarded by --control-token") == true)
+    }
+}

@@ -9,6 +9,7 @@ extension Store {
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region)
         _ = try statement.step()
+        defer { statement.reset() }  // no read snapshot left open after the last row
         return Counts(datastores: Int(statement.int64(0) ?? 0), imageSets: Int(statement.int64(1) ?? 0),
                       versions: Int(statement.int64(2) ?? 0))
     }
@@ -17,6 +18,7 @@ extension Store {
     public func namespaceCount() throws -> Int {
         let statement = try database.cached("SELECT count(*) FROM (SELECT DISTINCT account, region FROM datastores)")
         _ = try statement.step()
+        defer { statement.reset() }
         return Int(statement.int64(0) ?? 0)
     }
 }
