@@ -165,6 +165,17 @@ import Testing
         }
     }
 
+    @Test func refusesAnElementOverTheServicesMaximumLength() throws {
+        // The sample's StudyID "1" (SH, padded "1 ") becomes 17 characters by rewriting the value in place.
+        var bytes = try Self.bytes(Self.samples.appendingPathComponent("ct-01-explicit-le.dcm"))
+        let needle: [UInt8] = [0x20, 0x00, 0x10, 0x00, 0x53, 0x48, 0x02, 0x00]  // (0020,0010) SH length 2
+        let at = try #require((0..<(bytes.count - needle.count)).first { Array(bytes[$0..<$0 + needle.count]) == needle })
+        bytes.replaceSubrange(at + 6..<at + 10, with: [18, 0] + Array("12345678901234567 ".utf8))
+        #expect { _ = try DICOMReader.read(bytes) } throws: {
+            ($0 as? DICOMFileError)?.exceptionType == DICOMFileError.elementLengthViolation
+        }
+    }
+
     @Test(.enabled(if: pydicomTestFiles != nil, "pydicom's test files are not installed (set PYDICOM_TEST_FILES)"))
     func readsPydicomsTestFilesLikePydicom() throws {
         let dir = try #require(Self.pydicomTestFiles)
