@@ -165,6 +165,26 @@ import Testing
         }
     }
 
+    /// Import decodes off the event loop on several threads: concurrent reads give the serial answers.
+    @Test func readsConcurrently() async throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.samples.path).filter { $0.hasSuffix(".dcm") }.sorted()
+        let files = try names.map { try Self.bytes(Self.samples.appendingPathComponent($0)) }
+        let serial = try files.map { try DICOMReader.read($0).frames.map(MetadataDocument.fullResolutionChecksum) }
+        let parallel = try await withThrowingTaskGroup(of: (Int, [UInt32]).self) { group in
+            for round in 0..<4 {
+                for (index, file) in files.enumerated() {
+                    group.addTask { (index, try DICOMReader.read(file).frames.map(MetadataDocument.fullResolutionChecksum)) }
+                    _ = round
+                }
+            }
+            var results: [(Int, [UInt32])] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+        #expect(parallel.count == files.count * 4)
+        for (index, checksums) in parallel { #expect(checksums == serial[index]) }
+    }
+
     @Test func refusesAnElementOverTheServicesMaximumLength() throws {
         // The sample's StudyID "1" (SH, padded "1 ") becomes 17 characters by rewriting the value in place.
         var bytes = try Self.bytes(Self.samples.appendingPathComponent("ct-01-explicit-le.dcm"))
