@@ -110,7 +110,7 @@ def control(url: str, method: str, path: str, body=None, expect: int | None = 20
 CI_SLICE = [
     "CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "MR_small_RLE.dcm",
     "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm",
-    "SC_rgb_rle_2frame.dcm", "SC_rgb_small_odd.dcm", "image_dfl.dcm", "emri_small.dcm",
+    "SC_rgb_small_odd.dcm", "image_dfl.dcm", "emri_small.dcm",
     "rtplan.dcm",
 ]
 
