@@ -67,9 +67,8 @@ import Testing
     @Test func aManualModeHoldsTheEnd() throws {
         try emulator.store.setTransitionMode(.importJob, .manual(reads: nil))
         let jobId = try start()
-        let folder = "\(root)/inbox/out/\(datastore)-DicomImport-\(jobId)/job-output-manifest.json"
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: folder) { Thread.sleep(forTimeInterval: 0.01) }
-        // The worker's "written" message comes right after the file: requests pump it and the end is scheduled.
+        // Without a server loop, requests pump the worker's messages: scanned → committed → output written → the
+        // end is scheduled (and held).
         for _ in 0..<500 where try emulator.store.pendingTransitionCount() == 0 {
             _ = try send("GET", "/getDICOMImportJob/datastore/\(datastore)/job/\(jobId)")
             Thread.sleep(forTimeInterval: 0.01)
@@ -80,6 +79,7 @@ import Testing
         #expect(applied == 1)
         let done = try send("GET", "/getDICOMImportJob/datastore/\(datastore)/job/\(jobId)")["jobProperties"]
         #expect(done?["jobStatus"] == .string("COMPLETED"))
+        #expect(FileManager.default.fileExists(atPath: "\(root)/inbox/out/\(datastore)-DicomImport-\(jobId)/job-output-manifest.json"))
     }
 
     @Test func s3URIsAndRoleArnsFollowTheModel() {

@@ -79,6 +79,12 @@ public enum ImportScanner {
         for (index, frame) in instance.frames.enumerated() {
             do {
                 frames.append((ResourceIds.make(), try ImportCodec.store(frame, format: format)))
+            } catch let error as FrameCodecError where error.code == 1 {
+                // The codec refuses the frame's geometry or sample depth: the file's pixel data is not supported.
+                return .failure(RejectedFile(
+                    inputFile: inputFile,
+                    error: DICOMFileError(exceptionType: "UnsupportedException", message: "Frame \(index + 1) has pixel data the datastore cannot store: \(error.message)"),
+                    serverError: false))
             } catch {
                 return .failure(RejectedFile(
                     inputFile: inputFile,
