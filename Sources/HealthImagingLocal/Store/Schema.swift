@@ -93,6 +93,7 @@ enum Schema {
         """,
         // 3 (frames): stored image frames. Bytes live in frame_blobs (a rowid table: big blobs go to overflow pages),
         // referenced by frames rows, so CopyImageSet copies references; a trigger drops a blob with its last reference.
+        // synthetic: made by the emulator for a document without pixels (not exported: loading regenerates it).
         // frames_ready marks versions whose document's ImageFrames all have a stored frame (synthetic ones made).
         """
         CREATE TABLE frame_blobs (
@@ -109,6 +110,7 @@ enum Schema {
             min_value       INTEGER NOT NULL,
             max_value       INTEGER NOT NULL,
             size            INTEGER NOT NULL,
+            synthetic       INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (image_set_pk, frame_id)
         ) WITHOUT ROWID;
         CREATE INDEX frames_by_blob ON frames (blob_id);

@@ -11,7 +11,7 @@ extension Store {
         try insertFrame(imageSet: key, frameId: frameId, frame)
     }
 
-    public func insertFrame(imageSet key: Int64, frameId: String, _ frame: StoredFrame) throws {
+    public func insertFrame(imageSet key: Int64, frameId: String, _ frame: StoredFrame, synthetic: Bool = false) throws {
         let blob = try database.cached("INSERT INTO frame_blobs (data) VALUES (?) RETURNING id")
         try blob.bind(1, blob: frame.data)
         guard try blob.step(), let blobId = blob.int64(0) else {
@@ -20,12 +20,12 @@ extension Store {
         try blob.run()
         try database.cached("""
             INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
-                min_value, max_value, size)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                min_value, max_value, size, synthetic)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, key).bind(2, frameId).bind(3, blobId).bind(4, frame.transferSyntaxUID).bind(5, frame.contentType)
             .bind(6, Self.encodeChecksums(frame.checksums)).bind(7, frame.minPixelValue).bind(8, frame.maxPixelValue)
-            .bind(9, frame.data.count).run()
+            .bind(9, frame.data.count).bind(10, synthetic).run()
     }
 
     /// A stored frame with its bytes, nil when the image set has no frame with that id.
@@ -74,16 +74,16 @@ extension Store {
         guard let frameIds else {
             try database.cached("""
                 INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
-                    min_value, max_value, size)
-                SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size
+                    min_value, max_value, size, synthetic)
+                SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size, synthetic
                 FROM frames WHERE image_set_pk = ?
                 """).bind(1, destination).bind(2, source).run()
             return
         }
         let one = try database.cached("""
             INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
-                min_value, max_value, size)
-            SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size
+                min_value, max_value, size, synthetic)
+            SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size, synthetic
             FROM frames WHERE image_set_pk = ? AND frame_id = ?
             """)
         for frameId in frameIds {
@@ -117,6 +117,25 @@ extension Store {
         try planned.run()
         guard found else { return false }
         return try takeOutcome(namespace, datastoreId: datastoreId, imageSetIds: [imageSetId], operation: "GetImageFrame") != nil
+    }
+
+    /// The frames of an image set that export must carry (not the synthetic ones: loading regenerates those),
+    /// in frame-id order.
+    public func exportedFrames(imageSet key: Int64) throws -> [(id: String, frame: StoredFrame)] {
+        let statement = try database.cached("""
+            SELECT f.frame_id, b.data, f.transfer_syntax, f.content_type, f.checksums, f.min_value, f.max_value
+            FROM frames f JOIN frame_blobs b ON b.id = f.blob_id
+            WHERE f.image_set_pk = ? AND f.synthetic = 0 ORDER BY f.frame_id
+            """)
+        try statement.bind(1, key)
+        var result: [(id: String, frame: StoredFrame)] = []
+        while try statement.step() {
+            result.append((statement.text(0) ?? "", StoredFrame(
+                data: statement.blob(1) ?? [], transferSyntaxUID: statement.text(2) ?? "", contentType: statement.text(3) ?? "",
+                checksums: Self.decodeChecksums(statement.text(4) ?? ""), minPixelValue: Int(statement.int64(5) ?? 0),
+                maxPixelValue: Int(statement.int64(6) ?? 0))))
+        }
+        return result
     }
 
     /// `w,h,crc;w,h,crc…`, smallest resolution first.
