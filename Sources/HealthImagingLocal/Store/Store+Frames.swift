@@ -31,19 +31,31 @@ extension Store {
     /// A stored frame with its bytes, nil when the image set has no frame with that id.
     public func frame(_ namespace: Namespace, datastoreId: String, imageSetId: String, frameId: String) throws -> StoredFrame? {
         let statement = try database.cached("""
-            SELECT b.data, f.transfer_syntax, f.content_type, f.checksums, f.min_value, f.max_value
-            FROM image_sets s JOIN frames f ON f.image_set_pk = s.pk JOIN frame_blobs b ON b.id = f.blob_id
+            SELECT f.blob_id, f.transfer_syntax, f.content_type, f.checksums, f.min_value, f.max_value
+            FROM image_sets s JOIN frames f ON f.image_set_pk = s.pk
             WHERE s.account = ? AND s.region = ? AND s.datastore_id = ? AND s.image_set_id = ? AND f.frame_id = ?
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
             .bind(5, frameId)
-        guard try statement.step() else { return nil }
-        let frame = StoredFrame(
-            data: statement.blob(0) ?? [], transferSyntaxUID: statement.text(1) ?? "", contentType: statement.text(2) ?? "",
+        guard try statement.step(), let blobId = statement.int64(0) else { return nil }
+        var frame = StoredFrame(
+            data: [], transferSyntaxUID: statement.text(1) ?? "", contentType: statement.text(2) ?? "",
             checksums: Self.decodeChecksums(statement.text(3) ?? ""), minPixelValue: Int(statement.int64(4) ?? 0),
             maxPixelValue: Int(statement.int64(5) ?? 0))
         try statement.run()
+        frame.data = try frameBytes(blobId)
         return frame
+    }
+
+    /// A blob's bytes, from the cache when recently served.
+    func frameBytes(_ blobId: Int64) throws -> [UInt8] {
+        if let bytes = frameCache.bytes(blobId) { return bytes }
+        let statement = try database.cached("SELECT data FROM frame_blobs WHERE id = ?")
+        try statement.bind(1, blobId)
+        let bytes = try statement.step() ? statement.blob(0) ?? [] : []
+        try statement.run()
+        frameCache.keep(bytes, for: blobId)
+        return bytes
     }
 
     /// A frame's metadata facts without its bytes (the document patcher's lookup).
@@ -172,5 +184,28 @@ public struct FrameFacts: Sendable, Equatable {
         self.minPixelValue = minPixelValue
         self.maxPixelValue = maxPixelValue
         self.sizeInBytes = sizeInBytes
+    }
+}
+
+/// Frame bytes recently read, by blob id, within a byte budget (habit 14): a viewer fetching the same frames
+/// again, or a load test, skips the blob read. Exact by construction: a blob is never changed, and its id is
+/// never reused (AUTOINCREMENT), so an entry can only be stale by being unreachable. Emptied when full.
+struct FrameByteCache {
+    static let budget = 32 << 20
+    /// Frames larger than this are never kept (one would evict everything else).
+    static let largest = 4 << 20
+    private var entries: [Int64: [UInt8]] = [:]
+    private var size = 0
+
+    func bytes(_ blobId: Int64) -> [UInt8]? { entries[blobId] }
+
+    mutating func keep(_ bytes: [UInt8], for blobId: Int64) {
+        guard bytes.count <= Self.largest else { return }
+        if size + bytes.count > Self.budget {
+            entries.removeAll(keepingCapacity: true)
+            size = 0
+        }
+        entries[blobId] = bytes
+        size += bytes.count
     }
 }
