@@ -146,6 +146,7 @@ def test_web_view_in_chromium(ui_server, browser):
     browser.get(url + "/_healthimaging/ui/journal?refresh=0")
     journal = browser.find_element(By.ID, "journal")
     assert EVIL in journal.text
+    assert "favicon" not in journal.text  # the pages name an inline icon
     browser.save_screenshot(str(ARTIFACTS / "ui-journal.png"))
     assert browser.execute_script("return window.__pwned === undefined")
     browser.get(url + "/_healthimaging/ui/journal?operation=GetImageSet&refresh=0")
@@ -201,8 +202,11 @@ def test_ui_routes_and_form_errors(ui_server):
 def test_the_view_is_behind_the_control_token(servers):
     s = servers.start(extra=("--control-token", "s3cret"))
     url = s.url
-    r = raw_request(url, "GET", "/_healthimaging/ui")
+    r = raw_request(url, "GET", "/_healthimaging/ui", headers={"Accept": "text/html,*/*"})
     assert r.status == 401 and r.headers["content-type"].startswith("text/html") and b"?token=" in r.body
+    assert r.headers["x-amzn-errortype"] == "UnauthorizedException"
+    r = raw_request(url, "GET", "/_healthimaging/ui")  # not a browser: the control plane's JSON error
+    assert r.status == 401 and r.json()["__type"] == "UnauthorizedException"
     r = raw_request(url, "GET", "/_healthimaging/ui?token=wrong")
     assert r.status in (401, 403)
     assert "set-cookie" not in r.headers

@@ -33,13 +33,17 @@ enum UIEndpoints {
             return ControlAccess.refusal(request, token: token)
         }
         if let presented = browserToken(request), ControlAccess.tokenMatches(presented, token: token) { return nil }
-        if request.header("Authorization") != nil { return ControlAccess.refusal(request, token: token) }
+        // Only a browser (Accept: text/html) without a header gets the page; other clients get the JSON error.
+        guard request.header("Authorization") == nil, request.header("Accept")?.contains("text/html") == true else {
+            return ControlAccess.refusal(request, token: token)
+        }
         let html = frame("Control token required") { html in
             html.raw("""
                 <p class="error" id="error">This emulator was started with <code>--control-token</code>.                 Open <code>/_healthimaging/ui?token=TOKEN</code> once; the page keeps it in a cookie.</p>
                 """)
         }
         return Response(status: 401, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                                               ("x-amzn-ErrorType", "UnauthorizedException"),
                                                ("WWW-Authenticate", "Bearer realm=\"healthimaging-local\"")], body: html.bytes)
     }
 

@@ -10,13 +10,14 @@ extension UIEndpoints {
         .ok{background:#dafbe1;color:#116329}.busy{background:#fff8c5;color:#7d4e00}.fail{background:#ffebe9;color:#a40e26}.gone{background:#eaeef2;color:#57606a}
         .run{background:#ddf4ff;color:#0969da}.primary{background:#fbefff;color:#8250df}
         form.inline{display:inline}fieldset{border:1px solid #d0d7de;background:#fff}label{margin-right:10px}
-        .error{background:#ffebe9;border:1px solid #a40e26;padding:8px}.muted{color:#57606a}
+        td code{word-break:break-all}.error{background:#ffebe9;border:1px solid #a40e26;padding:8px}.muted{color:#57606a}
         """
 
     /// The page frame: title, navigation, then `body`.
     static func frame(_ title: String, refresh: Int? = nil, _ body: (inout HTML) -> Void) -> HTML {
         var html = HTML()
-        html.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">")
+        // The empty data: icon keeps browsers from asking for /favicon.ico (an unknown path the journal would show).
+        html.raw("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">")
         if let refresh, refresh > 0 {
             html.raw("<meta http-equiv=\"refresh\" content=\"")
             html.text(refresh)
