@@ -7,7 +7,7 @@
 ///   A file that cannot be imported answers 400 ValidationException with the failure.ndjson message.
 enum ImportEndpoints {
     static let all: [ControlPlane.Endpoint] = [
-        .init("POST", "/_healthimaging/datastores/{datastoreId}/dicom", importOne),
+        .init("POST", "/_healthimaging/datastores/{datastoreId}/dicom", query: ["inputFile"], importOne),
     ]
 
     static func importOne(_ call: ControlCall) throws(APIError) -> Response {
