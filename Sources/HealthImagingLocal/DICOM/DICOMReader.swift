@@ -41,6 +41,7 @@ public enum DICOMReader {
             }
             return text
         }
+        try checkLengths(patient + study)
         let studyUID = try required("StudyInstanceUID", study)
         let seriesUID = try required("SeriesInstanceUID", series)
         let sopUID = try required("SOPInstanceUID", instance)
@@ -55,6 +56,34 @@ public enum DICOMReader {
     }
 }
 
+extension DICOMReader {
+    /// Maximum lengths from the developer guide's "DICOM element constraints" ("the following DICOM elements have
+    /// maximum length constraints … make sure your data does not exceed the maximum limit length").
+    static let maximumLengths: [String: Int] = [
+        "PatientName": 256, "PatientID": 256, "PatientBirthDate": 18, "PatientSex": 16, "StudyInstanceUID": 256,
+        "StudyID": 16, "StudyDescription": 64, "AccessionNumber": 256, "StudyDate": 18, "StudyTime": 28,
+    ]
+
+    static func checkLengths(_ attributes: [(key: String, value: JSONValue)]) throws(DICOMFileError) {
+        for (key, value) in attributes {
+            guard let limit = maximumLengths[key], case .string(let text) = value else { continue }
+            let length = text.trimmingTrailingSpaces.count
+            if length > limit {
+                throw DICOMFileError(exceptionType: DICOMFileError.elementLengthViolation,
+                                     message: "\(key) is \(length) characters long; the maximum is \(limit)")
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingSpaces: Substring {
+        var end = endIndex
+        while end > startIndex, self[index(before: end)] == " " { end = index(before: end) }
+        return self[..<end]
+    }
+}
+
 extension DICOMFileError {
     /// Not a Part 10 file, or truncated / malformed beyond what DCMTK reads.
     public static let invalidDICOMFile = "InvalidDICOMFile"
@@ -62,7 +91,8 @@ extension DICOMFileError {
     public static let unsupportedTransferSyntax = "UnsupportedTransferSyntax"
     /// StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, or a pixel-module attribute the frames need.
     public static let missingRequiredAttribute = "MissingRequiredAttribute"
-    /// An element's length runs past its container or contradicts its VR.
+    /// An element's length runs past its container or contradicts its VR, or exceeds the service's documented
+    /// maximum ("DICOM element constraints").
     public static let elementLengthViolation = "ElementLengthViolation"
     /// Pixel Data that does not decode (codec error, fragments that do not map to frames, a short value).
     public static let invalidPixelData = "InvalidPixelData"
