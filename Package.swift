@@ -65,6 +65,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // bench/frames: the emulator's HTJ2K encode cost next to ojph_compress on the same raw frame.
+        .executableTarget(
+            name: "frames-bench",
+            dependencies: ["HealthImagingLocal"],
+            path: "bench/Sources/frames-bench"
+        ),
         .testTarget(
             name: "HealthImagingLocalTests",
             dependencies: ["HealthImagingLocal"]

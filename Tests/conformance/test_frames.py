@@ -359,3 +359,40 @@ def test_export_reset_load_serves_the_same_frames(fresh_server):
     control(url, "POST", "fixtures", exported)
     assert get_frame(client, DS, RGB_SET, entry["ID"]) == before
     assert next(instances(metadata(client, DS, RGB_SET)))["ImageFrames"][1] == entry
+
+
+def test_fixture_frames_are_carried_through_export_and_load(fresh_server):
+    """A frame given in a fixture's `frames` member (as export writes imported ones) is served as given, listed
+    in the export (synthetic ones are not: they are regenerated), and served again after reset + load."""
+    import base64
+    url = fresh_server.url
+    client = boto_client(url)
+    control(url, "POST", "fixtures", {"datastores": fixture()})
+    donor = next(instances(metadata(client, DS, RGB_SET)))["ImageFrames"][0]
+    _, body = get_frame(client, DS, RGB_SET, donor["ID"])
+    carried_set, carried_id = hex_id(0x77, "d"), hex_id(0x78, "e")
+    doc = document(carried_set, DS, **{**GEOMETRY[RGB_SET], "frames": [carried_id]})
+    frame = {"imageFrameId": carried_id, "storedTransferSyntaxUID": "1.2.840.10008.1.2.4.202",
+             "contentType": "image/jph", "data": base64.b64encode(body).decode(),
+             "pixelDataChecksumFromBaseToFullResolution": donor["PixelDataChecksumFromBaseToFullResolution"],
+             "minPixelValue": donor["MinPixelValue"], "maxPixelValue": donor["MaxPixelValue"]}
+    extra = [{"datastoreId": hex_id(0xF3, "f"), "datastoreName": "carried", "imageSets": [
+        {"imageSetId": carried_set, "versions": version1(carried_set), "metadata": doc, "frames": [frame]}]}]
+    control(url, "POST", "fixtures", {"datastores": extra})
+    ds = extra[0]["datastoreId"]
+    assert get_frame(client, ds, carried_set, carried_id) == ("image/jph", body)
+    entry = next(instances(metadata(client, ds, carried_set)))["ImageFrames"][0]
+    assert entry["PixelDataChecksumFromBaseToFullResolution"] == donor["PixelDataChecksumFromBaseToFullResolution"]
+    assert entry["FrameSizeInBytes"] == len(body)
+    exported = control(url, "GET", "fixtures").json()
+    by_set = {s["imageSetId"]: s for d in exported["datastores"] for s in d["imageSets"]}
+    assert [f["imageFrameId"] for f in by_set[carried_set]["frames"]] == [carried_id]
+    assert "frames" not in by_set[RGB_SET]  # synthetic: regenerated on load, not carried
+    control(url, "POST", "reset", {"to": "empty"})
+    control(url, "POST", "fixtures", exported)
+    assert get_frame(client, ds, carried_set, carried_id) == ("image/jph", body)
+    bad = {"datastores": [{"datastoreId": hex_id(0xF4, "f"), "imageSets": [
+        {"imageSetId": carried_set, "versions": version1(carried_set), "frames": [{**frame, "data": "%%%"}]}]}]}
+    response = raw_request(url, "POST", "/_healthimaging/fixtures", body=json.dumps(bad).encode(),
+                           headers={"Content-Type": "application/json"})
+    assert response.status == 400 and b"base64" in response.body

@@ -14,6 +14,8 @@ public struct Fixture: Sendable {
         public var tags: [(key: String, value: String)] = []
         /// The documents of single versions (a version's `metadata` member), by version number.
         public var versionMetadata: [Int64: JSONValue] = [:]
+        /// Stored frames carried by the document (`frames` member: Fixture+Frames.swift), by frame id.
+        public var frames: [(id: String, frame: StoredFrame)] = []
     }
 
     public struct Entry: Sendable {
@@ -40,7 +42,7 @@ extension Fixture {
         "datastoreId", "datastoreName", "datastoreStatus", "createdAt", "updatedAt", "imageSets",
         "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags", "importJobs",
     ]
-    static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags"]
+    static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags", "frames"]
     static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable + ["metadata"]
 
     /// Parses and validates a document against the service model's patterns and enums. Every issue found is
@@ -112,8 +114,10 @@ extension Fixture {
         }
         let metadata = reader.member("metadata").flatMap(metadataDocument)
         let tags = reader.member("tags").flatMap(TagRules.read) ?? []
+        let frames = reader.member("frames").flatMap(Fixture.frames) ?? []
         guard let id else { return nil }
-        return ImageSet(imageSetId: id, versions: versions, metadata: metadata, tags: tags, versionMetadata: versionMetadata)
+        return ImageSet(imageSetId: id, versions: versions, metadata: metadata, tags: tags, versionMetadata: versionMetadata,
+                        frames: frames)
     }
 
     /// A GetImageSetMetadata document: any JSON object.

@@ -83,5 +83,6 @@ extension Store {
             try setMetadata(imageSet: key, versionId: version.versionId, bytes)
         }
         try setTags(namespace, datastoreId: datastoreId, imageSetId: imageSet.imageSetId, imageSet.tags)
+        for (frameId, frame) in imageSet.frames { try insertFrame(imageSet: key, frameId: frameId, frame) }
     }
 }

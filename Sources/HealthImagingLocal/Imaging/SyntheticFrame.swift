@@ -24,8 +24,8 @@ public enum SyntheticFrame {
                 default: nil
                 }
             }
-            if let value = int("Rows"), (1...8192).contains(value) { rows = value }
-            if let value = int("Columns"), (1...8192).contains(value) { columns = value }
+            if let value = int("Rows"), (1...4096).contains(value) { rows = value }
+            if let value = int("Columns"), (1...4096).contains(value) { columns = value }
             if let value = int("BitsAllocated"), value == 8 || value == 16 { bitsAllocated = value }
             bitsStored = min(bitsStored, bitsAllocated)
             if let value = int("BitsStored"), (1...bitsAllocated).contains(value) { bitsStored = value }

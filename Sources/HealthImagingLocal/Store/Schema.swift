@@ -92,11 +92,13 @@ enum Schema {
         ) WITHOUT ROWID;
         """,
         // 3 (frames): stored image frames. Bytes live in frame_blobs (a rowid table: big blobs go to overflow pages),
-        // referenced by frames rows, so CopyImageSet copies references; a trigger drops a blob with its last reference.
+        // referenced by frames rows, so CopyImageSet copies references (AUTOINCREMENT: a blob id is never reused,
+        // so the in-memory frame cache can key on it); a trigger drops a blob with its last reference.
+        // synthetic: made by the emulator for a document without pixels (not exported: loading regenerates it).
         // frames_ready marks versions whose document's ImageFrames all have a stored frame (synthetic ones made).
         """
         CREATE TABLE frame_blobs (
-            id   INTEGER PRIMARY KEY,
+            id   INTEGER PRIMARY KEY AUTOINCREMENT,
             data BLOB NOT NULL
         );
         CREATE TABLE frames (
@@ -109,6 +111,7 @@ enum Schema {
             min_value       INTEGER NOT NULL,
             max_value       INTEGER NOT NULL,
             size            INTEGER NOT NULL,
+            synthetic       INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (image_set_pk, frame_id)
         ) WITHOUT ROWID;
         CREATE INDEX frames_by_blob ON frames (blob_id);

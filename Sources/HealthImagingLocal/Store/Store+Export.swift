@@ -21,7 +21,7 @@ extension Store {
                 entries[index].imageSets.append(Fixture.ImageSet(
                     imageSetId: imageSetId, versions: versions,
                     tags: try tags(namespace, datastoreId: datastoreId, imageSetId: imageSetId),
-                    versionMetadata: try exportedMetadata(imageSet: key)))
+                    versionMetadata: try exportedMetadata(imageSet: key), frames: try exportedFrames(imageSet: key)))
             }
         }
         return entries
@@ -78,6 +78,7 @@ extension Fixture {
             item.field("imageSetId", imageSet.imageSetId)
             if let metadata = imageSet.metadata { item.field("metadata", raw: metadata.serialized()) }
             writeTags(imageSet.tags, to: &item)
+            writeFrames(imageSet.frames, to: &item)
             item.field("versions", array: { versions in
                 for version in imageSet.versions {
                     guard let metadata = imageSet.versionMetadata[version.versionId] else {

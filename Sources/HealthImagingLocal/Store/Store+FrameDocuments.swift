@@ -78,7 +78,7 @@ extension Store {
                     var facts = try frameFacts(imageSet: key, frameId: frameId)
                     if facts == nil {
                         let stored = try FrameCodec.store(SyntheticFrame.make(frameId: frameId, geometry: geometry), format: format)
-                        try insertFrame(imageSet: key, frameId: frameId, stored)
+                        try insertFrame(imageSet: key, frameId: frameId, stored, synthetic: true)
                         facts = FrameFacts(stored)
                     }
                     guard let facts else { continue }

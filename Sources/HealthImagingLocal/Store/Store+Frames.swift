@@ -11,7 +11,7 @@ extension Store {
         try insertFrame(imageSet: key, frameId: frameId, frame)
     }
 
-    public func insertFrame(imageSet key: Int64, frameId: String, _ frame: StoredFrame) throws {
+    public func insertFrame(imageSet key: Int64, frameId: String, _ frame: StoredFrame, synthetic: Bool = false) throws {
         let blob = try database.cached("INSERT INTO frame_blobs (data) VALUES (?) RETURNING id")
         try blob.bind(1, blob: frame.data)
         guard try blob.step(), let blobId = blob.int64(0) else {
@@ -20,30 +20,42 @@ extension Store {
         try blob.run()
         try database.cached("""
             INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
-                min_value, max_value, size)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                min_value, max_value, size, synthetic)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, key).bind(2, frameId).bind(3, blobId).bind(4, frame.transferSyntaxUID).bind(5, frame.contentType)
             .bind(6, Self.encodeChecksums(frame.checksums)).bind(7, frame.minPixelValue).bind(8, frame.maxPixelValue)
-            .bind(9, frame.data.count).run()
+            .bind(9, frame.data.count).bind(10, synthetic).run()
     }
 
     /// A stored frame with its bytes, nil when the image set has no frame with that id.
     public func frame(_ namespace: Namespace, datastoreId: String, imageSetId: String, frameId: String) throws -> StoredFrame? {
         let statement = try database.cached("""
-            SELECT b.data, f.transfer_syntax, f.content_type, f.checksums, f.min_value, f.max_value
-            FROM image_sets s JOIN frames f ON f.image_set_pk = s.pk JOIN frame_blobs b ON b.id = f.blob_id
+            SELECT f.blob_id, f.transfer_syntax, f.content_type, f.checksums, f.min_value, f.max_value
+            FROM image_sets s JOIN frames f ON f.image_set_pk = s.pk
             WHERE s.account = ? AND s.region = ? AND s.datastore_id = ? AND s.image_set_id = ? AND f.frame_id = ?
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
             .bind(5, frameId)
-        guard try statement.step() else { return nil }
-        let frame = StoredFrame(
-            data: statement.blob(0) ?? [], transferSyntaxUID: statement.text(1) ?? "", contentType: statement.text(2) ?? "",
+        guard try statement.step(), let blobId = statement.int64(0) else { return nil }
+        var frame = StoredFrame(
+            data: [], transferSyntaxUID: statement.text(1) ?? "", contentType: statement.text(2) ?? "",
             checksums: Self.decodeChecksums(statement.text(3) ?? ""), minPixelValue: Int(statement.int64(4) ?? 0),
             maxPixelValue: Int(statement.int64(5) ?? 0))
         try statement.run()
+        frame.data = try frameBytes(blobId)
         return frame
+    }
+
+    /// A blob's bytes, from the cache when recently served.
+    func frameBytes(_ blobId: Int64) throws -> [UInt8] {
+        if let bytes = frameCache.bytes(blobId) { return bytes }
+        let statement = try database.cached("SELECT data FROM frame_blobs WHERE id = ?")
+        try statement.bind(1, blobId)
+        let bytes = try statement.step() ? statement.blob(0) ?? [] : []
+        try statement.run()
+        frameCache.keep(bytes, for: blobId)
+        return bytes
     }
 
     /// A frame's metadata facts without its bytes (the document patcher's lookup).
@@ -74,16 +86,16 @@ extension Store {
         guard let frameIds else {
             try database.cached("""
                 INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
-                    min_value, max_value, size)
-                SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size
+                    min_value, max_value, size, synthetic)
+                SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size, synthetic
                 FROM frames WHERE image_set_pk = ?
                 """).bind(1, destination).bind(2, source).run()
             return
         }
         let one = try database.cached("""
             INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
-                min_value, max_value, size)
-            SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size
+                min_value, max_value, size, synthetic)
+            SELECT ?, frame_id, blob_id, transfer_syntax, content_type, checksums, min_value, max_value, size, synthetic
             FROM frames WHERE image_set_pk = ? AND frame_id = ?
             """)
         for frameId in frameIds {
@@ -117,6 +129,25 @@ extension Store {
         try planned.run()
         guard found else { return false }
         return try takeOutcome(namespace, datastoreId: datastoreId, imageSetIds: [imageSetId], operation: "GetImageFrame") != nil
+    }
+
+    /// The frames of an image set that export must carry (not the synthetic ones: loading regenerates those),
+    /// in frame-id order.
+    public func exportedFrames(imageSet key: Int64) throws -> [(id: String, frame: StoredFrame)] {
+        let statement = try database.cached("""
+            SELECT f.frame_id, b.data, f.transfer_syntax, f.content_type, f.checksums, f.min_value, f.max_value
+            FROM frames f JOIN frame_blobs b ON b.id = f.blob_id
+            WHERE f.image_set_pk = ? AND f.synthetic = 0 ORDER BY f.frame_id
+            """)
+        try statement.bind(1, key)
+        var result: [(id: String, frame: StoredFrame)] = []
+        while try statement.step() {
+            result.append((statement.text(0) ?? "", StoredFrame(
+                data: statement.blob(1) ?? [], transferSyntaxUID: statement.text(2) ?? "", contentType: statement.text(3) ?? "",
+                checksums: Self.decodeChecksums(statement.text(4) ?? ""), minPixelValue: Int(statement.int64(5) ?? 0),
+                maxPixelValue: Int(statement.int64(6) ?? 0))))
+        }
+        return result
     }
 
     /// `w,h,crc;w,h,crc…`, smallest resolution first.
@@ -153,5 +184,28 @@ public struct FrameFacts: Sendable, Equatable {
         self.minPixelValue = minPixelValue
         self.maxPixelValue = maxPixelValue
         self.sizeInBytes = sizeInBytes
+    }
+}
+
+/// Frame bytes recently read, by blob id, within a byte budget (habit 14): a viewer fetching the same frames
+/// again, or a load test, skips the blob read. Exact by construction: a blob is never changed, and its id is
+/// never reused (AUTOINCREMENT), so an entry can only be stale by being unreachable. Emptied when full.
+struct FrameByteCache {
+    static let budget = 32 << 20
+    /// Frames larger than this are never kept (one would evict everything else).
+    static let largest = 4 << 20
+    private var entries: [Int64: [UInt8]] = [:]
+    private var size = 0
+
+    func bytes(_ blobId: Int64) -> [UInt8]? { entries[blobId] }
+
+    mutating func keep(_ bytes: [UInt8], for blobId: Int64) {
+        guard bytes.count <= Self.largest else { return }
+        if size + bytes.count > Self.budget {
+            entries.removeAll(keepingCapacity: true)
+            size = 0
+        }
+        entries[blobId] = bytes
+        size += bytes.count
     }
 }

@@ -8,6 +8,8 @@ public final class Store {
     /// False once the transitions table was seen empty: reads then skip looking for due transitions, which
     /// keeps the hot path at one query per read in the default `immediate` mode. Set again by `schedule`.
     var mayHavePendingTransitions = true
+    /// Recently served frame bytes by blob id (Store+Frames.swift).
+    var frameCache = FrameByteCache()
 
     public init(path: String?) throws {
         database = try SQLiteDatabase(path: path)
