@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func aManualModeHoldsTheEnd() throws {
-        try emulator.store.setTransitionMode(.importJob, .manual(reads: nil))
+        try emulator.store.setTransitionMode(emulator.defaultNamespace, .importJob, .manual(reads: nil))
         let jobId = try start()
         // Without a server loop, requests pump the worker's messages: scanned → committed → output written → the
         // end is scheduled (and held).
@@ -98,8 +98,8 @@ import Testing
     }
 
     @Test func sigV4EncodingKeepsUnreservedCharacters() {
-        #expect(SigV4.encode("a b/c~d", keepSlash: true) == "a%20b/c~d")
-        #expect(SigV4.encode("a/b", keepSlash: false) == "a%2Fb")
+        #expect(SigV4.uriEncode("a b/c~d", keepSlash: true) == "a%20b/c~d")
+        #expect(SigV4.uriEncode("a/b", keepSlash: false) == "a%2Fb")
         #expect(SigV4.canonicalQuery([("prefix", "x y"), ("list-type", "2")]) == "list-type=2&prefix=x%20y")
     }
 }
