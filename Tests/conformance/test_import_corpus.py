@@ -1,8 +1,10 @@
 """pydicom's bundled test files imported for real: uploaded to moto's S3 with boto3 (and copied into an --s3-dir
 folder), imported with boto3 and the aws CLI, then every imported instance's metadata compared with pydicom's
 reading of its file and every frame checksum with the CRC-32 of pydicom's decoded pixel array. Also AWS's SDK
-example workflow for HealthImaging (imaging_set_and_frames_workflow), its calls and checks reproduced up to the
-metadata step, and the grouping rules (primary image sets, new versions, non-primary on conflict)."""
+example workflow for HealthImaging (imaging_set_and_frames_workflow), its calls and checks reproduced end to end
+(import → manifest → metadata → GetImageFrame → "checksum verified: True" for every frame), every imported frame
+decoded with OpenJPEG and OpenJPH and compared pixel for pixel with pydicom and per resolution level, and the
+grouping rules (primary image sets, new versions, non-primary on conflict)."""
 
 from __future__ import annotations
 
