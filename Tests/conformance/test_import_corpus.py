@@ -1,8 +1,10 @@
 """pydicom's bundled test files imported for real: uploaded to moto's S3 with boto3 (and copied into an --s3-dir
 folder), imported with boto3 and the aws CLI, then every imported instance's metadata compared with pydicom's
 reading of its file and every frame checksum with the CRC-32 of pydicom's decoded pixel array. Also AWS's SDK
-example workflow for HealthImaging (imaging_set_and_frames_workflow), its calls and checks reproduced up to the
-metadata step, and the grouping rules (primary image sets, new versions, non-primary on conflict)."""
+example workflow for HealthImaging (imaging_set_and_frames_workflow), its calls and checks reproduced end to end
+(import → manifest → metadata → GetImageFrame → "checksum verified: True" for every frame), every imported frame
+decoded with OpenJPEG and OpenJPH and compared pixel for pixel with pydicom and per resolution level, and the
+grouping rules (primary image sets, new versions, non-primary on conflict)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import uuid
 import jmespath
 import pytest
 
-from conftest import SEED_DATASTORE, boto_client, cli_json, raw_request
+from conftest import SEED_DATASTORE, boto_client, cli_json, raw_request, run_cli
 from import_helpers import (
     CI_SLICE, ROLE_ARN, corpus_files, document_value, expected_attributes, frame_checksums, free_port, instances,
     metadata, read_output, read_output_dir, s3_client, wait_for_job,
@@ -128,11 +130,43 @@ def test_corpus_through_s3_dir_with_the_cli(servers, tmp_path):
     check_import(client, SEED_DATASTORE, *read_output_dir(root, props["outputS3Uri"]), files=files)
 
 
-def test_sdk_example_workflow_up_to_metadata(servers, moto, tmp_path):
-    """The steps of AWS's imaging_set_and_frames_workflow: start the job (jobName examplejob, input and output
-    folders in the bucket), poll GetDICOMImportJob, read jobProperties.outputS3Uri + job-output-manifest.json
-    from S3, take jobSummary.imageSetsSummary[].imageSetId, fetch each image set's gzipped metadata and collect
-    its frames (ID, Min/MaxPixelValue, the largest-Width checksum)."""
+LOSSLESS_STORED = ("1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.90")  # HTJ2K / JPEG 2000 lossless
+
+
+def frame_crc(array) -> int:
+    """CRC-32 of a decoded frame's bytes, little-endian (as AWS's example checks a frame)."""
+    import numpy as np
+    import zlib
+
+    return zlib.crc32(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes())
+
+
+def ojph_expand_raw(codestream, tmp_path, skip, dtype, level):
+    """OpenJPH's ojph_expand to a .raw file: the samples of one component, little-endian, sign kept."""
+    import subprocess
+
+    import numpy as np
+
+    source, target = tmp_path / "frame.j2c", tmp_path / "out.raw"
+    source.write_bytes(codestream)
+    subprocess.run(["ojph_expand", "-i", str(source), "-o", str(target), "-skip_res", f"{skip},{skip}"],
+                   check=True, capture_output=True, timeout=60)
+    data = target.read_bytes()
+    array = np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<"))
+    if array.size != level["Width"] * level["Height"]:
+        return array  # the caller reports the shape mismatch
+    return array.reshape(level["Height"], level["Width"])
+
+
+def test_sdk_example_workflow_to_verified_frames(servers, moto, tmp_path):
+    """The steps of AWS's imaging_set_and_frames_workflow, reproduced (not copied): start the job (jobName
+    examplejob, input and output folders in the bucket), poll GetDICOMImportJob, read jobProperties.outputS3Uri +
+    job-output-manifest.json from S3, take jobSummary.imageSetsSummary[].imageSetId, fetch each image set's gzipped
+    metadata and collect its frames (ID, Min/MaxPixelValue, the full-resolution checksum), then fetch every frame
+    with GetImageFrame, save it, decode the file with openjpeg.utils.decode(path, 2) and compare the CRC-32 of the
+    decoded array with the checksum: "checksum verified: True" for every frame."""
+    from openjpeg.utils import decode
+
     s3 = s3_client(moto)
     bucket = f"example-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
@@ -155,12 +189,130 @@ def test_sdk_example_workflow_up_to_metadata(servers, moto, tmp_path):
         document = metadata(client, SEED_DATASTORE, image_set_id)
         for instance in jmespath.search("Study.Series.*.Instances[].*[]", document):
             for frame in jmespath.search("ImageFrames[][]", instance):
-                full = jmespath.search("max_by(PixelDataChecksumFromBaseToFullResolution, &Width)", frame)
+                full = frame["PixelDataChecksumFromBaseToFullResolution"][-1]
+                assert full == max(frame["PixelDataChecksumFromBaseToFullResolution"], key=lambda c: c["Width"])
                 frames.append({"imageSetId": image_set_id, "imageFrameId": frame["ID"],
                                "minPixelValue": frame["MinPixelValue"], "maxPixelValue": frame["MaxPixelValue"],
                                "fullResolutionChecksum": full["Checksum"]})
     assert len(frames) == 2
-    assert all(isinstance(f["fullResolutionChecksum"], int) for f in frames)
+    report = []
+    for frame in frames:
+        response = client.get_image_frame(datastoreId=SEED_DATASTORE, imageSetId=frame["imageSetId"],
+                                          imageFrameInformation={"imageFrameId": frame["imageFrameId"]})
+        assert response["contentType"] == "image/jph"
+        path = tmp_path / f"{frame['imageFrameId']}.jph"
+        path.write_bytes(response["imageFrameBlob"].read())
+        forced = decode(str(path), 2)                  # the example's call: JP2-family format forced
+        auto = decode(path.read_bytes())               # and auto-detected
+        assert frame_crc(auto) == frame_crc(forced)
+        assert int(forced.min()) == frame["minPixelValue"] and int(forced.max()) == frame["maxPixelValue"]
+        report.append(f"checksum verified: {frame_crc(forced) == frame['fullResolutionChecksum']}")
+    assert report == ["checksum verified: True"] * len(frames), report
+
+
+def test_imported_corpus_frames_pixel_for_pixel(servers, moto, tmp_path):
+    """Every frame of the imported corpus slice, fetched with boto3, decodes (OpenJPEG auto-detected and forced
+    JP2-family) to its metadata's full-resolution CRC-32; frames stored losslessly (HTJ2K / JPEG 2000 lossless)
+    equal pydicom's decoding of the source file pixel for pixel and, with OpenJPH's ojph_expand, match the
+    checksum at every resolution level. One frame is also fetched with the aws CLI to an outfile."""
+    import numpy as np
+    import pydicom
+    from openjpeg.utils import decode
+    from test_frames import ojph_expand, ojph_missing, unwrap_jph
+
+    s3 = s3_client(moto)
+    bucket = f"frames-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    files = corpus_slice()
+    for path in files:
+        s3.upload_file(str(path), bucket, f"dicom/{path.name}")
+    server = servers.start(extra=["--s3-endpoint", moto])
+    client = boto_client(server.url)
+    job_id = client.start_dicom_import_job(
+        datastoreId=SEED_DATASTORE, jobName="frames", dataAccessRoleArn=ROLE_ARN,
+        inputS3Uri=f"s3://{bucket}/dicom/", outputS3Uri=f"s3://{bucket}/output/")["jobId"]
+    props = wait_for_job(client, SEED_DATASTORE, job_id, timeout=240)
+    assert props["jobStatus"] == "COMPLETED", props
+    _, success, _ = read_output(s3, props["outputS3Uri"])
+    by_name = {p.name: p for p in files}
+    documents, failures = {}, []
+    pixel_checked = level_checked = levels_frames = 0
+    cli_frame = None
+    for line in success:
+        name = line["inputFile"].rsplit("/", 1)[-1]
+        image_set_id = line["importResponse"]["imageSetId"]
+        if image_set_id not in documents:
+            documents[image_set_id] = metadata(client, SEED_DATASTORE, image_set_id)
+        ds = pydicom.dcmread(by_name[name])
+        if "PixelData" not in ds:
+            continue
+        _, instance = instances(documents[image_set_id])[str(ds.SOPInstanceUID)]
+        stored = instance["StoredTransferSyntaxUID"]
+        source = ds.pixel_array
+        if int(getattr(ds, "NumberOfFrames", 1) or 1) == 1:
+            source = source[np.newaxis, ...]
+        size = 1 if int(ds.BitsAllocated) <= 8 else 2 if int(ds.BitsAllocated) <= 16 else 4
+        assert len(instance["ImageFrames"]) == len(source), name
+        for index, (entry, expected) in enumerate(zip(instance["ImageFrames"], source)):
+            response = client.get_image_frame(datastoreId=SEED_DATASTORE, imageSetId=image_set_id,
+                                              imageFrameInformation={"imageFrameId": entry["ID"]})
+            body = response["imageFrameBlob"].read()
+            assert entry["FrameSizeInBytes"] == len(body), name
+            path = tmp_path / f"{entry['ID']}.frame"
+            path.write_bytes(body)
+            levels = entry["PixelDataChecksumFromBaseToFullResolution"]
+            full = levels[-1]
+            auto = decode(body)
+            forced = decode(str(path), 2) if response["contentType"] == "image/jph" else auto
+            for how, array in (("auto", auto), ("forced", forced)):
+                if frame_crc(array) != full["Checksum"]:
+                    failures.append(f"{name} ({ds.file_meta.TransferSyntaxUID} stored as {stored}) frame {index} "
+                                    f"{how}: decoded CRC-32 {frame_crc(array)} != metadata {full['Checksum']}")
+            if stored not in LOSSLESS_STORED:
+                continue  # a lossy original kept in its own encoding: checksum only
+            assert auto.dtype.itemsize == size, (name, auto.dtype)
+            if auto.shape != expected.shape or not np.array_equal(auto.astype(np.int64), expected.astype(np.int64)):
+                diff = "shape" if auto.shape != expected.shape else \
+                    f"{int(np.count_nonzero(auto.astype(np.int64) != expected.astype(np.int64)))} pixels"
+                failures.append(f"{name} ({ds.file_meta.TransferSyntaxUID} stored as {stored}) frame {index}: "
+                                f"differs from pydicom ({diff}; {auto.shape} vs {expected.shape})")
+            pixel_checked += 1
+            if cli_frame is None and response["contentType"] == "image/jph":
+                cli_frame = (image_set_id, entry, body)
+            # Every resolution level, decoded with OpenJPH: PGM/PPM for unsigned samples, and ojph_expand's raw
+            # output (little-endian samples, sign kept) for signed greyscale, which PGM cannot hold.
+            signed = int(getattr(ds, "PixelRepresentation", 0)) == 1
+            samples = int(ds.SamplesPerPixel)
+            if ojph_missing or response["contentType"] != "image/jph" or (signed and samples != 1):
+                continue
+            codestream = unwrap_jph(body)
+            for level_index, level in enumerate(levels):
+                skip = len(levels) - 1 - level_index
+                if signed:
+                    array = ojph_expand_raw(codestream, tmp_path, skip, auto.dtype, level)
+                else:
+                    array = ojph_expand(codestream, tmp_path, skip, samples).astype(auto.dtype)
+                if array.shape[:2] != (level["Height"], level["Width"]) or frame_crc(array) != level["Checksum"]:
+                    failures.append(f"{name} frame {index} level {level_index}: ojph_expand {array.shape} "
+                                    f"CRC-32 {frame_crc(array)} != metadata {level}")
+                level_checked += 1
+            levels_frames += 1
+    assert failures == [], "\n".join(failures)
+    assert pixel_checked >= 8, pixel_checked
+    assert ojph_missing or (levels_frames == pixel_checked and level_checked > levels_frames), \
+        (levels_frames, pixel_checked, level_checked)
+
+    # The aws CLI writes an imported frame to its outfile: the same bytes, the same checksum.
+    assert cli_frame is not None
+    image_set_id, entry, body = cli_frame
+    out = tmp_path / "cli.jph"
+    rc, stdout, stderr = run_cli(server.url, "get-image-frame", "--datastore-id", SEED_DATASTORE,
+                                 "--image-set-id", image_set_id, "--image-frame-information",
+                                 f"imageFrameId={entry['ID']}", str(out))
+    assert rc == 0, stderr
+    assert json.loads(stdout)["contentType"] == "image/jph"
+    assert out.read_bytes() == body
+    assert frame_crc(decode(str(out), 2)) == entry["PixelDataChecksumFromBaseToFullResolution"][-1]["Checksum"]
 
 
 def post_dicom(url, datastore_id, data, name="upload.dcm"):
