@@ -582,3 +582,16 @@ def multi_server(tmp_path_factory):
     s = factory.start(fixtures=(SEED_FIXTURE, extra))
     yield s
     factory.stop_all()
+
+@pytest.fixture(scope="module")
+def moto():
+    """moto's S3 server on a free port, for this module."""
+    from moto.server import ThreadedMotoServer
+
+    from import_helpers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from conftest import raw_request
+from lifecycle_helpers import control  # noqa: F401  (re-exported for the import tests)
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/ImportJobDataAccessRole"
 FINAL = ("COMPLETED", "FAILED")
@@ -90,14 +91,6 @@ def instances(document: dict) -> dict[str, tuple[str, dict]]:
             found[sop] = (series_uid, instance)
     return found
 
-
-def control(url: str, method: str, path: str, body=None, expect: int | None = 200):
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    r = raw_request(url, method, "/_healthimaging/" + path, headers=headers, body=data)
-    if expect is not None:
-        assert r.status == expect, r
-    return r
 
 
 # ---------------------------------------------------------------------------

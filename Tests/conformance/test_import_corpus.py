@@ -20,22 +20,13 @@ import pytest
 
 from conftest import SEED_DATASTORE, boto_client, cli_json, raw_request, run_cli
 from import_helpers import (
-    CI_SLICE, ROLE_ARN, corpus_files, document_value, expected_attributes, frame_checksums, free_port, instances,
+    CI_SLICE, ROLE_ARN, corpus_files, document_value, expected_attributes, frame_checksums, instances,
     metadata, read_output, read_output_dir, s3_client, wait_for_job,
 )
 
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.fixture(scope="module")
-def moto():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def corpus_slice():
