@@ -156,14 +156,21 @@ public final class Emulator {
             response = APIError(.unknownOperation, "No operation matches \(request.method) \(request.path)").response
         }
         let delay = fault?.latencyMillis ?? 0
+        record(request, response, namespace: namespace, operation: operationName, parameters: parameters,
+               began: began, delayMillis: delay, fault: fault?.id)
+        return Reply(response, delayMillis: delay)
+    }
+
+    /// Journals one API call; `latencyMs` includes an injected delay.
+    private func record(_ request: Request, _ response: Response, namespace: Namespace, operation: String?,
+                        parameters: [String: String], began: ContinuousClock.Instant, delayMillis: Int, fault: String?) {
         let elapsed = ContinuousClock.now - began
         journal.record(Journal.Entry(
-            sequence: 0, time: Timestamp.nowMillis(), namespace: namespace, operation: operationName,
+            sequence: 0, time: Timestamp.nowMillis(), namespace: namespace, operation: operation,
             method: request.method, path: request.path, parameters: parameters, query: request.query,
             status: response.status, errorCode: response.header("x-amzn-ErrorType"),
-            latencyMillis: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000 + Double(delay),
-            fault: fault?.id))
-        return Reply(response, delayMillis: delay)
+            latencyMillis: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000 + Double(delayMillis),
+            fault: fault))
     }
 
     /// The answer to a request whose signature fails `--verify-signatures`, journaled like any API call.
@@ -175,13 +182,8 @@ public final class Emulator {
             parameters = found
         }
         let response = error.response
-        let elapsed = ContinuousClock.now - began
-        journal.record(Journal.Entry(
-            sequence: 0, time: Timestamp.nowMillis(), namespace: namespace, operation: operationName,
-            method: request.method, path: request.path, parameters: parameters, query: request.query,
-            status: response.status, errorCode: error.code.rawValue,
-            latencyMillis: Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000,
-            fault: nil))
+        record(request, response, namespace: namespace, operation: operationName, parameters: parameters,
+               began: began, delayMillis: 0, fault: nil)
         return response
     }
 
