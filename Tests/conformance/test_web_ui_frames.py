@@ -110,7 +110,8 @@ def test_import_jobs_and_frame_previews(servers, browser, tmp_path):  # noqa: F8
     assert "ScannedFiles: 2" in rows[0].text and "ImportedFiles: 1" in rows[0].text
     failures = browser.find_elements(By.CSS_SELECTOR, "tr.failure")
     assert any("notes.dcm" in row.text for row in failures)
-    browser.save_screenshot(str(ARTIFACTS / "ui-import-jobs.png"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "ui-import-jobs.png"))
 
     # The image-set page: the previews load in the browser.
     browser.get(url + f"{NAMESPACE_PAGE}/datastores/{SEED_DATASTORE}/imageSets/{ct_image_set}")
@@ -119,8 +120,7 @@ def test_import_jobs_and_frame_previews(servers, browser, tmp_path):  # noqa: F8
     browser.execute_script("arguments[0].scrollIntoView()", images[0])
     WebDriverWait(browser, 20).until(
         lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", images[0]) > 0)
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "ui-frames.png"))
+    assert browser.save_screenshot(str(ARTIFACTS / "ui-frames.png"))
     browser.get(url + f"{NAMESPACE_PAGE}/datastores/{SEED_DATASTORE}/imageSets/{rgb_image_set}")
     image = browser.find_element(By.CSS_SELECTOR, "img.preview")
     browser.execute_script("arguments[0].scrollIntoView()", image)
