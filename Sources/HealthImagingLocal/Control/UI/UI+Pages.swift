@@ -59,7 +59,7 @@ extension UIEndpoints {
 
     static func stateClass(_ state: String) -> StaticString {
         switch state {
-        case "ACTIVE", "CREATED", "UPDATED", "COPIED", "COMPLETED": "ok"
+        case "ACTIVE", "CREATED", "UPDATED", "COPIED", "IMPORTED", "COMPLETED": "ok"
         case "SUBMITTED", "IN_PROGRESS": "run"
         case "LOCKED": "busy"
         case "DELETED", "DELETING": "gone"
