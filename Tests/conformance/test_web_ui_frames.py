@@ -126,3 +126,13 @@ def test_import_jobs_and_frame_previews(servers, browser, tmp_path):  # noqa: F8
     browser.execute_script("arguments[0].scrollIntoView()", image)
     WebDriverWait(browser, 20).until(
         lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) > 0)
+
+
+def test_previews_are_behind_the_control_plane_guard(servers):
+    path = f"{NAMESPACE_PAGE}/datastores/{SEED_DATASTORE}/imageSets/x/frames/y.png"
+    guarded = servers.start(extra=("--control-token", "s3cret"))
+    assert raw_request(guarded.url, "GET", path).status == 401
+    assert raw_request(guarded.url, "GET", path, headers={"Cookie": "hil_token=s3cret"}).status == 404  # past the guard
+    off = servers.start(extra=("--control-plane", "off"))
+    r = raw_request(off.url, "GET", path)
+    assert r.status != 200 and r.headers.get("content-type") != "image/png"
