@@ -2,7 +2,8 @@
 ///   GET  /_healthimaging/ui                                     overview: namespaces, fault rules, reset
 ///   GET  /_healthimaging/ui/namespaces/{account}/{region}        datastores and their image sets
 ///   GET  /_healthimaging/ui/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}[?version=N]
-///                                                               version timeline and a version's metadata document
+///                                                               version timeline, a version's metadata document, frames
+///   GET  …/imageSets/{imageSetId}/frames/{frameId}.png            a frame preview (UI+Frames.swift)
 ///   GET  /_healthimaging/ui/journal[?operation=&refresh=S]      the journal, newest first, auto-refreshing
 ///   POST /_healthimaging/ui/faults                              ← an HTML form: adds one fault rule
 ///   POST /_healthimaging/ui/faults/{ruleId}/delete              deletes one rule
@@ -19,6 +20,8 @@ enum UIEndpoints {
         .init("GET", base + "/namespaces/{account}/{region}", query: ["token"], namespacePage),
         .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}",
               query: ["token", "version"], imageSetPage),
+        .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}/frames/{frame}",
+              query: ["token"], framePreview),
         .init("GET", base + "/journal", query: ["token", "operation", "refresh"], journalPage),
         .init("POST", base + "/faults", query: ["token"], addFault),
         .init("POST", base + "/faults/{account}/{region}/{ruleId}/delete", query: ["token"], deleteFault),

@@ -11,6 +11,9 @@ extension UIEndpoints {
         .run{background:#ddf4ff;color:#0969da}.primary{background:#fbefff;color:#8250df}
         form.inline{display:inline}fieldset{border:1px solid #d0d7de;background:#fff}label{margin-right:10px}
         td code{word-break:break-all}.error{background:#ffebe9;border:1px solid #a40e26;padding:8px}.muted{color:#57606a}
+        .frames{display:flex;flex-wrap:wrap;gap:10px}figure.frame{margin:0;background:#fff;border:1px solid #d0d7de;padding:6px;max-width:270px}
+        img.preview{display:block;max-width:256px;max-height:256px;background:#000}figcaption{font-size:11px;word-break:break-all}
+        h3{font-size:14px;margin-top:16px}
         """
 
     /// The page frame: title, navigation, then `body`.
@@ -56,7 +59,8 @@ extension UIEndpoints {
 
     static func stateClass(_ state: String) -> StaticString {
         switch state {
-        case "ACTIVE", "CREATED", "UPDATED", "COPIED": "ok"
+        case "ACTIVE", "CREATED", "UPDATED", "COPIED", "IMPORTED", "COMPLETED": "ok"
+        case "SUBMITTED", "IN_PROGRESS": "run"
         case "LOCKED": "busy"
         case "DELETED", "DELETING": "gone"
         case _ where state.hasSuffix("FAILED"): "fail"
@@ -166,12 +170,14 @@ extension UIEndpoints {
             try emulator.store.datastores(namespace, status: nil, after: nil, limit: Int.max).map { datastore in
                 (datastore, try emulator.store.imageSets(namespace, datastore.datastoreId).map { entry in
                     (entry.imageSetId, try emulator.store.versions(imageSet: entry.key, imageSetId: entry.imageSetId, before: nil, limit: 1).first)
-                })
+                }, try emulator.store.importJobs(namespace, datastore.datastoreId, status: nil))
             }
         }
+        let objects = emulator.configuration.objectStore
+        let jobOutputs = datastores.map { entry in entry.2.prefix(jobLimit).map { ($0, jobOutput($0, objects: objects)) } }
         let html = frame("Namespace \(namespace.account) / \(namespace.region)") { html in
             if datastores.isEmpty { html.raw("<p class=\"muted\">No datastore in this namespace.</p>") }
-            for (datastore, imageSets) in datastores {
+            for ((datastore, imageSets, allJobs), jobs) in zip(datastores, jobOutputs) {
                 html.raw("<h2 class=\"datastore\">Datastore ")
                 html.element("<code>", datastore.datastoreId, "</code> ")
                 html.text(datastore.name ?? "")
@@ -196,6 +202,7 @@ extension UIEndpoints {
                     html.element("</td><td>", HTML.date(millis: latest?.updatedAt ?? latest?.createdAt), "</td></tr>")
                 }
                 html.raw("</table>")
+                importJobSection(&html, datastore.datastoreId, jobs, total: allJobs.count)
             }
             html.raw("<h2>Reset this namespace</h2><form method=\"post\" action=\"/_healthimaging/ui/reset\" id=\"reset-namespace\">")
             html.raw("<input type=\"hidden\" name=\"account\" value=\"")
@@ -252,7 +259,9 @@ extension UIEndpoints {
                 html.element("<td>", version.deletedAt == nil ? "" : HTML.date(millis: version.deletedAt), "</td>")
                 html.element("<td class=\"message\">", version.message ?? "", "</td></tr>")
             }
-            html.raw("</table><h2 id=\"metadata\">Metadata document of version ")
+            html.raw("</table>")
+            frameSection(&html, namespace, datastoreId, imageSetId, document)
+            html.raw("<h2 id=\"metadata\">Metadata document of version ")
             html.text(String(shown))
             html.raw("</h2><pre id=\"metadata-document\">")
             html.text(document.pretty())
