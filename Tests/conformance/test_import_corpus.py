@@ -87,9 +87,11 @@ def check_import(client, datastore_id, manifest, success, failure, files):
     assert checked_frames >= len(files) - 2
 
 
-def test_corpus_through_moto_with_boto3(servers, moto):
+def import_slice_through_moto(servers, moto, name):
+    """Uploads the CI slice to a fresh moto bucket, imports it with boto3 through `--s3-endpoint`, waits for
+    COMPLETED; returns (s3, server, client, job properties, files)."""
     s3 = s3_client(moto)
-    bucket = f"corpus-{uuid.uuid4().hex[:10]}"
+    bucket = f"{name}-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     files = corpus_slice()
     for path in files:
@@ -97,10 +99,15 @@ def test_corpus_through_moto_with_boto3(servers, moto):
     server = servers.start(extra=["--s3-endpoint", moto])
     client = boto_client(server.url)
     job_id = client.start_dicom_import_job(
-        datastoreId=SEED_DATASTORE, jobName="corpus", dataAccessRoleArn=ROLE_ARN,
+        datastoreId=SEED_DATASTORE, jobName=name, dataAccessRoleArn=ROLE_ARN,
         inputS3Uri=f"s3://{bucket}/dicom/", outputS3Uri=f"s3://{bucket}/output/")["jobId"]
     props = wait_for_job(client, SEED_DATASTORE, job_id, timeout=240)
     assert props["jobStatus"] == "COMPLETED", props
+    return s3, server, client, props, files
+
+
+def test_corpus_through_moto_with_boto3(servers, moto):
+    s3, server, client, props, files = import_slice_through_moto(servers, moto, "corpus")
     check_import(client, SEED_DATASTORE, *read_output(s3, props["outputS3Uri"]), files=files)
 
 
@@ -211,19 +218,7 @@ def test_imported_corpus_frames_pixel_for_pixel(servers, moto, tmp_path):
     from openjpeg.utils import decode
     from test_frames import ojph_expand, ojph_missing, unwrap_jph
 
-    s3 = s3_client(moto)
-    bucket = f"frames-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=bucket)
-    files = corpus_slice()
-    for path in files:
-        s3.upload_file(str(path), bucket, f"dicom/{path.name}")
-    server = servers.start(extra=["--s3-endpoint", moto])
-    client = boto_client(server.url)
-    job_id = client.start_dicom_import_job(
-        datastoreId=SEED_DATASTORE, jobName="frames", dataAccessRoleArn=ROLE_ARN,
-        inputS3Uri=f"s3://{bucket}/dicom/", outputS3Uri=f"s3://{bucket}/output/")["jobId"]
-    props = wait_for_job(client, SEED_DATASTORE, job_id, timeout=240)
-    assert props["jobStatus"] == "COMPLETED", props
+    s3, server, client, props, files = import_slice_through_moto(servers, moto, "frames")
     _, success, _ = read_output(s3, props["outputS3Uri"])
     by_name = {p.name: p for p in files}
     documents, failures = {}, []
