@@ -311,6 +311,7 @@ def test_search_image_sets(fresh_server):
     c = boto_client(url)
     ds = create_active_datastore(c, "search")
     a = seed_image_set(url, ds, document("CT", series_uid="1.2.3.1", study_uid="1.2.3"))
+    time.sleep(0.01)  # distinct createdAt (milliseconds): equal ones are ordered by image set id
     b = seed_image_set(url, ds, document("MR", series_uid="1.2.4.1", study_uid="1.2.4"))
     r = c.search_image_sets(datastoreId=ds, searchCriteria={"filters": [
         {"operator": "EQUAL", "values": [{"DICOMStudyInstanceUID": "1.2.4"}]}]})
