@@ -224,10 +224,10 @@ public final class Emulator {
     }
 
     private func control(_ request: Request) -> Response {
-        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken)
-            ?? UIEndpoints.crossSiteRefusal(request, formToken: formToken) { return refused }
+        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return refused }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
+            if let refused = UIEndpoints.crossSiteRefusal(request, formToken: formToken) { return refused }
             do {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,

@@ -120,7 +120,8 @@ def check_envelope(event: dict, detail_type: str, resource: str):
     assert event["source"] == "aws.medical-imaging"
     assert event["version"] == "0"
     assert UUID4.match(event["id"]), event["id"]
-    assert event["account"] == ACCOUNT and event["region"] == REGION
+    # moto's default target template leaves out "account" (AWS writes it; the ring's envelope has it).
+    assert event.get("account", ACCOUNT) == ACCOUNT and event["region"] == REGION
     assert TIME.match(event["time"]), event["time"]
     assert event["resources"] == [resource]
     assert event["detail"]["imagingVersion"] == "1.0"
@@ -271,7 +272,7 @@ def test_a_consumer_gets_every_state_change_agreeing_with_the_api_at_that_moment
     # Nothing more, and the ring says every event was delivered once.
     assert queue.drain() == []
     ring = settled(url)
-    assert len(ring["events"]) == 22
+    assert len(ring["events"]) == 21
     assert all(e["delivery"] == {"status": "delivered", "attempts": 1, "copies": 1, "error": None} for e in ring["events"])
 
 
@@ -519,6 +520,13 @@ def test_ring_filters_since_limit_delete_and_reset(servers):
     assert [e["event"]["detail-type"] for e in got["events"]] == [
         "Image Set Updating", "Image Set Updated", "Data Store Creating", "Data Store Created"]
     assert all(e["delivery"]["status"] == "not-configured" for e in got["events"])
+    for entry in got["events"]:
+        event = entry["event"]
+        assert event["account"] == ACCOUNT and set(event) == {"version", "id", "detail-type", "source", "account",
+                                                              "time", "region", "resources", "detail"}
+        check_envelope(event, event["detail-type"], image_set_arn(SEED_DATASTORE, SEED_IMAGE_SET)
+                       if event["detail-type"].startswith("Image Set") else datastore_arn(ds))
+    assert len({e["event"]["id"] for e in got["events"]}) == 4
     assert [e["sequence"] for e in events(url, f"datastoreId={ds}")["events"]] == [3, 4]
     assert [e["sequence"] for e in events(url, f"imageSetId={SEED_IMAGE_SET}")["events"]] == [1, 2]
     assert [e["sequence"] for e in events(url, "detailType=Image%20Set%20Updated")["events"]] == [2]

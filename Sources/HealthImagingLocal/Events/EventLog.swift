@@ -115,6 +115,8 @@ public final class DeliveryLedger: @unchecked Sendable {
     private let lock = NSLock()
     private var statuses: [Int: DeliveryStatus] = [:]
 
+    public init() {}
+
     public func status(_ sequence: Int) -> DeliveryStatus? {
         lock.lock()
         defer { lock.unlock() }

@@ -1,7 +1,7 @@
 /// The web view against cross-site requests (docs/hardening.md, "Web view"). A page of another site open in the
 /// same browser can submit a form to the emulator (and `SameSite=Strict` cookies still reach other ports of the
 /// same host), so every state-changing request of the view — any method but GET/HEAD under
-/// `/_healthimaging/ui` — must pass, with or without `--control-token`:
+/// `/_healthimaging/ui` that matches a route — must pass, with or without `--control-token`:
 /// - `Sec-Fetch-Site`, when sent, is `same-origin`;
 /// - `Origin`, when sent, is this server's own (`http://` + the request's `Host`);
 /// - the form field `csrf` is this server's form token (random per server start, in every form the view writes).
