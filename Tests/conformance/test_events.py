@@ -593,6 +593,11 @@ def test_the_dicom_shortcut_announces_its_image_sets(servers):
     assert [e["event"]["detail"]["isPrimary"] for e in created] == [True, False]
     got = boto_client(url).get_image_set(datastoreId=SEED_DATASTORE, imageSetId=created[1]["event"]["detail"]["imageSetId"])
     assert got["isPrimary"] is False
+    # The Python package's helpers read and clear the same ring.
+    assert [e["event"]["detail"]["isPrimary"] for e in server.events(detail_type="Image Set Created")] == [True, False]
+    assert server.events(since=created[0]["sequence"]) == created[1:]
+    server.clear_events()
+    assert server.events() == []
 
 
 def test_event_fault_rules_are_validated(server):
