@@ -101,6 +101,16 @@ public final class Emulator {
         store.eventSink = { [unowned self] event in self.publish(event) }
     }
 
+    /// Settles the `timed:` transitions whose time has come (called by a loop timer): their events go out then.
+    public func settleDueTransitions() {
+        do {
+            _ = try store.settleDue()
+        } catch {
+            logger.error("settling due transitions: \(error)")
+        }
+        store.database.resetBusyStatements()
+    }
+
     /// Records a committed event (Store+Events.swift), after the event fault rules of its namespace had their say.
     func publish(_ event: ServiceEvent) {
         let fault = faults[event.namespace]?.fire(event: event)

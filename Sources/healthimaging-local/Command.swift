@@ -205,6 +205,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             imports.worker.drainWakeups()
             imports.pump()
         }
+        // Timed transitions end (and announce their events) on time, not at the next read.
+        server.every(milliseconds: 100) { emulator.settleDueTransitions() }
         let url = ListenAddress.clientURL(host: host, port: server.port)
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
             FileHandle.standardError.write(Data((warning + "\n").utf8))

@@ -554,6 +554,28 @@ def test_ring_filters_since_limit_delete_and_reset(servers):
     assert events(url)["events"] == []
 
 
+def test_timed_transitions_announce_their_end_on_time_without_a_read(servers):
+    server = servers.start()
+    url, client = server.url, boto_client(server.url)
+    set_transitions(url, imageSet="timed:400")
+    update(client, "A")
+    assert [e["event"]["detail-type"] for e in events(url)["events"]] == ["Image Set Updating"]
+    # Nobody reads the image set: the loop's sweep settles it once due, and the event follows.
+    deadline = time.monotonic() + 10
+    while len(events(url)["events"]) < 2:
+        assert time.monotonic() < deadline, events(url)
+        time.sleep(0.05)
+    seen_at = time.time()
+    updating, updated = events(url)["events"]
+    assert updated["event"]["detail-type"] == "Image Set Updated"
+    assert control(url, "GET", "transitions").json()["pending"] == 0
+    time.sleep(1.0)
+    got = client.get_image_set(datastoreId=SEED_DATASTORE, imageSetId=SEED_IMAGE_SET)
+    assert (got["imageSetState"], got["imageSetWorkflowStatus"]) == ("ACTIVE", "UPDATED")
+    # Settled by the sweep before the event was seen, not at this later read.
+    assert got["updatedAt"].timestamp() <= seen_at + 0.05
+
+
 def test_a_refused_call_announces_nothing_and_the_devguide_key_is_optional(servers):
     server = servers.start(extra=["--event-devguide-keys"])
     url, client = server.url, boto_client(server.url)

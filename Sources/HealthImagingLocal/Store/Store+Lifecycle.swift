@@ -261,6 +261,25 @@ extension Store {
         return found.count
     }
 
+    /// Applies every `timed:` transition whose time has come, in one transaction: the loop's sweep
+    /// (`Emulator.settleDueTransitions`), so that their end is announced on time, not at the next read. What a
+    /// read sees is the same either way. Returns how many were applied.
+    public func settleDue(now: Int64 = Timestamp.nowMillis()) throws -> Int {
+        guard try anyPendingTransitions() else { return 0 }
+        let statement = try database.cached("""
+            SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
+                due_at, reads_left, job_id, quiet
+            FROM transitions WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY id
+            """)
+        try statement.bind(1, now)
+        let due = try rows(statement)
+        guard !due.isEmpty else { return 0 }
+        try database.transaction {
+            for row in due { try complete(row, now: now) }
+        }
+        return due.count
+    }
+
     /// Whether any transition may wait; looks in the table only while the last look found some.
     private func anyPendingTransitions() throws -> Bool {
         guard mayHavePendingTransitions else { return false }
