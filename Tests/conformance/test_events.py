@@ -630,3 +630,25 @@ def test_event_fault_rules_are_validated(server):
                         ({"detailType": "Image Set Created", "effect": "drop", "error": {"code": "X"}}, "error")):
         r = control(server.url, "POST", "faults", rule, expect=400)
         assert named in r.json()["message"], (rule, r.json())
+
+
+def test_the_web_view_shows_the_event_timeline(servers):
+    server = servers.start()
+    url, client = server.url, boto_client(server.url)
+    control(url, "POST", "faults", {"detailType": "Image Set Updated", "effect": "drop", "times": 1}, expect=201)
+    update(client, "A")
+    ds = client.create_datastore(datastoreName="other")["datastoreId"]
+    page = raw_request(url, "GET", f"/_healthimaging/ui/namespaces/{ACCOUNT}/{REGION}/datastores/{SEED_DATASTORE}"
+                                   f"/imageSets/{SEED_IMAGE_SET}").body.decode()
+    timeline = page.split('<h2 id="events">')[1].split("</table>")[0]
+    rows = timeline.split('<tr class="event">')[1:]
+    # Newest first, with the statuses, the delivery and the rule that fired.
+    assert ["Image Set Updated" in rows[0], "Image Set Updating" in rows[1]] == [True, True]
+    assert "UPDATED" in rows[0] and "dropped" in rows[0] and "rule-1: drop" in rows[0]
+    assert "LOCKED" in rows[1] and "not-configured" in rows[1]
+    namespace = raw_request(url, "GET", f"/_healthimaging/ui/namespaces/{ACCOUNT}/{REGION}").body.decode()
+    sections = namespace.split('<h2 class="datastore">')[1:]
+    seed = next(s for s in sections if SEED_DATASTORE in s.split("</h2>")[0])
+    other = next(s for s in sections if ds in s.split("</h2>")[0])
+    assert seed.count('<tr class="event">') == 2 and "Data Store" not in seed
+    assert other.count('<tr class="event">') == 2 and "Data Store Created" in other and "Data Store Creating" in other
