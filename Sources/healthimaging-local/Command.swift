@@ -82,6 +82,15 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The largest DICOM file an import job accepts; larger ones are per-file customer errors.")
     var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
+    @Option(help: "How many EventBridge events each namespace keeps for GET /_healthimaging/events.")
+    var eventRingSize = 1000
+
+    @Option(name: .customLong("eventbridge-endpoint"), help: "Send every event as PutEvents to this EventBridge-compatible server (http://host:port; moto, LocalStack), SigV4-signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, on the default bus.")
+    var eventBridgeEndpoint: String?
+
+    @Flag(help: "Image-set events also carry the devguide's spelling imagesetId besides imageSetId.")
+    var eventDevguideKeys = false
+
     func validate() throws {
         guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
         guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
@@ -93,6 +102,10 @@ struct HealthImagingLocalCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
+        guard eventRingSize >= 0 else { throw ValidationError("--event-ring-size must be 0 or more") }
+        if let eventBridgeEndpoint, S3Client(endpoint: eventBridgeEndpoint, region: region, credentials: nil) == nil {
+            throw ValidationError("--eventbridge-endpoint must be http://host[:port] (TLS is not spoken)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -134,6 +147,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.controlPlane = controlPlane == "on"
         configuration.controlToken = controlToken
         configuration.maxImportFileBytes = maxImportFileBytes
+        configuration.eventRingSize = eventRingSize
+        configuration.eventBridgeEndpoint = eventBridgeEndpoint
+        configuration.eventDevguideKeys = eventDevguideKeys
         if let s3Dir {
             configuration.objectStore = FolderObjectStore(root: s3Dir)
         } else if let s3Endpoint {
@@ -189,6 +205,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             imports.worker.drainWakeups()
             imports.pump()
         }
+        // Timed transitions end (and announce their events) on time, not at the next read.
+        server.every(milliseconds: 100) { emulator.settleDueTransitions() }
         let url = ListenAddress.clientURL(host: host, port: server.port)
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
             FileHandle.standardError.write(Data((warning + "\n").utf8))

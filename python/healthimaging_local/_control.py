@@ -259,6 +259,18 @@ class Control:
     def clear_journal(self) -> JSON:
         return self._call("DELETE", "/_healthimaging/journal")
 
+    def events(self, detail_type: Optional[str] = None, datastore_id: Optional[str] = None,
+               image_set_id: Optional[str] = None, since: Optional[int] = None,
+               limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        """This namespace's EventBridge events, oldest first: ``{"sequence", "event", "delivery", "fault"}`` each
+        (``?detailType=&datastoreId=&imageSetId=&since=&limit=``; docs/events-and-time.md)."""
+        return self._call("GET", "/_healthimaging/events", query={
+            "detailType": detail_type, "datastoreId": datastore_id, "imageSetId": image_set_id, "since": since,
+            "limit": limit})["events"]
+
+    def clear_events(self) -> JSON:
+        return self._call("DELETE", "/_healthimaging/events")
+
     def health(self) -> JSON:
         return self._call("GET", "/_healthimaging/health")
 

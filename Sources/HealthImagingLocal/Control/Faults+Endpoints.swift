@@ -6,6 +6,7 @@
 ///   PUT    /_healthimaging/faults               ← {"seed"?: N, "rules": [...]}: replaces every rule (the --faults file format)
 ///   DELETE /_healthimaging/faults               → clears every rule
 ///   DELETE /_healthimaging/faults/{ruleId}      → deletes one
+/// A rule with `detailType` + `effect` instead of `operation` acts on published events (FaultRule.swift `EventFault`).
 enum FaultEndpoints {
     static let all: [ControlPlane.Endpoint] = [
         .init("GET", "/_healthimaging/faults", list),

@@ -65,7 +65,7 @@ enum FixtureEndpoints {
 }
 
 extension Emulator {
-    /// Resets one namespace (its data, fault rules, transition modes, outcomes and journal entries), or (nil)
+    /// Resets one namespace (its data, fault rules, transition modes, outcomes, journal entries and events), or (nil)
     /// every namespace; `toStartup` then reloads the startup fixtures and fault file into the default namespace
     /// when it was reset.
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
@@ -74,6 +74,7 @@ extension Emulator {
         let documents = try reload ? startupDocuments() : []
         try store.reset(namespace)
         journal.clear(namespace)
+        events.clear(namespace)
         if let namespace {
             faults[namespace] = nil
             try store.resetTransitionModes(namespace, startup: configuration.transitions)

@@ -150,6 +150,20 @@ public final class HTTPServer {
         watchedEvents.append((event, watcher))
     }
 
+    /// Calls `callback` on the loop every `milliseconds` (the sweep of due `timed:` transitions).
+    public func every(milliseconds: Int, _ callback: @escaping () -> Void) {
+        let watcher = Watcher(callback)
+        // > event_new(base, -1, EV_PERSIST, …) + event_add(ev, tv): a timer that fires every tv until deleted.
+        // > https://libevent.org/doc/event_8h.html
+        guard let event = event_new(base, -1, Int16(EV_PERSIST), { _, _, context in
+            guard let context else { return }
+            Unmanaged<Watcher>.fromOpaque(context).takeUnretainedValue().callback()
+        }, Unmanaged.passUnretained(watcher).toOpaque()) else { return }
+        var interval = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        event_add(event, &interval)
+        watchedEvents.append((event, watcher))
+    }
+
     /// Stops the loop after a short delay, so that a reply queued by the current handler still goes out.
     public func stop() {
         var delay = timeval(tv_sec: 0, tv_usec: 10_000)

@@ -3,8 +3,8 @@
 /// - `manual`: the in-flight state stays until `POST /_healthimaging/transitions/advance`, or, with a read
 ///   count N (`manual:N`), until N reads of the resource have seen it.
 /// - `timed`: the in-flight state stays for a number of milliseconds (`timed:MS`).
-/// Pending transitions live in the store and are applied lazily when a request touches the resource:
-/// nothing runs in the background.
+/// Pending transitions live in the store and are applied when a request touches the resource; besides, a loop
+/// timer applies due `timed:` ones every 100 ms (`Emulator.settleDueTransitions`), so their events go out on time.
 public enum TransitionMode: Equatable, Sendable, CustomStringConvertible {
     case immediate
     case manual(reads: Int?)

@@ -60,6 +60,7 @@ public enum UpdateImageSetMetadata: Operation {
                     isPrimary: handle.latest.isPrimary)
                 try store.insertVersion(imageSet: handle.key, version)
                 try store.setMetadata(imageSet: handle.key, versionId: version.versionId, (failure == nil ? updated : current).serialized())
+                try store.announceImageSet(call.namespace, datastoreId, imageSet: handle.key, versionId: version.versionId, now: now)
                 try store.schedule(PendingTransition(
                     namespace: call.namespace, datastoreId: datastoreId, imageSet: (handle.key, version.versionId),
                     state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .updated : .updateFailed,

@@ -167,6 +167,10 @@ enum Schema {
         CREATE INDEX import_jobs_by_token ON import_jobs (account, region, datastore_id, client_token);
         ALTER TABLE transitions ADD COLUMN job_id TEXT;
         """,
+        // events: a transition that settles without announcing an event (Store+Events.swift).
+        """
+        ALTER TABLE transitions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
