@@ -37,6 +37,8 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// `--max-frame-bytes`, `--max-decoded-file-bytes` and the fixed DICOM parsing limits (docs/hardening.md).
+        public var dicomLimits = DICOMLimits.standard
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -72,7 +74,7 @@ public final class Emulator {
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
+                                    maxFileBytes: configuration.maxImportFileBytes, limits: configuration.dicomLimits, logger: logger)
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
