@@ -286,8 +286,9 @@ private:
                 stack_.push_back({Container::item, ByteSource::unknown, top.encoding});
                 return true;
             }
-            if (!fits(length, "a sequence item")) return false;
-            stack_.push_back({Container::item, in_.position() + length, top.encoding});
+            uint64_t clamped = length;
+            if (!fitsContainer(clamped, "a sequence item")) return false;
+            stack_.push_back({Container::item, in_.position() + clamped, top.encoding});
             return true;
         }
         if (element == 0xE00D) {  // Item Delimitation Item
@@ -352,10 +353,13 @@ private:
             if (sq || un || !explicitVR) return pushSequence(ByteSource::unknown, un ? Encoding{true, false} : top.encoding, what);
             return lengthError(what + " has an undefined length, which only SQ, UN and encapsulated Pixel Data may have");
         }
-        if (!fits(length, what)) return false;
         // A defined-length value DCMTK parses as a sequence: SQ, or UN / implicit VR where the dictionary says SQ.
-        if (sq || (un && dictionarySaysSequence(group, element)))
-            return pushSequence(in_.position() + length, un ? Encoding{true, false} : top.encoding, what);
+        if (sq || (un && dictionarySaysSequence(group, element))) {
+            uint64_t clamped = length;
+            if (!fitsContainer(clamped, what)) return false;
+            return pushSequence(in_.position() + clamped, un ? Encoding{true, false} : top.encoding, what);
+        }
+        if (!fits(length, what)) return false;
         if (!in_.skip(length)) {
             if (in_.failure()) return invalid(in_.failure());
             return lengthError(what + " declares " + std::to_string(length) + " bytes, past the end of the data");
@@ -384,6 +388,15 @@ private:
         if (left != ByteSource::unknown && length > left)
             return lengthError(what + " declares " + std::to_string(length) + " bytes but the file has " + std::to_string(left) + " left");
         return true;
+    }
+
+    /// For a sequence or an item: a declared end past the end of the data is taken as the end of the data (a file
+    /// cut short inside a sequence, which DCMTK reads as far as it goes — no allocation depends on a container's
+    /// length); past the end of an enclosing container that is itself inside the data, it is a lie.
+    bool fitsContainer(uint64_t &length, const std::string &what) {
+        const uint64_t left = in_.remaining();
+        if (left != ByteSource::unknown && length > left) length = left;
+        return fits(length, what);
     }
 
     static std::string containerName(Container kind) {

@@ -108,7 +108,8 @@ import Testing
         let cases: [[UInt8]] = [
             Self.element(0x0010, 0x0010, "PN", Array("A^B".utf8), length: 0xFFF0),       // 2-byte length
             Self.element(0x0009, 0x0010, "OB", [0, 0, 0, 0], length: 0x7FFF_FFF0),     // 4-byte length
-            Self.element(0x0008, 0x1115, "SQ", [], length: 0x1000_0000),               // sequence
+            // an item longer than its (defined-length) sequence
+            Self.element(0x0008, 0x1115, "SQ", Self.le16(0xFFFE) + Self.le16(0xE000) + Self.le32(0x1000_0000), length: 8),
         ]
         for lie in cases {
             let error = try #require(Self.refusal(Self.part10(Self.identity + lie + Self.uids)))
@@ -146,7 +147,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         // The Part 10 file sits between 1000 bytes of junk and a trailer that must not be read.
         let junk = [UInt8](repeating: 0xAB, count: 1000)
-        FileManager.default.createFile(atPath: path, contents: Data(junk + file + junk))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(junk + file + junk)))
         let fromBytes = try DICOMReader.read(file)
         let fromFile = try DICOMReader.read(path: path, offset: junk.count, length: file.count)
         #expect(fromFile.frames == fromBytes.frames)
@@ -157,7 +158,49 @@ import Testing
         // A range outside the file, and a file that lies, are customer errors too.
         #expect(throws: DICOMFileError.self) { try DICOMReader.read(path: path, offset: 10_000, length: 10) }
         let liar = Self.ct(frames: "2147483647", pixels: [UInt8](repeating: 0, count: 128))
-        FileManager.default.createFile(atPath: path, contents: Data(liar))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(liar)))
         #expect(throws: DICOMFileError.self) { try DICOMReader.read(path: path) }
+    }
+
+    static func peakRSS() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+
+    /// S4 measured: a valid 1 GiB file (2048 frames of 512 × 512 × 16 bits) read frame by frame from disk. Opt-in
+    /// (`HIL_LARGE_DICOM=1 swift test --filter aOneGiBFile`): it writes 1 GiB to $TMPDIR.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["HIL_LARGE_DICOM"] != nil))
+    func aOneGiBFileIsReadFrameByFrame() throws {
+        let rows: UInt16 = 512, columns: UInt16 = 512, frames = 2048
+        let frameBytes = Int(rows) * Int(columns) * 2
+        var module = Self.us(0x0028, 0x0002, 1) + Self.text(0x0028, 0x0004, "CS", "MONOCHROME2")
+            + Self.text(0x0028, 0x0008, "IS", String(frames)) + Self.us(0x0028, 0x0010, rows) + Self.us(0x0028, 0x0011, columns)
+            + Self.us(0x0028, 0x0100, 16) + Self.us(0x0028, 0x0101, 16) + Self.us(0x0028, 0x0102, 15) + Self.us(0x0028, 0x0103, 0)
+        module += Self.le16(0x7FE0) + Self.le16(0x0010) + Array("OW".utf8) + [0, 0] + Self.le32(UInt32(frameBytes * frames))
+        let head = Self.part10(Self.identity + Self.uids + module)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hil-1gib-\(UUID().uuidString).dcm").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(head)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        for frame in 0..<frames {
+            handle.write(Data((0..<frameBytes).map { UInt8(truncatingIfNeeded: $0 &+ frame) }))
+        }
+        try handle.close()
+        let before = Self.peakRSS()
+        let started = Date()
+        let source = try DICOMReader.open(path: path)
+        #expect(source.frameCount == frames)
+        var checked = 0
+        for index in stride(from: 0, to: frames, by: 1) {
+            let frame = try source.frame(index)
+            #expect(frame.samples.count == frameBytes)
+            if frame.samples[0] == UInt8(truncatingIfNeeded: index) { checked += 1 }
+        }
+        let grown = Self.peakRSS() - before
+        print("1 GiB file, \(frames) frames read from disk in \(Date().timeIntervalSince(started)) s; peak RSS grew \(grown >> 20) MiB")
+        #expect(checked == frames)
+        #expect(grown < 64 << 20)
     }
 }

@@ -171,9 +171,13 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         "length-long-vr-ob.dcm": (part10(g08 + el(0x0009, 0x0010, "OB", b"\x00" * 16, length=0x7FFFFFF0) + g10 + g20), "declares"),
         "length-long-vr-ut.dcm": (part10(g08 + el(0x0008, 0x0119, "UT", b"text", length=0xFFFFFFF0) + g10 + g20), "declares"),
         "length-long-vr-un.dcm": (part10(g08 + el(0x0009, 0x1001, "UN", b"\x00" * 8, length=0x40000000) + g10 + g20), "declares"),
-        "length-sequence.dcm": (part10(g08 + el(0x0008, 0x1115, "SQ", item(b""), length=0x10000000) + g10 + g20), "declares"),
+        # A sequence that runs past the end of the data is read to the end (as DCMTK reads a file cut short): here its
+        # "items" are then the dataset's own elements.
+        "length-sequence.dcm": (part10(g08 + el(0x0008, 0x1115, "SQ", item(b""), length=0x10000000) + g10 + g20), "sequence item"),
+        "length-item-past-sequence.dcm": (part10(g08 + el(0x0008, 0x1115, "SQ", item(b"", length=0x10000000), length=8) +
+                                                 g10 + g20), "item declares"),
         "length-item.dcm": (part10(g08 + el(0x0008, 0x1115, "SQ", item(b"", length=0x10000000), length=UNDEFINED) +
-                                   SEQUENCE_END + g10 + g20), "item"),
+                                   SEQUENCE_END + g10 + g20), "delimiter"),
         "length-element-past-item.dcm": (part10(
             g08 + el(0x0008, 0x1115, "SQ", item(text(0x0008, 0x1150, "UI", "1.2.3"), length=4) + SEQUENCE_END, length=UNDEFINED)
             + g10 + g20), "item"),

@@ -140,8 +140,12 @@ def test_every_hostile_file_through_an_import_job(servers, tmp_path):
 
     def comparable(result):
         manifest, success, failure, _ = result
-        return ({k: v for k, v in manifest["jobSummary"].items() if k not in ("jobId", "outputS3Uri")},
-                [line["inputFile"] for line in success], failure)
+        summary = manifest["jobSummary"]
+        image_sets = [s["imageSetId"] for s in summary.get("imageSetsSummary", [])]
+        documents = [without_ids(json.loads(gzip.decompress(client.get_image_set_metadata(
+            datastoreId=SEED_DATASTORE, imageSetId=i)["imageSetMetadataBlob"].read()))) for i in image_sets]
+        return ({k: v for k, v in summary.items() if k.startswith("numberOf")}, image_sets,
+                [line["inputFile"] for line in success], failure, documents)
 
     assert comparable(clean_after) == comparable(clean_before)
 

@@ -28,7 +28,7 @@ enum ImportEndpoints {
         case .failure(let rejected):
             throw rejected.serverError
                 ? APIError(.internalServer, rejected.error.message)
-                : APIError.validation("\(name): \(rejected.error.exceptionType): \(rejected.error.message)")
+                : APIError.validation("\(name): \(rejected.error.exceptionType == "ValidationException" ? "" : "\(rejected.error.exceptionType): ")\(rejected.error.message)")
         }
         let result = try call.emulator.run { emulator in
             ImportCommit.commit([file], store: emulator.store, namespace: call.namespace, datastoreId: datastoreId)
