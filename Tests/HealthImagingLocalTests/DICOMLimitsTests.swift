@@ -184,8 +184,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let handle = try #require(FileHandle(forWritingAtPath: path))
         handle.seekToEndOfFile()
+        var pixels = Data((0..<frameBytes).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         for frame in 0..<frames {
-            handle.write(Data((0..<frameBytes).map { UInt8(truncatingIfNeeded: $0 &+ frame) }))
+            pixels[0] = UInt8(truncatingIfNeeded: frame)  // each frame tells which it is
+            handle.write(pixels)
         }
         try handle.close()
         let before = Self.peakRSS()
