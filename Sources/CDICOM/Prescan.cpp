@@ -134,6 +134,7 @@ public:
     uint64_t position() const override { return position_; }
     uint64_t remaining() const override { return (ended_ && head_ == tail_) ? 0 : unknown; }
     const char *failure() const override { return failure_; }
+    bool overLimit() const override { return overCap_; }
 
 private:
     /// Inflates more into the window (appending when `keep`, else replacing it).
@@ -154,7 +155,11 @@ private:
             size_t produced = (sizeof window_ - tail_) - z_.avail_out;
             tail_ += produced;
             inflated_ += produced;
-            if (inflated_ > cap_) { failure_ = "the deflated dataset inflates past the limit"; ended_ = true; return false; }
+            if (inflated_ > cap_) {
+                failure_ = "the deflated dataset inflates past the limit of one file";
+                overCap_ = ended_ = true;
+                return false;
+            }
             if (rc == Z_STREAM_END) { ended_ = true; break; }
             if (rc != Z_OK && rc != Z_BUF_ERROR) { failure_ = "the deflated dataset is corrupt"; ended_ = true; return false; }
             if (produced > 0) break;
@@ -167,6 +172,7 @@ private:
     z_stream z_;
     bool ok_ = false;
     bool ended_ = false;
+    bool overCap_ = false;
     const char *failure_ = nullptr;
     uint8_t input_[1 << 14];
     uint8_t window_[1 << 16];
@@ -251,7 +257,7 @@ public:
                 return true;
             }
             if (!in_.read(head, 4)) {
-                if (in_.failure()) return invalid(in_.failure());
+                if (in_.failure()) return sourceFailure();
                 // Fewer than 4 bytes after the last element (padding): DCMTK stops there as well.
                 return true;
             }
@@ -361,7 +367,7 @@ private:
         }
         if (!fits(length, what)) return false;
         if (!in_.skip(length)) {
-            if (in_.failure()) return invalid(in_.failure());
+            if (in_.failure()) return sourceFailure();
             return lengthError(what + " declares " + std::to_string(length) + " bytes, past the end of the data");
         }
         return true;
@@ -409,6 +415,7 @@ private:
         return "container";
     }
 
+    bool sourceFailure() { return in_.overLimit() ? limit(in_.failure()) : invalid(in_.failure()); }
     bool lengthError(const std::string &message) { fail(error_, HIL_DICOM_ELEMENT_LENGTH, message); return false; }
     bool invalid(const std::string &message) { fail(error_, HIL_DICOM_INVALID_FILE, message); return false; }
     bool limit(const std::string &message) { fail(error_, HIL_DICOM_LIMIT, message); return false; }

@@ -35,6 +35,8 @@ public:
     virtual uint64_t remaining() const = 0;
     /// A read or skip failed because the source failed (I/O, corrupt deflate data), not because the data ended.
     virtual const char *failure() const { return nullptr; }
+    /// The failure is a limit of the source (an inflated size), not a defect of the data.
+    virtual bool overLimit() const { return false; }
 };
 
 class MemorySource : public ByteSource {

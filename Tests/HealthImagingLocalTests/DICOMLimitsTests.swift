@@ -120,6 +120,13 @@ import Testing
         #expect(error.message.contains("undefined length"))
     }
 
+    @Test func aDeflatedDatasetIsInflatedNoFurtherThanTheLimit() throws {
+        let bytes = try DICOMReaderTests.bytes(DICOMReaderTests.samples.appendingPathComponent("sc-01-rgb-deflated.dcm"))
+        #expect(Self.refusal(bytes) == nil)
+        let error = try #require(Self.refusal(bytes, limits: DICOMLimits(maxInflatedBytes: 1024)))
+        #expect(error.exceptionType == DICOMFileError.limitExceeded && error.message.contains("inflates past the limit"), "\(error)")
+    }
+
     // ---- no recursion a file can drive --------------------------------------------------------------------------------
 
     @Test func nestingIsBoundedAt64Levels() throws {
