@@ -953,6 +953,11 @@ int hil_dicom_encoded_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_
     *out = nullptr;
     *out_length = 0;
     std::vector<uint8_t> bytes;
+    struct Release {
+        hil_dicom *d;
+        size_t index;
+        ~Release() { releaseFrame(d, index); }
+    } release{dicom, index};
     try {
         if (!frameBytes(dicom, index, bytes, error)) return -1;
     } catch (const std::bad_alloc &) {
@@ -965,12 +970,6 @@ int hil_dicom_encoded_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_
     *out = buffer;
     *out_length = bytes.size();
     return 0;
-}
-
-void hil_dicom_release_frames(hil_dicom *dicom) {
-    if (!dicom || !dicom->fromFile) return;
-    for (size_t i = 0; i < dicom->frameFragments.size(); i++) releaseFrame(dicom, i);
-    if (dicom->frameFragments.empty()) releaseFrame(dicom, 0);
 }
 
 void hil_dicom_free(void *buffer) { std::free(buffer); }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import botocore.exceptions
 import pytest
 
 import hostile_dicom
-from conftest import SEED_DATASTORE, boto_client, raw_request
+from conftest import SEED_DATASTORE, binary_path, boto_client, raw_request
 from import_helpers import ROLE_ARN, read_output_dir, wait_for_job
 
 MB = 1 << 20
@@ -209,3 +210,15 @@ def test_dot_segments_are_refused_before_anything_is_imported(servers, tmp_path,
     assert error["Code"] == "ValidationException" and ".." in error["Message"], error
     assert client.list_dicom_import_jobs(datastoreId=SEED_DATASTORE)["jobSummaries"] == jobs_before
     assert not any((root / "out").rglob("*"))
+
+
+def test_the_ceilings_are_flags_and_their_errors_name_them(servers):
+    # The valid CT: one frame of 16 × 16 × 2 = 512 bytes.
+    assert post_dicom(servers.start(extra=["--max-frame-bytes", "512"]), "ok.dcm", hostile_dicom.valid_ct()).status == 201
+    r = post_dicom(servers.start(extra=["--max-frame-bytes", "511"]), "frame.dcm", hostile_dicom.valid_ct())
+    assert r.status == 400 and "frame.dcm" in r.json()["message"] and "--max-frame-bytes" in r.json()["message"], r
+    r = post_dicom(servers.start(extra=["--max-decoded-file-bytes", "511"]), "file.dcm", hostile_dicom.valid_ct())
+    assert r.status == 400 and "--max-decoded-file-bytes" in r.json()["message"], r
+    for flag in ("--max-frame-bytes", "--max-decoded-file-bytes"):
+        proc = subprocess.run([str(binary_path()), "--port", "0", flag, "0"], capture_output=True, text=True, timeout=30)
+        assert proc.returncode != 0 and f"{flag} must be positive" in proc.stderr, proc

@@ -150,16 +150,14 @@ typedef struct {
  * than the Pixel Data holds, or is over a limit (see Limits). Cheap: no decoding, no allocation. */
 int hil_dicom_pixel_info_get(hil_dicom *dicom, hil_dicom_pixel_info *info, hil_dicom_error *error);
 
-/* Gives back the memory of values read from the file for frames already decoded (hil_dicom_open_file handles;
- * a no-op otherwise). */
-void hil_dicom_release_frames(hil_dicom *dicom);
-
 /* Decodes frame `index` (0-based) into a new buffer of rows*columns*samples_per_pixel samples, each a little-endian
  * integer of the smallest size holding bits_allocated (1, 2 or 4 bytes; bit-packed 1-bit data unpacked to one byte
  * per sample), colour samples interleaved (planar data is interleaved here), no colour-space conversion of native or
  * RLE data (YBR_FULL_422 is expanded to one Y Cb Cr triple per pixel; DCMTK's JPEG decoder turns YCbCr into RGB),
  * signed samples sign-extended from bits_stored. On success returns 0 and sets *out /
- * *out_length (free *out with hil_dicom_free); on failure returns -1 and fills `error`. */
+ * *out_length (free *out with hil_dicom_free); on failure returns -1 and fills `error`. An encapsulated frame's
+ * codestream header is checked first (see Limits). With a hil_dicom_open_file handle, the values read from the file
+ * for this frame are let go again before it returns (as by hil_dicom_encoded_frame). */
 int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t *out_length, hil_dicom_error *error);
 
 /* The encoded bytes of frame `index` of encapsulated Pixel Data (its fragments concatenated, padding kept), as the
