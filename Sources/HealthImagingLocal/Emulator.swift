@@ -43,6 +43,8 @@ public final class Emulator {
         public var eventBridgeEndpoint: String?
         /// Image-set events also carry the devguide's `imagesetId` (`--event-devguide-keys`).
         public var eventDevguideKeys = false
+        /// `--max-frame-bytes`, `--max-decoded-file-bytes` and the fixed DICOM parsing limits (docs/hardening.md).
+        public var dicomLimits = DICOMLimits.standard
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -86,7 +88,7 @@ public final class Emulator {
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
+                                    maxFileBytes: configuration.maxImportFileBytes, limits: configuration.dicomLimits, logger: logger)
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)

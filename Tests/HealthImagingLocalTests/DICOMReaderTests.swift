@@ -238,7 +238,8 @@ import Testing
         // An element after the meta header has a garbage tag and a length past the end of the file; pydicom stops
         // reading there and keeps what it has, DCMTK (and the service's "bad input is a per-file error") refuses.
         "SC_rgb_jpeg.dcm": DICOMFileError.invalidDICOMFile,
-        // Truncated in the middle of an element: refused rather than half-imported.
-        "rtplan_truncated.dcm": DICOMFileError.invalidDICOMFile,
+        // Truncated in the middle of an element: refused rather than half-imported (the prescan names the element
+        // whose length runs past the end of the data, docs/hardening.md).
+        "rtplan_truncated.dcm": DICOMFileError.elementLengthViolation,
     ]
 }

@@ -4,7 +4,8 @@
 ///   parsing, frame encoding and grouping as an import job, and answers the image set it made or joined:
 ///   `{"datastoreId", "imageSetId", "imageSetVersion", "isPrimary", "imageSetState", "imageSetWorkflowStatus",
 ///   "sopInstanceUID", "frameIds": [...]}` — 201 for a new image set, 200 for a new version of an existing one.
-///   A file that cannot be imported answers 400 ValidationException with the failure.ndjson message.
+///   A file that cannot be imported answers 400 ValidationException with the failure.ndjson message, prefixed by
+///   the file's name.
 enum ImportEndpoints {
     static let all: [ControlPlane.Endpoint] = [
         .init("POST", "/_healthimaging/datastores/{datastoreId}/dicom", query: ["inputFile"], importOne),
@@ -22,12 +23,12 @@ enum ImportEndpoints {
         }
         let format = datastore.losslessStorageFormat.flatMap(LosslessStorageFormat.init(rawValue:)) ?? .htj2k
         let file: ImportedFile
-        switch ImportScanner.importFile(name, call.request.body, format: format) {
+        switch ImportScanner.importFile(name, call.request.body, format: format, limits: call.emulator.configuration.dicomLimits) {
         case .success(let imported): file = imported
         case .failure(let rejected):
             throw rejected.serverError
                 ? APIError(.internalServer, rejected.error.message)
-                : APIError.validation("\(rejected.error.exceptionType): \(rejected.error.message)")
+                : APIError.validation("\(name): \(rejected.error.exceptionType == "ValidationException" ? "" : "\(rejected.error.exceptionType): ")\(rejected.error.message)")
         }
         let result = try call.emulator.run { emulator in
             ImportCommit.commit([file], store: emulator.store, namespace: call.namespace, datastoreId: datastoreId)

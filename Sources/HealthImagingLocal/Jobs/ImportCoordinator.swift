@@ -19,15 +19,17 @@ public final class ImportCoordinator {
     public let worker: ImportWorker
     public let objects: any ObjectStore
     public let maxFileBytes: Int
+    public let limits: DICOMLimits
     unowned let store: Store
     let logger: Logger
     /// Jobs between `scanned` and `written`: what the end needs to know.
     private var writing: [ImportJobKey: Bool] = [:]
 
-    init(store: Store, objects: any ObjectStore, maxFileBytes: Int, logger: Logger) {
+    init(store: Store, objects: any ObjectStore, maxFileBytes: Int, limits: DICOMLimits = .standard, logger: Logger) {
         self.store = store
         self.objects = objects
         self.maxFileBytes = maxFileBytes
+        self.limits = limits
         self.logger = logger
         worker = ImportWorker()
     }
@@ -37,6 +39,7 @@ public final class ImportCoordinator {
         let key = ImportJobKey(namespace: namespace, datastoreId: job.datastoreId, jobId: job.jobId)
         let objects = self.objects
         let maxFileBytes = self.maxFileBytes
+        let limits = self.limits
         let input = S3Location(job.inputS3Uri)?.folder
         let output = S3Location(job.outputS3Uri)
         worker.enqueue { post in
@@ -49,7 +52,7 @@ public final class ImportCoordinator {
                 // The output bucket is checked first, so that a job that could never write its results
                 // fails before it imports anything.
                 _ = try objects.list(bucket: output.bucket, prefix: output.key)
-                let scan = try ImportScanner.scan(objects, input: input, format: format, maxFileBytes: maxFileBytes)
+                let scan = try ImportScanner.scan(objects, input: input, format: format, maxFileBytes: maxFileBytes, limits: limits)
                 post(.scanned(key, scan))
             } catch {
                 post(.failed(key, error.message))
