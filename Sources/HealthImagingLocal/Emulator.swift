@@ -59,8 +59,8 @@ public final class Emulator {
     private var requestIds = RequestIdGenerator()
     private var readCache: ResponseCache
     public static let version = "0.1.0"
-    /// When the emulator started, epoch milliseconds.
-    public let startedAt = Timestamp.nowMillis()
+    /// When the emulator started, epoch milliseconds on the real clock (uptime is not moved by the test clock).
+    public let startedAt = Timestamp.realNowMillis()
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -70,6 +70,7 @@ public final class Emulator {
         faults = [Namespace(account: configuration.account, region: configuration.region): configuration.faults.engine()]
         journal = Journal(capacity: configuration.journalSize)
         try store.resetTransitionModes(nil, startup: configuration.transitions)
+        Timestamp.setClockOffset(try store.clockOffset())
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
                                     maxFileBytes: configuration.maxImportFileBytes, logger: logger)
@@ -140,6 +141,7 @@ public final class Emulator {
                 if let cacheKey, let cached = readCache.lookup(cacheKey, store: store) {
                     response = cached
                 } else {
+                    store.answerValidUntil = nil
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
                                     tokens: tokens, logger: logger, imports: imports)
                     do {

@@ -3,7 +3,7 @@
 ///   Content-Type; `?inputFile=NAME` names it in errors) imports it synchronously, on the loop, with the same
 ///   parsing, frame encoding and grouping as an import job, and answers the image set it made or joined:
 ///   `{"datastoreId", "imageSetId", "imageSetVersion", "isPrimary", "imageSetState", "imageSetWorkflowStatus",
-///   "sopInstanceUID", "frameIds": [...]}` — 201 for a new image set, 200 for a new version of an existing one.
+///   "sopInstanceUID", "frameIds": [...], "warnings"?: [{"warning_reason_code", "type", "message"}]}` — 201 for a new image set, 200 for a new version of an existing one.
 ///   A file that cannot be imported answers 400 ValidationException with the failure.ndjson message.
 enum ImportEndpoints {
     static let all: [ControlPlane.Endpoint] = [
@@ -48,6 +48,7 @@ enum ImportEndpoints {
             $0.field("imageSetWorkflowStatus", version?.workflowStatus?.rawValue)
             $0.field("sopInstanceUID", file.instance.sopInstanceUID)
             $0.field("frameIds", array: { list in for frame in file.frames { list.string(frame.id) } })
+            if !file.warnings.isEmpty { ImportOutput.write(file.warnings, to: &$0) }
         }
     }
 }

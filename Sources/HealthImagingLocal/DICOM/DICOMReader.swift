@@ -46,7 +46,8 @@ public enum DICOMReader {
         let seriesUID = try required("SeriesInstanceUID", series)
         let sopUID = try required("SOPInstanceUID", instance)
 
-        let frames = try file.frames(keepOriginal: originalEncodingTransferSyntaxes.contains(transferSyntax))
+        let frames = ImportCases.keepBinarySegmentation(
+            try file.frames(keepOriginal: originalEncodingTransferSyntaxes.contains(transferSyntax)))
         return DICOMInstance(
             studyInstanceUID: studyUID, seriesInstanceUID: seriesUID, sopInstanceUID: sopUID,
             transferSyntaxUID: transferSyntax,

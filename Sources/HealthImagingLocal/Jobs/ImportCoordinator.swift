@@ -87,7 +87,7 @@ public final class ImportCoordinator {
             guard let job = try store.importJob(key.namespace, key.datastoreId, key.jobId) else { return }
             let committed = ImportCommit.commit(scan.imported, store: store, namespace: key.namespace, datastoreId: key.datastoreId)
             let output = ImportOutput.make(job: job, scanned: scan.scanned, imageSets: committed.imageSets,
-                                           rejected: scan.rejected + committed.failed)
+                                           rejected: scan.rejected + committed.failed, warnings: ImportOutput.warnings(of: scan.imported))
             logger.info("import job \(key.jobId): \(scan.scanned) files, \(committed.imageSets.count) image sets, \(scan.rejected.count + committed.failed.count) rejected")
             guard let folder = S3Location(job.outputS3Uri) else { return try end(key, failure: "INVALID_REQUEST: outputS3Uri") }
             let objects = self.objects

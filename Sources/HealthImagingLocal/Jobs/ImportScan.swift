@@ -5,6 +5,8 @@ public struct ImportedFile: Sendable {
     /// The instance, its decoded frames dropped once encoded (`frames` below holds what is stored).
     public var instance: DICOMInstance
     public var frames: [(id: String, frame: StoredFrame)]
+    /// Warnings the file was imported with (`success.ndjson`, `WARNING/warning.ndjson`; ImportCases.swift).
+    public var warnings: [ImportWarning] = []
 }
 
 /// One file that could not be imported: a line of `failure.ndjson`.
@@ -75,16 +77,23 @@ public enum ImportScanner {
             return .failure(RejectedFile(inputFile: inputFile, error: violation, serverError: false))
         }
         var frames: [(id: String, frame: StoredFrame)] = []
+        var warnings: [ImportWarning] = []
         frames.reserveCapacity(instance.frames.count)
         for (index, frame) in instance.frames.enumerated() {
             do {
                 frames.append((ResourceIds.make(), try ImportCodec.store(frame, format: format)))
-            } catch let error as FrameCodecError where error.code == 1 {
-                // The codec refuses the frame's geometry or sample depth: the file's pixel data is not supported.
-                return .failure(RejectedFile(
-                    inputFile: inputFile,
-                    error: DICOMFileError(exceptionType: "UnsupportedException", message: "Frame \(index + 1) has pixel data the datastore cannot store: \(error.message)"),
-                    serverError: false))
+            } catch let error as FrameCodecError {
+                // The codec refuses the frame (sample depth, geometry) or fails on it: the instance is stored with
+                // its pixel data untranscoded and warning 0xB100, as the service does.
+                switch ImportCases.untranscoded(instance, bytes: bytes, refused: error, frameIndex: index) {
+                case .success(let (kept, warning)):
+                    frames = kept
+                    warnings = [warning]
+                    instance = ImportCases.withWarningReason(instance, warning)
+                case .failure(let error):
+                    return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+                }
+                break
             } catch {
                 return .failure(RejectedFile(
                     inputFile: inputFile,
@@ -94,6 +103,6 @@ public enum ImportScanner {
         }
         // The decoded samples are no longer needed: only the stored frames travel on.
         instance.frames = []
-        return .success(ImportedFile(inputFile: inputFile, instance: instance, frames: frames))
+        return .success(ImportedFile(inputFile: inputFile, instance: instance, frames: frames, warnings: warnings))
     }
 }

@@ -167,6 +167,13 @@ enum Schema {
         CREATE INDEX import_jobs_by_token ON import_jobs (account, region, datastore_id, client_token);
         ALTER TABLE transitions ADD COLUMN job_id TEXT;
         """,
+        // time: when each image set was last accessed (storage tiers, Store+Clock.swift). Image sets of an older
+        // database count as accessed when their latest version was last written.
+        """
+        ALTER TABLE image_sets ADD COLUMN last_accessed_at INTEGER;
+        UPDATE image_sets SET last_accessed_at =
+            (SELECT max(coalesce(updated_at, created_at)) FROM image_set_versions WHERE image_set_pk = image_sets.pk);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }
