@@ -4,7 +4,8 @@
 /// per imported file) and `FAILURE/failure.ndjson` (`{"inputFile", "exception": {"exceptionType", "message"}}`
 /// per rejected file). `inputFile` is the object key, as in the guide's examples. A file imported with warnings
 /// (ImportCases.swift) has `importResponse.warnings` in its success line and a line of its own in
-/// `WARNING/warning.ndjson` (manifest `warningsOutputS3Uri`), as the guide's import-job page describes.
+/// `WARNING/warning.ndjson` (manifest `warningsOutputS3Uri`), as the guide's import-job page describes; that object
+/// is written only when some file has a warning.
 public struct ImportOutput: Sendable {
     public var manifest: [UInt8]
     public var success: [UInt8]
@@ -99,7 +100,9 @@ public struct ImportOutput: Sendable {
         do throws(ObjectStoreError) {
             try objects.put(bucket: folder.bucket, key: folder.folder.key + "SUCCESS/success.ndjson", success, contentType: "application/x-ndjson")
             try objects.put(bucket: folder.bucket, key: folder.folder.key + "FAILURE/failure.ndjson", failure, contentType: "application/x-ndjson")
-            try objects.put(bucket: folder.bucket, key: folder.folder.key + "WARNING/warning.ndjson", warning, contentType: "application/x-ndjson")
+            if !warning.isEmpty {
+                try objects.put(bucket: folder.bucket, key: folder.folder.key + "WARNING/warning.ndjson", warning, contentType: "application/x-ndjson")
+            }
             // The manifest last: a client that sees it finds the other two.
             try objects.put(bucket: folder.bucket, key: folder.folder.key + "job-output-manifest.json", manifest, contentType: "application/json")
             return nil
