@@ -37,6 +37,12 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// The import pool (`--import-workers`, `--import-worker-memory-mb`, `--import-file-seconds`): worker
+        /// processes when `executable` is set (the binary does), in-process threads otherwise (library use).
+        public var importPool = ImportPool.Configuration()
+        /// Per-job bounds (`--max-import-job-files`, `--max-import-job-seconds`).
+        public var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
+        public var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -72,7 +78,13 @@ public final class Emulator {
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
+                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool,
+                                    maxJobFiles: configuration.maxImportJobFiles,
+                                    maxJobSeconds: configuration.maxImportJobSeconds, logger: logger)
+        if configuration.databasePath != nil {
+            let interrupted = try store.failInterruptedImportJobs()
+            if interrupted > 0 { logger.warning("\(interrupted) import job(s) left running by a stopped server ended FAILED") }
+        }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
