@@ -123,6 +123,21 @@ public final class HTTPServer {
         }
     }
 
+    /// Which requests stream their body to a temporary file instead of memory (`Request.bodyFile`): given
+    /// method and path, the body limit, or nil for an ordinary body (`limits.maxBodyBytes`, in memory). Only
+    /// these requests may send `Transfer-Encoding: chunked`. Set it before `run()`.
+    public var streamsBody: RequestHead.StreamsBody? {
+        get { gates.streamsBody }
+        set { gates.streamsBody = newValue }
+    }
+
+    /// Where streamed bodies are written (default `$TMPDIR`, else /tmp); each file is removed once its
+    /// request's reply is sent.
+    public var bodyDirectory: String {
+        get { gates.bodyDirectory }
+        set { gates.bodyDirectory = newValue }
+    }
+
     /// The libevent base the server runs on, for code that adds its own events (the in-process test server's
     /// cross-thread stop). Use it only from the thread that runs `run()`, before or during the loop.
     public var eventBase: OpaquePointer { base }
@@ -173,6 +188,18 @@ public final class HTTPServer {
                 head = refused.head
             } else {
                 request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
+            }
+        }
+        if request.refusal == nil, request.header(ConnectionGates.bodyMarkerHeader) != nil {
+            // A streamed body: the gate wrote it to a file and handed on the head without its framing headers.
+            if let gate, request.header(ConnectionGates.bodyMarkerHeader) == gates.secret, !gate.bodies.isEmpty {
+                let body = gate.bodies.removeFirst()
+                request.headers.removeAll { $0.name.caseInsensitiveCompare(ConnectionGates.bodyMarkerHeader) }
+                request.headers.removeAll { $0.name.caseInsensitiveCompare("Content-Length") }
+                request.headers += body.headers.map { ($0.name, $0.value) }
+                request.bodyFile = body.file
+            } else {
+                request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
             }
         }
         let close = request.refusal != nil || Self.wantsClose(request)
@@ -308,6 +335,7 @@ public final class HTTPServer {
         }
         evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), buffer)
         evbuffer_free(buffer)
+        gate?.answered()
     }
 }
 
