@@ -120,8 +120,9 @@ public final class Emulator {
         let began = ContinuousClock.now
         imports.pump()
         var reply = respond(request, began: began)
-        reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
-        logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
+        let requestId = requestIds.next()
+        reply.edit { $0.headers.append(("x-amzn-RequestId", requestId)) }
+        logger.debug("\(request.method) \(request.path) → \(reply.isDeferred ? "deferred" : String(reply.response.status))")
         // No read snapshot outlives the request (a statement left mid-step would hold one and stall checkpoints).
         store.database.resetBusyStatements()
         return reply
