@@ -131,7 +131,7 @@ public final class Emulator {
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
         if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
         if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
-            return Reply(control(request))
+            return control(request)
         }
         let namespace = namespace(of: request)
         var operationName: String?
@@ -213,22 +213,23 @@ public final class Emulator {
         return nil
     }
 
-    private func control(_ request: Request) -> Response {
-        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return refused }
+    private func control(_ request: Request) -> Reply {
+        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return Reply(refused) }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
             do {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,
                                        allNamespaces: all)
-                return try endpoint.handler(call)
+                if let reply = endpoint.replyHandler { return try reply(call) }
+                return Reply(try endpoint.handler(call))
             } catch {
-                return error.response
+                return Reply(error.response)
             }
         case .wrongMethod(let allowed):
-            return wrongMethod(request, allowed)
+            return Reply(wrongMethod(request, allowed))
         case .notFound:
-            return APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response
+            return Reply(APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response)
         }
     }
 

@@ -197,7 +197,9 @@ public final class ImportPool: @unchecked Sendable {
             condition.unlock()
         }
         while let (batch, index) = take() {
-            let outcome = run(batch.units[index], worker: worker)
+            let deadline = batch.deadline
+            let outcome = run(batch.units[index], worker: worker, deadlineMessage: batch.deadlineMessage,
+                              cancelled: { deadline.map { ContinuousClock.now >= $0 } ?? false })
             condition.lock()
             if case .stopped(let message) = outcome { batch.stop(message) }
             batch.outcomes[index] = outcome
@@ -208,7 +210,7 @@ public final class ImportPool: @unchecked Sendable {
         }
     }
 
-    private func run(_ unit: Unit, worker: ImportWorkerProcess?) -> Outcome {
+    private func run(_ unit: Unit, worker: ImportWorkerProcess?, deadlineMessage: String, cancelled: () -> Bool) -> Outcome {
         let source: ImportSource
         switch unit.fetch() {
         case .success(let fetched): source = fetched
@@ -228,16 +230,18 @@ public final class ImportPool: @unchecked Sendable {
         while true {
             attempt += 1
             do throws(ImportWorkerProcess.Failure) {
-                return .file(try worker.exchange(task))
+                return .file(try worker.exchange(task, cancelled: cancelled))
             } catch {
                 let message: String
                 switch error {
+                case .cancelled:
+                    return .stopped(deadlineMessage)
                 case .timedOut:
                     message = "The import worker exceeded its time budget of \(Self.seconds(configuration.fileSeconds)) seconds on this file (--import-file-seconds) and was stopped"
                 case .died(let why):
                     if attempt < 2 { continue }
-                    let budget = configuration.memoryMiB > 0 ? "; its memory budget is \(configuration.memoryMiB) MiB (--import-worker-memory-mb)" : ""
-                    message = "The import worker stopped while reading this file: \(why)\(budget)"
+                    let budget = configuration.memoryMiB > 0 ? " (a crash in a codec, or more memory than the worker's budget of \(configuration.memoryMiB) MiB, --import-worker-memory-mb)" : " (a crash in a codec)"
+                    message = "The import worker stopped while reading this file: \(why)\(budget); the file was not imported"
                 case .couldNotStart(let why):
                     message = "No import worker could be started: \(why)"
                 }

@@ -28,9 +28,41 @@ public final class ImportWorkerProcess {
         case couldNotStart(String)
         case died(String)
         case timedOut
+        /// `cancelled` said stop (the batch's deadline passed): the child was killed.
+        case cancelled
     }
 
     public static let subcommand = "import-worker"
+
+    /// argv[0] of the workers, as `ps` shows them: the server's own path.
+    static let displayName: String = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "healthimaging-local"
+    }()
+
+    /// The server's environment, with the Swift runtime's crash backtracer off: a worker that crashes on a file
+    /// is expected, and its end is reported in the manifest, not as pages of backtrace on the server's stderr.
+    static let environment: CStringArray = {
+        var variables: [String] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let text = String(cString: entry)
+            if !text.hasPrefix("SWIFT_BACKTRACE=") { variables.append(text) }
+            cursor += 1
+        }
+        return CStringArray(variables + ["SWIFT_BACKTRACE=enable=no"])
+    }()
+
+    /// A NULL-terminated `char *[]` that lives as long as the process (the environment given to every worker).
+    final class CStringArray: @unchecked Sendable {
+        /// Immutable after `init`; only read by `posix_spawn`.
+        let pointers: [UnsafeMutablePointer<CChar>?]
+
+        init(_ strings: [String]) {
+            pointers = strings.map { strdup($0) } + [nil]
+        }
+    }
 
     /// The running binary, to re-execute as a worker: `/proc/self/exe` where it exists, else argv[0].
     public static func ownExecutable() -> String {
@@ -74,12 +106,12 @@ public final class ImportWorkerProcess {
         posix_spawn_file_actions_adddup2(&actions, request[0], 0)
         posix_spawn_file_actions_adddup2(&actions, 2, 1)
         posix_spawn_file_actions_adddup2(&actions, reply[1], 3)
-        let arguments = [limits.executable, Self.subcommand, "--memory-mb", String(limits.memoryMiB)]
+        let arguments = [Self.displayName, Self.subcommand, "--memory-mb", String(limits.memoryMiB)]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
         // posix_spawn(3): 0 on success, else an error number (errno is not set).
-        let status = posix_spawn(&child, limits.executable, &actions, nil, &argv, environ)
+        let status = posix_spawn(&child, limits.executable, &actions, nil, &argv, Self.environment.pointers)
         close(request[0])
         close(reply[1])
         guard status == 0 else {
@@ -103,17 +135,23 @@ public final class ImportWorkerProcess {
     }
 
     /// Sends one file and waits for its result. On any failure the child is stopped.
-    func exchange(_ task: ImportTask) throws(Failure) -> Result<ImportedFile, RejectedFile> {
+    /// `cancelled` is asked about five times a second while the child works.
+    func exchange(_ task: ImportTask, cancelled: () -> Bool = { false }) throws(Failure) -> Result<ImportedFile, RejectedFile> {
         if !isRunning { try start() }
-        let deadline = Self.monotonicSeconds() + limits.fileSeconds
+        let deadline = ContinuousClock.now + .milliseconds(Int64(limits.fileSeconds * 1000))
         var message: [UInt8] = []
         let request = ImportWire.request(task)
         guard writeMessage(request) else { throw fail() }
         do throws(Failure) {
-            message = try readMessage(deadline: deadline)
+            message = try readMessage(deadline: deadline, cancelled: cancelled)
         } catch {
-            if case .timedOut = error { stop(); throw .timedOut }
-            throw fail()
+            switch error {
+            case .timedOut, .cancelled:
+                stop()
+                throw error
+            default:
+                throw fail()
+            }
         }
         do throws(ImportWire.DecodeError) {
             return try ImportWire.result(message)
@@ -168,26 +206,29 @@ public final class ImportWorkerProcess {
         return Self.writeAll(requestFD, prefix.bytes) && Self.writeAll(requestFD, payload)
     }
 
-    private func readMessage(deadline: Double) throws(Failure) -> [UInt8] {
+    private func readMessage(deadline: ContinuousClock.Instant, cancelled: () -> Bool) throws(Failure) -> [UInt8] {
         var prefix = [UInt8](repeating: 0, count: 8)
-        try readExactly(&prefix, deadline: deadline)
+        try readExactly(&prefix, deadline: deadline, cancelled: cancelled)
         var reader = ImportWire.Reader(prefix)
         guard let count = try? reader.int(), count >= 0, count <= ImportWire.maxMessageBytes else {
             throw .died("the import worker sent a bad length")
         }
         var message = [UInt8](repeating: 0, count: count)
-        try readExactly(&message, deadline: deadline)
+        try readExactly(&message, deadline: deadline, cancelled: cancelled)
         return message
     }
 
-    private func readExactly(_ buffer: inout [UInt8], deadline: Double) throws(Failure) {
+    private func readExactly(_ buffer: inout [UInt8], deadline: ContinuousClock.Instant, cancelled: () -> Bool) throws(Failure) {
         var done = 0
         while done < buffer.count {
-            let left = deadline - Self.monotonicSeconds()
-            guard left > 0 else { throw .timedOut }
+            let now = ContinuousClock.now
+            guard now < deadline else { throw .timedOut }
+            if cancelled() { throw .cancelled }
+            let left = now.duration(to: deadline).components
+            let leftMillis = left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000 + 1
             var poller = pollfd(fd: replyFD, events: Int16(POLLIN), revents: 0)
             // poll(2): the number of ready descriptors, 0 on timeout, -1 with errno.
-            let ready = poll(&poller, 1, Int32(min(left * 1000 + 1, 60_000)))
+            let ready = poll(&poller, 1, Int32(min(leftMillis, 200)))
             if ready < 0 && errno == EINTR { continue }
             guard ready >= 0 else { throw .died("poll failed: errno \(errno)") }
             if ready == 0 { continue }
@@ -223,9 +264,4 @@ public final class ImportWorkerProcess {
         return true
     }
 
-    static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }
