@@ -43,6 +43,12 @@ public final class Emulator {
         /// Per-job bounds (`--max-import-job-files`, `--max-import-job-seconds`).
         public var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
         public var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
+        /// How many events each namespace's ring keeps (`--event-ring-size`).
+        public var eventRingSize = 1000
+        /// Where events are sent as PutEvents (`--eventbridge-endpoint`); nil: kept in the ring only.
+        public var eventBridgeEndpoint: String?
+        /// Image-set events also carry the devguide's `imagesetId` (`--event-devguide-keys`).
+        public var eventDevguideKeys = false
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -58,6 +64,8 @@ public final class Emulator {
     /// Fault rules, one engine (rules, seed, draws) per namespace; the `--faults` file's go to the default one.
     public var faults: [Namespace: FaultEngine]
     public var journal: Journal
+    /// The published events, per namespace, and their delivery (Events/).
+    public let events: EventLog
     /// The DICOM import job runner (work off the loop, results committed on it).
     public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
@@ -65,6 +73,8 @@ public final class Emulator {
     private var requestIds = RequestIdGenerator()
     private var readCache: ResponseCache
     public static let version = "0.1.0"
+    /// The web view's form token (UI+CrossSite.swift): random per server start, never stored.
+    public let formToken = ResourceIds.make()
     /// When the emulator started, epoch milliseconds on the real clock (uptime is not moved by the test clock).
     public let startedAt = Timestamp.realNowMillis()
 
@@ -75,6 +85,10 @@ public final class Emulator {
         tokens = PageTokenCodec(key: store.tokenKey)
         faults = [Namespace(account: configuration.account, region: configuration.region): configuration.faults.engine()]
         journal = Journal(capacity: configuration.journalSize)
+        let ledger = DeliveryLedger()
+        events = EventLog(capacity: configuration.eventRingSize, ledger: ledger, delivery: configuration.eventBridgeEndpoint.flatMap {
+            EventDelivery(endpoint: $0, credentials: .fromEnvironment(), ledger: ledger, logger: logger)
+        })
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         Timestamp.setClockOffset(try store.clockOffset())
         readCache = ResponseCache(budget: configuration.readCacheBytes)
@@ -96,6 +110,14 @@ public final class Emulator {
             controlRouter.add(endpoint.method, endpoint.path, endpoint)
         }
         self.controlRouter = controlRouter
+        store.eventDevguideKeys = configuration.eventDevguideKeys
+        store.eventSink = { [unowned self] event in self.publish(event) }
+    }
+
+    /// Records a committed event (Store+Events.swift), after the event fault rules of its namespace had their say.
+    func publish(_ event: ServiceEvent) {
+        let fault = faults[event.namespace]?.fire(event: event)
+        events.record(event, fault: fault)
     }
 
     /// Runs a store call for a control endpoint; a storage failure becomes InternalServerException.
@@ -121,6 +143,7 @@ public final class Emulator {
         let began = ContinuousClock.now
         imports.pump()
         var reply = respond(request, began: began)
+        store.flushStagedEvents()
         let requestId = requestIds.next()
         reply.edit { $0.headers.append(("x-amzn-RequestId", requestId)) }
         logger.debug("\(request.method) \(request.path) → \(reply.isDeferred ? "deferred" : String(reply.response.status))")
@@ -219,6 +242,7 @@ public final class Emulator {
         if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return Reply(refused) }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
+            if let refused = UIEndpoints.crossSiteRefusal(request, formToken: formToken) { return Reply(refused) }
             do {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,

@@ -107,6 +107,15 @@ struct HealthImagingLocalCommand: ParsableCommand {
         main(nil)
     }
 
+    @Option(help: "How many EventBridge events each namespace keeps for GET /_healthimaging/events.")
+    var eventRingSize = 1000
+
+    @Option(name: .customLong("eventbridge-endpoint"), help: "Send every event as PutEvents to this EventBridge-compatible server (http://host:port; moto, LocalStack), SigV4-signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, on the default bus.")
+    var eventBridgeEndpoint: String?
+
+    @Flag(help: "Image-set events also carry the devguide's spelling imagesetId besides imageSetId.")
+    var eventDevguideKeys = false
+
     func validate() throws {
         guard importWorkers >= 0, importWorkers <= 256 else { throw ValidationError("--import-workers must be between 0 and 256") }
         guard importWorkerMemoryMb >= 0 else { throw ValidationError("--import-worker-memory-mb must be 0 or more") }
@@ -123,6 +132,10 @@ struct HealthImagingLocalCommand: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
+        guard eventRingSize >= 0 else { throw ValidationError("--event-ring-size must be 0 or more") }
+        if let eventBridgeEndpoint, S3Client(endpoint: eventBridgeEndpoint, region: region, credentials: nil) == nil {
+            throw ValidationError("--eventbridge-endpoint must be http://host[:port] (TLS is not spoken)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -171,6 +184,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
             memoryMiB: importWorkerMemoryMb, fileSeconds: importFileSeconds)
         configuration.maxImportJobFiles = maxImportJobFiles
         configuration.maxImportJobSeconds = maxImportJobSeconds
+        configuration.eventRingSize = eventRingSize
+        configuration.eventBridgeEndpoint = eventBridgeEndpoint
+        configuration.eventDevguideKeys = eventDevguideKeys
         if let s3Dir {
             configuration.objectStore = FolderObjectStore(root: s3Dir)
         } else if let s3Endpoint {

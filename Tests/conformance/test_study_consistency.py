@@ -57,6 +57,15 @@ def test_a_study_wide_update_gives_every_primary_image_set_a_version(fresh_serve
     for untouched in (non_primary, elsewhere):
         assert list(versions(c, SEED_DATASTORE, untouched)) == ["1"]
         assert name(c, untouched) == "Doe^Jane"
+    # Events for each image set of the study: Updating (a sibling's detail says UPDATING_FOR_STUDY_CONSISTENCY), Updated.
+    for image_set in (a, b, d):
+        seen = control(fresh_server.url, "GET", f"events?imageSetId={image_set}&datastoreId={SEED_DATASTORE}").json()["events"]
+        details = [(e["event"]["detail-type"], e["event"]["detail"]["imageSetWorkflowStatus"], e["event"]["detail"]["imageSetVersion"])
+                   for e in seen]
+        updating = "UPDATING" if image_set == b else "UPDATING_FOR_STUDY_CONSISTENCY"
+        assert details == [("Image Set Updating", updating, "2"), ("Image Set Updated", "UPDATED", "2")], details
+    for untouched in (non_primary, elsewhere):
+        assert control(fresh_server.url, "GET", f"events?imageSetId={untouched}&datastoreId={SEED_DATASTORE}").json()["events"] == []
     # Without the flag only the requested image set changes.
     update(c, a, latest="2", study=False,
            body={"DICOMUpdates": {"updatableAttributes": attrs({"Patient": {"DICOM": {"PatientName": "Only^A"}}})}})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import urllib.parse
 from pathlib import Path
@@ -75,6 +76,16 @@ def click_and_wait(browser, element):
     element.click()
     WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
     WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+CSRF = re.compile(rb'name="csrf" value="([0-9a-f]+)"')
+
+
+def form_token(url, headers=None) -> str:
+    """The per-server form token every state-changing form of the view carries (UI+CrossSite.swift)."""
+    r = raw_request(url, "GET", "/_healthimaging/ui", headers=headers)
+    assert r.status == 200, r
+    return CSRF.search(r.body).group(1).decode()
 
 
 def control_json(url, method, path, body=None):
@@ -183,16 +194,18 @@ def test_every_value_is_escaped_in_the_html(ui_server):
 
 def test_ui_routes_and_form_errors(ui_server):
     url = ui_server.url
+    token = form_token(url).encode()
     r = raw_request(url, "GET", "/_healthimaging/ui/namespaces/123456789012/us-east-1/datastores/x/imageSets/y")
     assert r.status == 404 and b"does not exist" in r.body and r.headers["content-type"].startswith("text/html")
     r = raw_request(url, "POST", "/_healthimaging/ui/faults",
                     headers={"Content-Type": "application/x-www-form-urlencoded"},
-                    body=b"operation=GetImageSet&latencyMs=abc")
+                    body=b"operation=GetImageSet&latencyMs=abc&csrf=" + token)
     assert r.status == 400 and b"latencyMs" in r.body
-    r = raw_request(url, "POST", "/_healthimaging/ui/faults/rule-99/delete")
+    r = raw_request(url, "POST", "/_healthimaging/ui/faults/123456789012/us-east-1/rule-99/delete",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b"csrf=" + token)
     assert r.status == 404
     r = raw_request(url, "POST", "/_healthimaging/ui/reset", headers={"Content-Type": "application/x-www-form-urlencoded"},
-                    body=b"scope=all&to=empty")
+                    body=b"scope=all&to=empty&csrf=" + token)
     assert r.status == 303 and r.headers["location"] == "/_healthimaging/ui"
     assert control_json(url, "GET", "/_healthimaging/fixtures") == {"datastores": []}
     r = raw_request(url, "DELETE", "/_healthimaging/ui")
@@ -219,9 +232,10 @@ def test_the_view_is_behind_the_control_token(servers):
     assert cookie.startswith("hil_token=s3cret;") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     r = raw_request(url, "GET", "/_healthimaging/ui/journal", headers={"Cookie": "other=1; hil_token=s3cret"})
     assert r.status == 200
+    token = form_token(url, {"Cookie": "hil_token=s3cret"}).encode()
     r = raw_request(url, "POST", "/_healthimaging/ui/faults", headers={
         "Cookie": "hil_token=s3cret", "Content-Type": "application/x-www-form-urlencoded"},
-        body=b"operation=GetImageSet&latencyMs=5")
+        body=b"operation=GetImageSet&latencyMs=5&csrf=" + token)
     assert r.status == 303
     # the cookie opens the view only, not the JSON control plane
     assert raw_request(url, "GET", "/_healthimaging/faults", headers={"Cookie": "hil_token=s3cret"}).status == 401

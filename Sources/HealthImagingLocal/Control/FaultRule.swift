@@ -1,7 +1,10 @@
-/// A failure-injection rule: which calls it matches, what it does to them, and how often.
+/// A failure-injection rule: which calls it matches, what it does to them, and how often. An event rule
+/// (`event` set, `operation` empty) matches published events instead of calls (`FaultEngine.fire(event:)`).
 public struct FaultRule: Sendable, Equatable {
     public var id: String
     public var operation: String
+    /// What the rule does to events of one detail-type; nil for a rule on API calls.
+    public var event: EventFault?
     public var datastoreId: String?
     public var imageSetId: String?
     /// An error the service model defines for `operation`; nil for latency only.
@@ -14,16 +17,29 @@ public struct FaultRule: Sendable, Equatable {
     public var fired: Int = 0
 
     func matches(operation: String, parameters: [String: String]) -> Bool {
-        guard operation == self.operation, remaining.map({ $0 > 0 }) ?? true else { return false }
+        guard event == nil, operation == self.operation, remaining.map({ $0 > 0 }) ?? true else { return false }
         if let datastoreId, parameters["datastoreId"] != datastoreId { return false }
         if let imageSetId, (parameters["imageSetId"] ?? parameters["sourceImageSetId"]) != imageSetId { return false }
+        return true
+    }
+
+    func matches(event published: ServiceEvent) -> Bool {
+        guard let event, event.detailType == published.detailType, remaining.map({ $0 > 0 }) ?? true else { return false }
+        if let datastoreId, published.datastoreId != datastoreId { return false }
+        if let imageSetId, published.imageSetId != imageSetId { return false }
         return true
     }
 
     func write(to json: inout JSONWriter) {
         json.object {
             $0.field("id", id)
-            $0.field("operation", operation)
+            if let event {
+                $0.field("detailType", event.detailType.rawValue)
+                $0.field("effect", event.effect.rawValue)
+                if event.effect == .delay { $0.field("delayMs", Int64(event.delayMillis)) }
+            } else {
+                $0.field("operation", operation)
+            }
             $0.field("datastoreId", datastoreId)
             $0.field("imageSetId", imageSetId)
             if let error {
@@ -46,6 +62,7 @@ extension FaultRule {
 
     /// Reads one rule from JSON, checking each field against the service model; `id` is assigned by the engine.
     static func read(_ reader: JSONReader) -> FaultRule? {
+        if reader.value["detailType"] != nil || reader.value["effect"] != nil { return readEvent(reader) }
         guard reader.object(allowed: members) else { return nil }
         let operation = reader.member("operation", required: true)?.string { name in
             ServiceModel.operation(named: name) == nil
@@ -116,7 +133,12 @@ public struct FaultEngine: Sendable {
 
     /// The rule that fires for this call, if any (its counters updated).
     public mutating func fire(operation: String, parameters: [String: String]) -> FaultRule? {
-        for index in rules.indices where rules[index].matches(operation: operation, parameters: parameters) {
+        fire { $0.matches(operation: operation, parameters: parameters) }
+    }
+
+    /// The first rule that `matches`, has times left and wins its probability draw (its counters updated).
+    mutating func fire(where matches: (FaultRule) -> Bool) -> FaultRule? {
+        for index in rules.indices where matches(rules[index]) {
             if let probability = rules[index].probability, nextUnit() >= probability { continue }
             rules[index].fired += 1
             if let remaining = rules[index].remaining { rules[index].remaining = remaining - 1 }
@@ -132,5 +154,56 @@ public struct FaultEngine: Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         z ^= z >> 31
         return Double(z >> 11) / Double(1 << 53)
+    }
+}
+
+/// What an event rule does to the next events of its detail-type (docs/events-and-time.md, "Faults for events"):
+/// - `drop`: never delivered (the ring keeps it, marked dropped);
+/// - `duplicate`: delivered twice (two PutEvents calls with the same entry);
+/// - `delay`: delivered `delayMillis` later, while the events after it go on;
+/// - `reorder`: held back and delivered right after the next event of its namespace (or after 2 s if none comes).
+public struct EventFault: Sendable, Equatable {
+    public enum Effect: String, Sendable, CaseIterable {
+        case drop, duplicate, delay, reorder
+    }
+
+    public var detailType: EventDetailType
+    public var effect: Effect
+    public var delayMillis: Int = 0
+}
+
+extension FaultRule {
+    static let eventMembers = ["detailType", "effect", "delayMs", "datastoreId", "imageSetId", "times", "probability"]
+
+    /// `{"detailType": "Image Set Created", "effect": "drop"|"duplicate"|"delay"|"reorder", "delayMs"?, "times"?,
+    /// "probability"?, "datastoreId"?, "imageSetId"?}`.
+    static func readEvent(_ reader: JSONReader) -> FaultRule? {
+        guard reader.object(allowed: eventMembers) else { return nil }
+        let type = reader.member("detailType", required: true)?.string { name in
+            EventDetailType(rawValue: name) == nil
+                ? "unknown detail-type \"\(name)\"; expected one of \(EventDetailType.allCases.map(\.rawValue).joined(separator: ", "))" : nil
+        }.flatMap(EventDetailType.init(rawValue:))
+        let effect = reader.member("effect", required: true)?.string { name in
+            EventFault.Effect(rawValue: name) == nil
+                ? "unknown effect \"\(name)\"; expected one of \(EventFault.Effect.allCases.map(\.rawValue).joined(separator: ", "))" : nil
+        }.flatMap(EventFault.Effect.init(rawValue:))
+        let delay = reader.member("delayMs")?.integer(range: 1...600_000)
+        if effect == .delay, delay == nil, reader.value["delayMs"] == nil { reader.fail("a delay needs \"delayMs\"", at: "\(reader.path).delayMs") }
+        if effect != nil, effect != .delay, reader.value["delayMs"] != nil { reader.fail("delayMs only goes with the effect delay", at: "\(reader.path).delayMs") }
+        let datastoreId = reader.member("datastoreId")?.string(Fixture.resourceIdProblem)
+        let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
+        let times = reader.member("times")?.integer(range: 1...1_000_000)
+        let probability = reader.member("probability")?.number(range: 0...1)
+        guard let type, let effect else { return nil }
+        return FaultRule(id: "", operation: "", event: EventFault(detailType: type, effect: effect, delayMillis: delay ?? 0),
+                         datastoreId: datastoreId, imageSetId: imageSetId, error: nil, latencyMillis: 0,
+                         remaining: times, probability: probability)
+    }
+}
+
+extension FaultEngine {
+    /// The event rule that fires for this event, if any (its counters updated).
+    public mutating func fire(event: ServiceEvent) -> FaultRule? {
+        fire { $0.matches(event: event) }
     }
 }

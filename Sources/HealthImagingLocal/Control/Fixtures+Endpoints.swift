@@ -66,7 +66,7 @@ enum FixtureEndpoints {
 }
 
 extension Emulator {
-    /// Resets one namespace (its data, fault rules, transition modes, outcomes and journal entries), or (nil)
+    /// Resets one namespace (its data, fault rules, transition modes, outcomes, journal entries and events), or (nil)
     /// every namespace; `toStartup` then reloads the startup fixtures and fault file into the default namespace
     /// when it was reset.
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
@@ -76,6 +76,7 @@ extension Emulator {
         try store.reset(namespace)
         if namespace == nil || namespace == defaultNamespace { try setClockOffset(0) }
         journal.clear(namespace)
+        events.clear(namespace)
         if let namespace {
             faults[namespace] = nil
             try store.resetTransitionModes(namespace, startup: configuration.transitions)

@@ -110,6 +110,8 @@ enum ImportCommit {
         let document = ImportCodec.document(adding: group.files, to: nil, datastoreId: datastoreId, imageSetId: imageSetId)
         try store.setMetadata(imageSet: key, versionId: 1, document.serialized())
         try ImportCodec.insertFrames(store, namespace, datastoreId: datastoreId, imageSetId: imageSetId, group.files)
+        // Image Set Created, published once this image set's transaction commits (S5: imports and STOW alike).
+        try store.announceImageSet(namespace, datastoreId, imageSet: key, versionId: 1, now: now)
         return ImportedImageSet(imageSetId: imageSetId, versionId: 1, isPrimary: primary, matchedInstances: sops,
                                 inputFiles: inputFiles)
     }

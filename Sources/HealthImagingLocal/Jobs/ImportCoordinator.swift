@@ -138,6 +138,7 @@ public final class ImportCoordinator {
     /// A job whose failure was planned through the control plane: IN_PROGRESS now, FAILED per the mode.
     func failPlanned(_ namespace: Namespace, _ job: ImportJob, message: String) throws {
         try store.setImportJobStatus(namespace, job.datastoreId, job.jobId, .inProgress, message: nil, endedAt: nil)
+        try store.announceImportJob(namespace, job.datastoreId, job.jobId)
         try end(ImportJobKey(namespace: namespace, datastoreId: job.datastoreId, jobId: job.jobId), failure: message)
     }
 
@@ -158,6 +159,7 @@ public final class ImportCoordinator {
         case .started(let key):
             guard let job = try store.importJob(key.namespace, key.datastoreId, key.jobId), job.status == .submitted else { return }
             try store.setImportJobStatus(key.namespace, key.datastoreId, key.jobId, .inProgress, message: nil, endedAt: nil)
+            try store.announceImportJob(key.namespace, key.datastoreId, key.jobId)
         case .failed(let key, let text):
             try end(key, failure: text)
         case .scanned(let key, let scan):

@@ -16,15 +16,17 @@ extension SigV4 {
 
     /// The headers to add: `x-amz-date`, `x-amz-content-sha256`, the session token, and `Authorization` when
     /// credentials are given (without them the request goes unsigned, which moto's default mode accepts).
+    /// `extra` headers (already in the request) are signed too; `service` names the scope (`s3`, `events`).
     static func signedHeaders(method: String, path: String, query: String, host: String, body: [UInt8], region: String,
-                              credentials: S3Client.Credentials?, now: time_t) -> [(String, String)] {
+                              credentials: S3Client.Credentials?, now: time_t, service: String = "s3",
+                              extra: [(String, String)] = []) -> [(String, String)] {
         let stamp = amzDate(Int64(now))
         let date = String(stamp.prefix(8))
         let payloadHash = hex(SHA256.hash(data: body))
         var headers = [("x-amz-content-sha256", payloadHash), ("x-amz-date", stamp)]
         guard let credentials else { return headers }
         if let token = credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
-        var canonicalHeaders = [("host", host)] + headers.map { ($0.0.lowercased(), $0.1) }
+        var canonicalHeaders = [("host", host)] + (extra + headers).map { ($0.0.lowercased(), $0.1) }
         canonicalHeaders.sort { $0.0 < $1.0 }
         let signedNames = canonicalHeaders.map(\.0).joined(separator: ";")
         let canonicalRequest = [
@@ -32,8 +34,8 @@ extension SigV4 {
             canonicalHeaders.map { "\($0.0):\($0.1.trimmingSpaces)\n" }.joined(),
             signedNames, payloadHash,
         ].joined(separator: "\n")
-        let scope = "\(date)/\(region)/s3/aws4_request"
-        let signature = signature(secret: credentials.secretAccessKey, date: date, region: region, service: "s3",
+        let scope = "\(date)/\(region)/\(service)/aws4_request"
+        let signature = signature(secret: credentials.secretAccessKey, date: date, region: region, service: service,
                                   stringToSign: stringToSign(amzDate: stamp, scope: scope, canonicalRequest: canonicalRequest))
         headers.append(("Authorization",
                         "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), SignedHeaders=\(signedNames), Signature=\(signature)"))

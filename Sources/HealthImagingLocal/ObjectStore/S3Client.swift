@@ -140,70 +140,21 @@ public struct S3Client: ObjectStore {
         headers += SigV4.signedHeaders(method: method, path: path, query: queryText, host: hostHeader, body: body,
                                        region: region, credentials: credentials, now: time(nil))
 
-        guard let base = event_base_new() else { throw ObjectStoreError(.io, "event_base_new failed") }
-        defer { event_base_free(base) }
-        guard let connection = evhttp_connection_base_new(base, nil, host, port) else {
-            throw ObjectStoreError(.unreachable, "cannot reach --s3-endpoint \(endpoint): no connection to \(host):\(port)")
-        }
-        defer { evhttp_connection_free(connection) }
-        evhttp_connection_set_timeout(connection, timeoutSeconds)
-        evhttp_connection_set_retries(connection, 0)
-
-        let exchange = Exchange(base: base)
-        let context = Unmanaged.passUnretained(exchange).toOpaque()
-        guard let request = evhttp_request_new({ request, context in
-            guard let context else { return }
-            let exchange = Unmanaged<Exchange>.fromOpaque(context).takeUnretainedValue()
-            exchange.finish(request)
-        }, context) else { throw ObjectStoreError(.io, "evhttp_request_new failed") }
-        if let output = evhttp_request_get_output_headers(request) {
-            for (name, value) in headers { evhttp_add_header(output, name, value) }
-        }
-        if !body.isEmpty, let buffer = evhttp_request_get_output_buffer(request) {
-            body.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
-        }
-        let command: evhttp_cmd_type = method == "PUT" ? EVHTTP_REQ_PUT : EVHTTP_REQ_GET
         let uri = queryText.isEmpty ? path : "\(path)?\(queryText)"
-        // > evhttp_make_request: Make an HTTP request over the specified connection. The connection gets ownership
-        // > of the request. On failure, the request object is no longer valid as it has been freed.
-        // > https://libevent.org/doc/http_8h.html
-        guard evhttp_make_request(connection, request, command, uri) == 0 else {
-            throw ObjectStoreError(.unreachable, "cannot reach --s3-endpoint \(endpoint): the request could not be sent")
-        }
-        // A hard bound on the whole exchange on top of evhttp's own timeouts.
-        var limit = timeval(tv_sec: Int(timeoutSeconds) + 5, tv_usec: 0)
-        event_base_loopexit(base, &limit)
-        withExtendedLifetime(exchange) { _ = event_base_dispatch(base) }
-        guard exchange.done, exchange.status != 0 else {
-            throw ObjectStoreError(.unreachable, "cannot reach --s3-endpoint \(endpoint) (\(host):\(port)): connection refused, closed or timed out after \(timeoutSeconds) s - is the S3 server running?")
-        }
-        return (exchange.status, exchange.body)
-    }
-}
-
-/// The state of one request while its event base runs; touched only by the thread running that base.
-private final class Exchange {
-    let base: OpaquePointer
-    var done = false
-    var status = 0
-    var body: [UInt8] = []
-
-    init(base: OpaquePointer) { self.base = base }
-
-    func finish(_ request: OpaquePointer?) {
-        done = true
-        if let request {
-            status = Int(evhttp_request_get_response_code(request))
-            if let input = evhttp_request_get_input_buffer(request) {
-                let length = evbuffer_get_length(input)
-                if length > 0 {
-                    body = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-                        count = Int(evbuffer_remove(input, buffer.baseAddress, length))
-                    }
-                }
+        let answer: (status: Int, body: [UInt8])
+        do {
+            answer = try HTTPClient.exchange(host: host, port: port, method: method, uri: uri, headers: headers, body: body,
+                                             timeoutSeconds: timeoutSeconds)
+        } catch {
+            switch error {
+            case .setup(let what): throw ObjectStoreError(.io, what)
+            case .noConnection: throw ObjectStoreError(.unreachable, "cannot reach --s3-endpoint \(endpoint): no connection to \(host):\(port)")
+            case .notSent: throw ObjectStoreError(.unreachable, "cannot reach --s3-endpoint \(endpoint): the request could not be sent")
+            case .noAnswer:
+                throw ObjectStoreError(.unreachable, "cannot reach --s3-endpoint \(endpoint) (\(host):\(port)): connection refused, closed or timed out after \(timeoutSeconds) s - is the S3 server running?")
             }
         }
-        event_base_loopexit(base, nil)
+        return answer
     }
 }
 

@@ -79,19 +79,24 @@ public enum CopyImageSet: Operation {
                     // The copied instances' frames become the destination's too (shared bytes, same frame ids).
                     try store.copyFrames(from: handle.key, to: destinationKey, frameIds: DICOMDocument.frameIds(in: copied))
                 }
-                try store.schedule(PendingTransition(
-                    namespace: call.namespace, datastoreId: datastoreId, imageSet: (destinationKey, version.versionId),
-                    state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .copied : .copyFailed,
-                    message: failure), now: now)
+                try store.announceImageSet(call.namespace, datastoreId, imageSet: destinationKey, versionId: version.versionId,
+                                           sourceImageSetArn: call.namespace.imageSetArn(datastoreId, sourceId), now: now)
 
                 var source = handle.latest
                 try store.setVersionState(imageSet: handle.key, versionId: source.versionId, state: .locked,
                                           workflowStatus: .copyingWithReadOnlyAccess, message: source.message, updatedAt: now)
+                try store.announceImageSet(call.namespace, datastoreId, imageSet: handle.key, versionId: source.versionId, now: now)
+                // Events in the order Copying, Copying With Read Only Access, then the ends (dest first).
+                try store.schedule(PendingTransition(
+                    namespace: call.namespace, datastoreId: datastoreId, imageSet: (destinationKey, version.versionId),
+                    state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .copied : .copyFailed,
+                    message: failure), now: now)
+                // After a failed copy the source goes back to its earlier status, which no detail-type announces.
                 try store.schedule(PendingTransition(
                     namespace: call.namespace, datastoreId: datastoreId, imageSet: (handle.key, source.versionId),
                     state: ImageSetState.active.rawValue,
                     workflowStatus: failure == nil ? .copied : source.workflowStatus,
-                    message: failure == nil ? nil : source.message), now: now)
+                    message: failure == nil ? nil : source.message, quiet: failure != nil), now: now)
                 source.state = .locked
                 source.workflowStatus = .copyingWithReadOnlyAccess
                 source.updatedAt = now

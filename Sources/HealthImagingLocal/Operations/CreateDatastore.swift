@@ -39,6 +39,7 @@ public enum CreateDatastore: Operation {
                 try store.insertDatastore(call.namespace, datastore)
                 try store.recordClientToken(call.namespace, datastore.datastoreId, token: token, digest: digest)
                 try store.setTags(call.namespace, datastoreId: datastore.datastoreId, imageSetId: "", datastore.tags)
+                try store.announceDatastore(call.namespace, datastore.datastoreId, now: now)
                 try store.schedule(PendingTransition(
                     namespace: call.namespace, datastoreId: datastore.datastoreId, imageSet: nil,
                     state: DatastoreStatus.active.rawValue), now: now)

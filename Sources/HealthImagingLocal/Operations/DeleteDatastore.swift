@@ -20,6 +20,7 @@ public enum DeleteDatastore: Operation {
                 }
                 let now = Timestamp.nowMillis()
                 try store.setDatastoreStatus(call.namespace, datastoreId, .deleting, at: now)
+                try store.announceDatastore(call.namespace, datastoreId, now: now)
                 try store.schedule(PendingTransition(
                     namespace: call.namespace, datastoreId: datastoreId, imageSet: nil,
                     state: DatastoreStatus.deleted.rawValue), now: now)

@@ -14,6 +14,7 @@ public enum DeleteImageSet: Operation {
                 let now = Timestamp.nowMillis()
                 try store.setVersionState(imageSet: handle.key, versionId: handle.latest.versionId, state: .locked,
                                           workflowStatus: .deleting, message: nil, updatedAt: now)
+                try store.announceImageSet(call.namespace, datastoreId, imageSet: handle.key, versionId: handle.latest.versionId, now: now)
                 try store.schedule(PendingTransition(
                     namespace: call.namespace, datastoreId: datastoreId, imageSet: (handle.key, handle.latest.versionId),
                     state: ImageSetState.deleted.rawValue, workflowStatus: .deleted, markDeleted: true), now: now)

@@ -69,6 +69,7 @@ public enum StartDICOMImportJob: Operation {
                     inputOwnerAccountId: request.owner, importConfiguration: request.configuration?.serialized(),
                     submittedAt: Timestamp.nowMillis())
                 try store.insertImportJob(call.namespace, job, clientToken: request.clientToken, digest: digest)
+                try store.announceImportJob(call.namespace, datastoreId, jobId, now: job.submittedAt)
                 let planned = try store.takeOutcome(call.namespace, datastoreId: datastoreId, imageSetIds: [], operation: name)
                 return (job, true, planned, format)
             }

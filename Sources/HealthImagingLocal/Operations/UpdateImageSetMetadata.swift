@@ -79,6 +79,10 @@ public enum UpdateImageSetMetadata: Operation {
                     try store.touchImageSet(target.handle.key, now: now)
                     try store.setMetadata(imageSet: target.handle.key, versionId: version.versionId,
                                           (failure == nil ? updated[index] : target.current).serialized())
+                    // Image Set Updating for every one; a sibling's detail says UPDATING_FOR_STUDY_CONSISTENCY (its
+                    // state), which has no detail-type of its own.
+                    try store.announceImageSet(call.namespace, datastoreId, imageSet: target.handle.key, versionId: version.versionId,
+                                               as: index == 0 ? nil : .imageSetUpdating, now: now)
                     try store.schedule(PendingTransition(
                         namespace: call.namespace, datastoreId: datastoreId, imageSet: (target.handle.key, version.versionId),
                         state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .updated : .updateFailed,

@@ -79,15 +79,33 @@ public enum ErrorCode: String, CaseIterable, Sendable {
 }
 
 extension APIError {
-    /// The JSON error response.
+    /// The JSON error response. A message may echo what the request said (a path, a name): `<`, `>` and `&` go out
+    /// as `\u003c`, `\u003e`, `\u0026` (the same string to any JSON reader, inert to a browser that sniffs), and
+    /// `X-Content-Type-Options: nosniff` forbids sniffing anyway.
     public var response: Response {
         var json = JSONWriter()
         json.object {
             $0.field("__type", code.rawValue)
             $0.field("message", message)
         }
-        var response = Response(status: code.status, json: json.bytes)
+        var bytes = json.bytes
+        if bytes.contains(where: { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "&") }) {
+            // Only string contents can hold these bytes in JSON text, so a byte-level swap is exact.
+            var escaped: [UInt8] = []
+            escaped.reserveCapacity(bytes.count + 32)
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "<"): escaped.append(contentsOf: "\\u003c".utf8)
+                case UInt8(ascii: ">"): escaped.append(contentsOf: "\\u003e".utf8)
+                case UInt8(ascii: "&"): escaped.append(contentsOf: "\\u0026".utf8)
+                default: escaped.append(byte)
+                }
+            }
+            bytes = escaped
+        }
+        var response = Response(status: code.status, json: bytes)
         response.headers.append(("x-amzn-ErrorType", code.rawValue))
+        response.headers.append(("X-Content-Type-Options", "nosniff"))
         return response
     }
 }

@@ -139,17 +139,29 @@ public final class SQLiteDatabase {
     }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
+    /// `transactionEnded` is told which, after the fact.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let value = try body()
             try execute("COMMIT")
+            transactionEnded?(true)
             return value
         } catch {
             try? execute("ROLLBACK")
+            transactionEnded?(false)
             throw error
         }
     }
+
+    /// Called after `transaction` committed (true) or rolled back (false): what waits for a commit (events)
+    /// goes out then, or is dropped.
+    var transactionEnded: ((_ committed: Bool) -> Void)?
+
+    /// Whether a transaction is open (else every statement commits on its own).
+    /// > sqlite3_get_autocommit: returns non-zero or zero if the given database connection is or is not in
+    /// > autocommit mode, respectively. https://www.sqlite.org/c3ref/get_autocommit.html
+    public var inTransaction: Bool { handle != nil && sqlite3_get_autocommit(handle) == 0 }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
 

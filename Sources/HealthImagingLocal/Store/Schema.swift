@@ -187,6 +187,10 @@ enum Schema {
         UPDATE image_sets SET last_accessed_at =
             (SELECT max(coalesce(updated_at, created_at)) FROM image_set_versions WHERE image_set_pk = image_sets.pk);
         """,
+        // events: a transition that settles without announcing an event (Store+Events.swift).
+        """
+        ALTER TABLE transitions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -59,11 +59,15 @@ public struct PendingTransition: Sendable {
     public var markDeleted = false
     /// The import job whose status changes (`state` is then a `JobStatus`); nil for other transitions.
     public var jobId: String?
+    /// Settles without an event (a copy source going back to its earlier status after a failed copy: no
+    /// detail-type names that return).
+    public var quiet = false
 
     public init(namespace: Namespace, datastoreId: String, imageSet: (key: Int64, versionId: Int64)?, state: String,
                 workflowStatus: ImageSetWorkflowStatus? = nil, message: String? = nil, markDeleted: Bool = false,
-                jobId: String? = nil) {
+                jobId: String? = nil, quiet: Bool = false) {
         self.jobId = jobId
+        self.quiet = quiet
         self.namespace = namespace
         self.datastoreId = datastoreId
         self.imageSet = imageSet
@@ -118,29 +122,36 @@ extension Store {
         }
         try database.cached("""
             INSERT INTO transitions (account, region, datastore_id, image_set_pk, version, state, workflow_status, message,
-                mark_deleted, due_at, reads_left, job_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                mark_deleted, due_at, reads_left, job_id, quiet)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, transition.namespace.account).bind(2, transition.namespace.region).bind(3, transition.datastoreId)
             .bind(4, transition.imageSet?.key).bind(5, transition.imageSet?.versionId).bind(6, transition.state)
             .bind(7, transition.workflowStatus?.rawValue).bind(8, transition.message).bind(9, transition.markDeleted)
-            .bind(10, dueAt).bind(11, readsLeft).bind(12, transition.jobId).run()
+            .bind(10, dueAt).bind(11, readsLeft).bind(12, transition.jobId).bind(13, transition.quiet).run()
     }
 
+    /// Applies a transition and announces the state it settles to (Store+Events.swift) unless it is quiet.
     private func apply(_ transition: PendingTransition, now: Int64) throws {
         if let jobId = transition.jobId {
             let status = JobStatus(rawValue: transition.state) ?? .failed
             let final = status == .completed || status == .failed
             try setImportJobStatus(transition.namespace, transition.datastoreId, jobId, status,
                                    message: transition.message, endedAt: final ? now : nil)
+            if !transition.quiet { try announceImportJob(transition.namespace, transition.datastoreId, jobId, now: now) }
         } else if let imageSet = transition.imageSet {
             try setVersionState(
                 imageSet: imageSet.key, versionId: imageSet.versionId,
                 state: ImageSetState(rawValue: transition.state) ?? .active, workflowStatus: transition.workflowStatus,
                 message: transition.message, updatedAt: now, deletedAt: transition.markDeleted ? now : nil)
+            if !transition.quiet {
+                try announceImageSet(transition.namespace, transition.datastoreId, imageSet: imageSet.key,
+                                     versionId: imageSet.versionId, now: now)
+            }
         } else {
             try setDatastoreStatus(
                 transition.namespace, transition.datastoreId, DatastoreStatus(rawValue: transition.state) ?? .active, at: now)
+            if !transition.quiet { try announceDatastore(transition.namespace, transition.datastoreId, now: now) }
         }
     }
 
@@ -152,7 +163,7 @@ extension Store {
     }
 
     /// Reads rows of `SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status,
-    /// message, mark_deleted, due_at, reads_left FROM transitions …`, the columns every query below selects.
+    /// message, mark_deleted, due_at, reads_left, job_id, quiet FROM transitions …`, the columns every query below selects.
     private func rows(_ statement: Statement) throws -> [Row] {
         var rows: [Row] = []
         while try statement.step() {
@@ -164,7 +175,8 @@ extension Store {
                     datastoreId: statement.text(3) ?? "",
                     imageSet: key.map { ($0, statement.int64(5) ?? 0) }, state: statement.text(6) ?? "",
                     workflowStatus: statement.enumeration(7),
-                    message: statement.text(8), markDeleted: statement.bool(9) ?? false, jobId: statement.text(12)),
+                    message: statement.text(8), markDeleted: statement.bool(9) ?? false, jobId: statement.text(12),
+                    quiet: statement.bool(13) ?? false),
                 dueAt: statement.int64(10), readsLeft: statement.int64(11)))
         }
         return rows
@@ -198,7 +210,7 @@ extension Store {
         guard try anyPendingTransitions() else { return }
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left, job_id
+                due_at, reads_left, job_id, quiet
             FROM transitions WHERE image_set_pk = ? ORDER BY id
             """)
         try statement.bind(1, key)
@@ -210,7 +222,7 @@ extension Store {
         guard try anyPendingTransitions() else { return }
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left, job_id
+                due_at, reads_left, job_id, quiet
             FROM transitions
             WHERE account = ? AND region = ? AND datastore_id = ? AND image_set_pk IS NULL AND job_id IS NULL ORDER BY id
             """)
@@ -224,7 +236,7 @@ extension Store {
         guard try anyPendingTransitions() else { return }
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left, job_id
+                due_at, reads_left, job_id, quiet
             FROM transitions WHERE account = ? AND region = ? AND datastore_id = ? AND job_id = ? ORDER BY id
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, jobId)
@@ -237,7 +249,7 @@ extension Store {
                         now: Int64 = Timestamp.nowMillis()) throws -> Int {
         let statement = try database.cached("""
             SELECT id, account, region, datastore_id, image_set_pk, version, state, workflow_status, message, mark_deleted,
-                due_at, reads_left, job_id
+                due_at, reads_left, job_id, quiet
             FROM transitions
             WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR region = ?2) AND (?3 IS NULL OR datastore_id = ?3)
               AND (?4 IS NULL OR image_set_pk = ?4) AND (?5 IS NULL OR job_id = ?5)

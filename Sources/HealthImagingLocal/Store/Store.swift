@@ -19,6 +19,12 @@ public final class Store {
     var lock: DatabaseLock?
     /// Whether the store is a file (`--db`), not in memory.
     public let isFile: Bool
+    /// Where committed events go (the emulator's event log); nil: no event is built (Store+Events.swift).
+    public var eventSink: ((ServiceEvent) -> Void)?
+    /// Events of the open transaction, published when it commits and dropped when it rolls back.
+    var stagedEvents: [ServiceEvent] = []
+    /// Also write the devguide's spelling `imagesetId` in image-set events (`--event-devguide-keys`).
+    public var eventDevguideKeys = false
 
     /// Opens (creating when missing) the database at `path`, or an in-memory one when nil. A file is locked
     /// for this process first, then checked (`PRAGMA quick_check`) and migrated; every failure is a
@@ -35,6 +41,7 @@ public final class Store {
             lock = nil
             throw DatabaseOpenError(path: path ?? ":memory:", problem: "\(error)")
         }
+        database.transactionEnded = { [unowned self] committed in self.transactionEnded(committed: committed) }
     }
 
     private static func loadOrCreateTokenKey(_ database: SQLiteDatabase) throws -> SymmetricKey {

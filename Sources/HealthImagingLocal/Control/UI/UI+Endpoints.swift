@@ -45,9 +45,8 @@ enum UIEndpoints {
                 <p class="error" id="error">This emulator was started with <code>--control-token</code>.                 Open <code>/_healthimaging/ui?token=TOKEN</code> once; the page keeps it in a cookie.</p>
                 """)
         }
-        return Response(status: 401, headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
-                                               ("x-amzn-ErrorType", "UnauthorizedException"),
-                                               ("WWW-Authenticate", "Bearer realm=\"healthimaging-local\"")], body: html.bytes)
+        return htmlResponse(status: 401, html, extra: [("x-amzn-ErrorType", "UnauthorizedException"),
+                                                       ("WWW-Authenticate", "Bearer realm=\"healthimaging-local\"")])
     }
 
     static let cookieName = "hil_token"
@@ -65,23 +64,21 @@ enum UIEndpoints {
 
     /// An HTML answer; a `?token=` in the request is kept as a cookie for the pages that follow.
     static func page(_ call: ControlCall, status: Int = 200, _ html: HTML) -> Response {
-        var headers: [(name: String, value: String)] = [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"),
-        ]
+        var headers: [(name: String, value: String)] = []
         if let token = call.request.query("token"), !token.isEmpty,
             token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: ",") }) {
             headers.append(("Set-Cookie", "\(cookieName)=\(token); Path=/_healthimaging/; HttpOnly; SameSite=Strict"))
         }
-        return Response(status: status, headers: headers, body: html.bytes)
+        return htmlResponse(status: status, html, extra: headers)
     }
 
     /// After a form POST: back to a page with 303 See Other.
     static func redirect(_ location: String) -> Response {
-        Response(status: 303, headers: [("Location", location), ("Content-Type", "text/html; charset=utf-8")],
-                 body: Array("<!doctype html><a href=\"\(HTML.escape(location))\">continue</a>".utf8))
+        var html = HTML()
+        html.raw("<!doctype html><a href=\"")
+        html.text(location)
+        html.raw("\">continue</a>")
+        return htmlResponse(status: 303, html, extra: [("Location", location)])
     }
 
     /// Form fields of an `application/x-www-form-urlencoded` body.

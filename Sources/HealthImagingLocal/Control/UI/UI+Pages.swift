@@ -104,7 +104,10 @@ extension UIEndpoints {
             html.raw("</table>")
             faultSection(&html, emulator)
             html.raw("""
-                <h2 id="reset">Reset</h2><form method="post" action="/_healthimaging/ui/reset" class="inline" id="reset-all">\
+                <h2 id="reset">Reset</h2><form method="post" action="/_healthimaging/ui/reset" class="inline" id="reset-all">
+                """)
+            formTokenInput(&html, emulator)
+            html.raw("""
                 <input type="hidden" name="scope" value="all"><label><input type="radio" name="to" value="startup" checked> to the startup fixtures and faults</label>\
                 <label><input type="radio" name="to" value="empty"> to nothing</label>\
                 <button type="submit">Reset every namespace, the fault rules and the journal</button></form>
@@ -124,7 +127,7 @@ extension UIEndpoints {
             for (namespace, rule) in rules {
                 html.element("<tr><td>", namespace.description, "</td>")
                 html.element("<td><code>", rule.id, "</code></td>")
-                html.element("<td>", rule.operation, "</td>")
+                html.element("<td>", rule.event.map { "event \"\($0.detailType.rawValue)\": \($0.effect.rawValue)" + ($0.effect == .delay ? " \($0.delayMillis) ms" : "") } ?? rule.operation, "</td>")
                 html.element("<td><code>", rule.datastoreId ?? "any", "</code></td>")
                 html.element("<td><code>", rule.imageSetId ?? "any", "</code></td>")
                 html.element("<td>", rule.error.map { "\($0.code.rawValue): \($0.message)" } ?? "—", "</td>")
@@ -135,11 +138,14 @@ extension UIEndpoints {
                 html.raw("<td><form method=\"post\" class=\"inline\" action=\"")
                 html.text(base + "/faults/" + HTML.component(namespace.account) + "/" + HTML.component(namespace.region)
                           + "/" + HTML.component(rule.id) + "/delete")
-                html.raw("\"><button type=\"submit\">Delete</button></form></td></tr>")
+                html.raw("\">")
+                formTokenInput(&html, emulator)
+                html.raw("<button type=\"submit\">Delete</button></form></td></tr>")
             }
             html.raw("</table>")
         }
         html.raw("<form method=\"post\" action=\"/_healthimaging/ui/faults\" id=\"add-fault\"><fieldset><legend>Add a fault rule</legend>")
+        formTokenInput(&html, emulator)
         html.raw("<label>account <input name=\"account\" size=\"12\" value=\"")
         html.text(emulator.defaultNamespace.account)
         html.raw("\"></label><label>region <input name=\"region\" size=\"10\" value=\"")
@@ -203,8 +209,10 @@ extension UIEndpoints {
                 }
                 html.raw("</table>")
                 importJobSection(&html, datastore.datastoreId, jobs, total: allJobs.count)
+                eventSection(&html, emulator, namespace, datastoreId: datastore.datastoreId, imageSetId: nil)
             }
             html.raw("<h2>Reset this namespace</h2><form method=\"post\" action=\"/_healthimaging/ui/reset\" id=\"reset-namespace\">")
+            formTokenInput(&html, emulator)
             html.raw("<input type=\"hidden\" name=\"account\" value=\"")
             html.text(namespace.account)
             html.raw("\"><input type=\"hidden\" name=\"region\" value=\"")
@@ -260,6 +268,7 @@ extension UIEndpoints {
                 html.element("<td class=\"message\">", version.message ?? "", "</td></tr>")
             }
             html.raw("</table>")
+            eventSection(&html, emulator, namespace, datastoreId: datastoreId, imageSetId: imageSetId)
             frameSection(&html, namespace, datastoreId, imageSetId, document)
             html.raw("<h2 id=\"metadata\">Metadata document of version ")
             html.text(String(shown))
