@@ -67,9 +67,24 @@ def test_timestamps_written_come_from_the_moved_clock(fresh_server):
     r = c.get_image_set(datastoreId=SEED_DATASTORE, imageSetId=image_set)
     assert abs(seconds(r["createdAt"]) - (time.time() + 400 * DAY)) < 60
     assert abs(seconds(r["lastAccessedAt"]) - seconds(r["createdAt"])) < 1
-    # The journal's times too.
+    # The journal's times too, and the events'.
     entries = control(url, "GET", "journal").json()["entries"]
     assert entries and abs(entries[-1]["time"] - (time.time() + 400 * DAY)) < 60
+    events = control(url, "GET", f"events?datastoreId={ds}").json()["events"]
+    assert events and events[0]["event"]["detail-type"] == "Data Store Creating"
+    stamp = datetime.datetime.strptime(events[0]["event"]["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    assert abs(stamp.timestamp() - (time.time() + 400 * DAY)) < 60
+    # A timed transition falls due when the clock passes its due time.
+    control(url, "PUT", "transitions", {"imageSet": "timed:86400000"})
+    c.update_image_set_metadata(
+        datastoreId=SEED_DATASTORE, imageSetId=image_set, latestVersionId="1",
+        updateImageSetMetadataUpdates={"DICOMUpdates": {"updatableAttributes":
+                                       b'{"SchemaVersion":1.1,"Patient":{"DICOM":{"PatientName":"Later^Pat"}}}'}})
+    assert c.get_image_set(datastoreId=SEED_DATASTORE, imageSetId=image_set)["imageSetState"] == "LOCKED"
+    advance(url, "1d")
+    settled = c.get_image_set(datastoreId=SEED_DATASTORE, imageSetId=image_set)
+    assert (settled["imageSetState"], settled["imageSetWorkflowStatus"]) == ("ACTIVE", "UPDATED")
+    assert abs(seconds(settled["updatedAt"]) - (time.time() + 401 * DAY)) < 60
 
 
 def test_tiers_follow_the_clock_and_accesses(servers, tmp_path):
