@@ -119,3 +119,26 @@ def test_import_job_output_carries_the_warning(servers, tmp_path):
     folder = root / "inbox" / props["outputS3Uri"][len("s3://inbox/"):]
     warned = [json.loads(line) for line in (folder / "WARNING" / "warning.ndjson").read_text().splitlines()]
     assert warned == [lines["in/rtdose.dcm"]]
+
+
+@pytest.mark.parametrize("name", ["rtdose_rle.dcm", "SC_rgb_rle_32bit_2frame.dcm"])
+def test_compressed_32_bit_keeps_its_encoded_frames(fresh_server, name):
+    """RLE-compressed 32-bit samples: decoded, refused by the codecs, stored as the source's RLE frames."""
+    import pydicom
+    from pydicom.encaps import generate_frames
+
+    path = corpus(name)
+    source = pydicom.dcmread(path)
+    made = post_dicom(fresh_server.url, path.read_bytes(), name)
+    assert made["warnings"][0]["warning_reason_code"] == TRANSCODING_EXCEPTION
+    c = boto_client(fresh_server.url)
+    _, instance = instances(metadata(c, SEED_DATASTORE, made["imageSetId"]))[str(source.SOPInstanceUID)]
+    assert instance["StoredTransferSyntaxUID"] == "1.2.840.10008.1.2.5"
+    count = int(getattr(source, "NumberOfFrames", 1) or 1)
+    expected = list(generate_frames(source.PixelData, number_of_frames=count))
+    checksums = frame_checksums(path)
+    assert len(made["frameIds"]) == count
+    for index, (frame_id, entry) in enumerate(zip(made["frameIds"], instance["ImageFrames"])):
+        _, body = frame(c, made["imageSetId"], frame_id)
+        assert body == expected[index]
+        assert entry["PixelDataChecksumFromBaseToFullResolution"][-1]["Checksum"] == checksums[index]

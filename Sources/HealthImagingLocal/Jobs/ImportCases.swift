@@ -33,39 +33,41 @@ enum ImportCases {
         return packed
     }
 
-    /// The instance's frames stored untranscoded, after the codec refused one (`error`), with the warning saying so.
-    /// Encapsulated sources keep each frame's encoded bytes (read again from `bytes`, the whole Part 10 file: the
-    /// decoded instance no longer has them); native sources keep each frame's samples in the source's byte order
-    /// under its transfer syntax (a deflated source's frames are stored inflated, as Explicit VR Little Endian).
-    static func untranscoded(_ instance: DICOMInstance, bytes: [UInt8], refused error: FrameCodecError,
-                             frameIndex: Int) -> Result<([(id: String, frame: StoredFrame)], ImportWarning), DICOMFileError> {
-        let syntax = instance.transferSyntaxUID
+    /// The instance's frames stored untranscoded, after the codec refused one (`error`, at `frameIndex`), with the
+    /// warning saying so. Frames come one at a time (`frame(i)`: decoded, for its geometry and checksum; `encoded(i)`:
+    /// the source's encoded bytes of an encapsulated frame), so that a frame-at-a-time reader holds one frame only.
+    /// Encapsulated sources keep each frame's encoded bytes; native sources keep each frame's samples in the source's
+    /// byte order under its transfer syntax (a deflated source's frames are stored inflated, as Explicit VR Little
+    /// Endian).
+    static func untranscoded(transferSyntax syntax: String, frameCount: Int, refused error: FrameCodecError, frameIndex: Int,
+                             frame: (Int) throws(DICOMFileError) -> PixelFrame,
+                             encoded: (Int) throws(DICOMFileError) -> [UInt8]) throws(DICOMFileError)
+        -> (frames: [(id: String, frame: StoredFrame)], warning: ImportWarning) {
         let native = [implicitLittleEndian, explicitLittleEndian, explicitBigEndian, deflatedExplicitLittleEndian].contains(syntax)
-        var encoded: [EncodedFrame] = []
-        if native {
-            let stored = syntax == deflatedExplicitLittleEndian ? explicitLittleEndian : syntax
-            encoded = instance.frames.map { frame in
-                EncodedFrame(transferSyntaxUID: stored, data: frame.bitsAllocated == 1 ? packBits(frame.samples)
-                             : syntax == explicitBigEndian ? byteSwapped(frame.samples, size: frame.bytesPerSample) : frame.samples)
+        let stored = syntax == deflatedExplicitLittleEndian ? explicitLittleEndian : syntax
+        var frames: [(id: String, frame: StoredFrame)] = []
+        frames.reserveCapacity(frameCount)
+        for index in 0..<frameCount {
+            let decoded = try frame(index)
+            let data: [UInt8]
+            if !native {
+                data = try encoded(index)
+            } else if decoded.bitsAllocated == 1 {
+                data = packBits(decoded.samples)
+            } else if syntax == explicitBigEndian {
+                data = byteSwapped(decoded.samples, size: decoded.bytesPerSample)
+            } else {
+                data = decoded.samples
             }
-        } else {
-            do throws(DICOMFileError) {
-                encoded = try DICOMFile(bytes).encodedFrames(count: instance.frames.count)
-            } catch {
-                return .failure(error)
-            }
-        }
-        let frames = zip(instance.frames, encoded).map { frame, original in
-            (id: ResourceIds.make(), frame: StoredFrame(
-                data: original.data, transferSyntaxUID: original.transferSyntaxUID,
-                contentType: FrameCodec.contentType(transferSyntaxUID: original.transferSyntaxUID),
-                checksums: [ResolutionChecksum(width: frame.columns, height: frame.rows, checksum: FrameCodec.crc32(frame.samples))],
-                minPixelValue: 0, maxPixelValue: 0))
+            frames.append((id: ResourceIds.make(), frame: StoredFrame(
+                data: data, transferSyntaxUID: stored, contentType: FrameCodec.contentType(transferSyntaxUID: stored),
+                checksums: [ResolutionChecksum(width: decoded.columns, height: decoded.rows, checksum: FrameCodec.crc32(decoded.samples))],
+                minPixelValue: 0, maxPixelValue: 0)))
         }
         let warning = ImportWarning(
             code: ImportWarning.transcodingException, type: "TRANSCODING_EXCEPTION",
             message: "Frame \(frameIndex + 1) could not be transcoded (\(error.message)); the pixel data is stored in its original transfer syntax \(syntax)")
-        return .success((frames, warning))
+        return (frames, warning)
     }
 
     static func byteSwapped(_ samples: [UInt8], size: Int) -> [UInt8] {
@@ -102,11 +104,9 @@ public struct ImportWarning: Sendable, Equatable {
 }
 
 extension DICOMFile {
-    /// The encoded bytes of each of the first `count` frames of encapsulated Pixel Data.
-    func encodedFrames(count: Int) throws(DICOMFileError) -> [EncodedFrame] {
-        let syntax = transferSyntax
-        var frames: [EncodedFrame] = []
-        for index in 0..<count {
+    /// The encoded bytes of frame `index` of encapsulated Pixel Data (its fragments concatenated).
+    func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
+        do {
             var out: UnsafeMutablePointer<UInt8>? = nil
             var length = 0
             var error = hil_dicom_error()
@@ -114,9 +114,7 @@ extension DICOMFile {
             // > `error` (not encapsulated, index out of range)."
             guard hil_dicom_encoded_frame(handle, index, &out, &length, &error) == 0 else { throw DICOMFileError(error) }
             defer { hil_dicom_free(out) }
-            let data = out.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-            frames.append(EncodedFrame(transferSyntaxUID: syntax, data: data))
+            return out.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
         }
-        return frames
     }
 }

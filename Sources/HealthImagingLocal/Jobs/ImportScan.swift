@@ -78,12 +78,25 @@ public enum ImportScanner {
             } catch let error as FrameCodecError {
                 // The codec refuses the frame (sample depth, geometry) or fails on it: the instance is stored with
                 // its pixel data untranscoded and warning 0xB100, as the service does.
-                switch ImportCases.untranscoded(instance, bytes: bytes, refused: error, frameIndex: index) {
-                case .success(let (kept, warning)):
-                    frames = kept
-                    warnings = [warning]
-                    instance = ImportCases.withWarningReason(instance, warning)
-                case .failure(let error):
+                let decoded = instance.frames
+                do throws(DICOMFileError) {
+                    // The source's encoded frames, read again from the file only if needed (the decoded instance
+                    // kept them only for syntaxes stored as they are).
+                    var file: DICOMFile?
+                    let kept = try ImportCases.untranscoded(
+                        transferSyntax: instance.transferSyntaxUID, frameCount: decoded.count, refused: error, frameIndex: index,
+                        frame: { decoded[$0] },
+                        encoded: { (index: Int) throws(DICOMFileError) -> [UInt8] in
+                            if let original = decoded[index].original { return original.data }
+                            let opened: DICOMFile
+                            if let file { opened = file } else { opened = try DICOMFile(bytes) }
+                            file = opened
+                            return try opened.encodedFrame(index)
+                        })
+                    frames = kept.frames
+                    warnings = [kept.warning]
+                    instance = ImportCases.withWarningReason(instance, kept.warning)
+                } catch {
                     return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
                 }
                 break
