@@ -206,6 +206,9 @@ def test_fixtures_and_export_carry_tiers(servers):
     control(server.url, "POST", "reset", {"to": "empty"})
     control(server.url, "POST", "fixtures", exported, expect=201)
     assert {i: tier(c, ds, i) for i in (archived, recent, told)} == before
+    # The seeding endpoint takes lastAccessedAt too.
+    seeded = seed_image_set(server.url, ds, document(), lastAccessedAt=long_ago)
+    assert tier(c, ds, seeded)[0] == "ARCHIVE_INSTANT_ACCESS"
     # Bad values are refused with their path.
     bad = {"datastores": [{"datastoreId": "d" * 32, "imageSets": [
         {"imageSetId": "e" * 32, "versions": versions("e" * 32), "storageTier": "GLACIER", "lastAccessedAt": "yesterday"}]}]}

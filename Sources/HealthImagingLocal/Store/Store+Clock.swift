@@ -40,14 +40,12 @@ extension Store {
     /// `lastAccessedAt` becomes now, which also puts it back in FREQUENT_ACCESS. Writes nothing when the recorded
     /// access is less than `accessGranularityMillis` old; then tells the read cache when this answer goes stale.
     public func touchImageSet(_ key: Int64, now: Int64 = Timestamp.nowMillis()) throws {
-        let statement = try database.cached("""
-            UPDATE image_sets SET last_accessed_at = ?1
-            WHERE pk = ?2 AND (last_accessed_at IS NULL OR last_accessed_at <= ?1 - ?3 OR last_accessed_at > ?1)
-            """)
-        try statement.bind(1, now).bind(2, key).bind(3, Self.accessGranularityMillis).run()
-        if database.changes == 0, let recorded = try lastAccessedAt(imageSet: key) {
+        // A read first: most accesses of a busy image set (frame after frame) find a recent one and write nothing.
+        if let recorded = try lastAccessedAt(imageSet: key), recorded <= now, now - recorded < Self.accessGranularityMillis {
             answerGoesStale(at: recorded + Self.accessGranularityMillis)
+            return
         }
+        try database.cached("UPDATE image_sets SET last_accessed_at = ? WHERE pk = ?").bind(1, now).bind(2, key).run()
     }
 
     /// When an image set was last accessed (epoch milliseconds), nil when never recorded.
