@@ -43,6 +43,8 @@ public final class Emulator {
         /// Per-job bounds (`--max-import-job-files`, `--max-import-job-seconds`).
         public var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
         public var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
+        /// `--max-frame-bytes`, `--max-decoded-file-bytes` and the fixed DICOM parsing limits (docs/hardening.md).
+        public var dicomLimits = DICOMLimits.standard
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -78,7 +80,7 @@ public final class Emulator {
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool,
+                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool.with(limits: configuration.dicomLimits),
                                     maxJobFiles: configuration.maxImportJobFiles,
                                     maxJobSeconds: configuration.maxImportJobSeconds, logger: logger)
         if configuration.databasePath != nil {

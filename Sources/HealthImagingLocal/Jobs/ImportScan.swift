@@ -57,19 +57,42 @@ public enum ImportScanner {
     }
 
     /// Parses one Part 10 file and encodes its frames for storage.
-    static func importFile(_ inputFile: String, _ bytes: [UInt8], format: LosslessStorageFormat) -> Result<ImportedFile, RejectedFile> {
-        var instance: DICOMInstance
-        do throws(DICOMFileError) {
-            instance = try ImportCodec.read(bytes)
-        } catch {
-            return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: false))
+    static func importFile(_ inputFile: String, _ bytes: [UInt8], format: LosslessStorageFormat,
+                           limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
+        importFile(inputFile, format: format) { () throws(DICOMFileError) in try ImportCodec.open(bytes, limits: limits) }
+    }
+
+    /// The same for bytes [offset, offset + length) of the file at `path` (length 0: to its end), never read whole:
+    /// large values stay on disk and one frame at a time is decoded, encoded and let go (the S4 seam).
+    public static func importFile(_ inputFile: String, path: String, offset: Int = 0, length: Int = 0,
+                                  format: LosslessStorageFormat, limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
+        importFile(inputFile, format: format) { () throws(DICOMFileError) in
+            try ImportCodec.open(path: path, offset: offset, length: length, limits: limits)
         }
-        if let violation = ImportConstraints.violation(instance) {
+    }
+
+    /// Opens the file, checks the service's constraints, then decodes and encodes one frame at a time, so that only
+    /// one decoded frame is held besides the stored ones.
+    private static func importFile(_ inputFile: String, format: LosslessStorageFormat,
+                                   open: () throws(DICOMFileError) -> DICOMFrameSource) -> Result<ImportedFile, RejectedFile> {
+        let source: DICOMFrameSource
+        do throws(DICOMFileError) {
+            source = try open()
+        } catch {
+            return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+        }
+        if let violation = ImportConstraints.violation(source.instance) {
             return .failure(RejectedFile(inputFile: inputFile, error: violation, serverError: false))
         }
         var frames: [(id: String, frame: StoredFrame)] = []
-        frames.reserveCapacity(instance.frames.count)
-        for (index, frame) in instance.frames.enumerated() {
+        frames.reserveCapacity(source.frameCount)
+        for index in 0..<source.frameCount {
+            let frame: PixelFrame
+            do throws(DICOMFileError) {
+                frame = try source.frame(index)
+            } catch {
+                return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+            }
             do {
                 frames.append((ResourceIds.make(), try ImportCodec.store(frame, format: format)))
             } catch let error as FrameCodecError where error.code == 1 {
@@ -85,8 +108,7 @@ public enum ImportScanner {
                     serverError: true))
             }
         }
-        // The decoded samples are no longer needed: only the stored frames travel on.
-        instance.frames = []
-        return .success(ImportedFile(inputFile: inputFile, instance: instance, frames: frames))
+        // Only the stored frames travel on; the instance carries no decoded samples.
+        return .success(ImportedFile(inputFile: inputFile, instance: source.instance, frames: frames))
     }
 }
