@@ -303,7 +303,8 @@ def test_one_worker_and_many_give_byte_identical_manifests_documents_and_frames(
 
 def test_kill_9_during_an_import_leaves_a_sound_database_and_the_job_failed(servers, tmp_path):
     series, per_series = 20, 10
-    make_series(tmp_path / "s3" / "inbox" / "in", series=series, per_series=per_series, size=128)
+    # 200 files of 512² (the import), so that a release build is still importing when the kill comes.
+    make_series(tmp_path / "s3" / "inbox" / "in", series=series, per_series=per_series, size=512)
     (tmp_path / "s3" / "inbox" / "out").mkdir(parents=True)
     db = tmp_path / "state.db"
     extra = ["--s3-dir", str(tmp_path / "s3")]
@@ -315,7 +316,7 @@ def test_kill_9_during_an_import_leaves_a_sound_database_and_the_job_failed(serv
         job = start_job(client, "inbox", "in/", out=f"out/{attempt}/")
         while client.get_dicom_import_job(datastoreId=SEED_DATASTORE, jobId=job)["jobProperties"]["jobStatus"] == "SUBMITTED":
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.05, 0.6))
+        time.sleep(rng.uniform(0.05, 0.5))
         server.stop(signal.SIGKILL)
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
