@@ -49,6 +49,8 @@ public final class Emulator {
         public var eventBridgeEndpoint: String?
         /// Image-set events also carry the devguide's `imagesetId` (`--event-devguide-keys`).
         public var eventDevguideKeys = false
+        /// `--max-frame-bytes`, `--max-decoded-file-bytes` and the fixed DICOM parsing limits (docs/hardening.md).
+        public var dicomLimits = DICOMLimits.standard
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -93,7 +95,7 @@ public final class Emulator {
         Timestamp.setClockOffset(try store.clockOffset())
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool,
+                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool.with(limits: configuration.dicomLimits),
                                     maxJobFiles: configuration.maxImportJobFiles,
                                     maxJobSeconds: configuration.maxImportJobSeconds, logger: logger)
         if configuration.databasePath != nil {

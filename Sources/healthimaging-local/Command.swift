@@ -116,6 +116,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Flag(help: "Image-set events also carry the devguide's spelling imagesetId besides imageSetId.")
     var eventDevguideKeys = false
 
+    @Option(help: "The largest decoded frame (rows × columns × samples × bytes per sample) a DICOM file may hold; larger is a per-file customer error (docs/hardening.md).")
+    var maxFrameBytes = DICOMLimits.standard.maxFrameBytes
+
+    @Option(help: "The largest decoded size of all frames of one DICOM file; larger is a per-file customer error (docs/hardening.md).")
+    var maxDecodedFileBytes = DICOMLimits.standard.maxDecodedFileBytes
+
     func validate() throws {
         guard importWorkers >= 0, importWorkers <= 256 else { throw ValidationError("--import-workers must be between 0 and 256") }
         guard importWorkerMemoryMb >= 0 else { throw ValidationError("--import-worker-memory-mb must be 0 or more") }
@@ -129,6 +135,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             throw ValidationError("--s3-endpoint must be http://host[:port] (TLS is not spoken)")
         }
         guard maxImportFileBytes > 0 else { throw ValidationError("--max-import-file-bytes must be positive") }
+        guard maxFrameBytes > 0 else { throw ValidationError("--max-frame-bytes must be positive") }
+        guard maxDecodedFileBytes > 0 else { throw ValidationError("--max-decoded-file-bytes must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -187,6 +195,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.eventRingSize = eventRingSize
         configuration.eventBridgeEndpoint = eventBridgeEndpoint
         configuration.eventDevguideKeys = eventDevguideKeys
+        configuration.dicomLimits.maxFrameBytes = maxFrameBytes
+        configuration.dicomLimits.maxDecodedFileBytes = maxDecodedFileBytes
         if let s3Dir {
             configuration.objectStore = FolderObjectStore(root: s3Dir)
         } else if let s3Endpoint {

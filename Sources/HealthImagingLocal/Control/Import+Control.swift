@@ -6,7 +6,8 @@
 ///   `{"datastoreId", "imageSetId", "imageSetVersion", "isPrimary", "imageSetState", "imageSetWorkflowStatus",
 ///   "sopInstanceUID", "frameIds": [...], "warnings"?: [{"warning_reason_code", "type", "message"}]}` — 201 for a
 ///   new image set, 200 for a new version of an existing one.
-///   A file that cannot be imported answers 400 ValidationException with the failure.ndjson message; a file
+///   A file that cannot be imported answers 400 ValidationException with the failure.ndjson message, prefixed
+///   by the file's name; a file
 ///   whose worker crashed or overran its budget answers 500 InternalServerException, and the server goes on.
 enum ImportEndpoints {
     static let all: [ControlPlane.Endpoint] = [
@@ -28,7 +29,7 @@ enum ImportEndpoints {
         return .deferred { responder in
             call.emulator.imports.process([task]) { results in
                 do throws(APIError) {
-                    responder.send(try answer(call, datastoreId, results[0]))
+                    responder.send(try answer(call, datastoreId, name, results[0]))
                 } catch {
                     responder.send(error.response)
                 }
@@ -46,7 +47,7 @@ enum ImportEndpoints {
     }
 
     /// Commits the imported file (on the loop) and answers what it made.
-    private static func answer(_ call: ControlCall, _ datastoreId: String,
+    private static func answer(_ call: ControlCall, _ datastoreId: String, _ name: String,
                                _ result: Result<ImportedFile, RejectedFile>) throws(APIError) -> Response {
         let file: ImportedFile
         switch result {
@@ -54,7 +55,7 @@ enum ImportEndpoints {
         case .failure(let rejected):
             throw rejected.serverError
                 ? APIError(.internalServer, rejected.error.message)
-                : APIError.validation("\(rejected.error.exceptionType): \(rejected.error.message)")
+                : APIError.validation("\(name): \(rejected.error.exceptionType): \(rejected.error.message)")
         }
         // The datastore may have been deleted (or the state reset) while the file was being read.
         _ = try activeDatastoreFormat(call, datastoreId)

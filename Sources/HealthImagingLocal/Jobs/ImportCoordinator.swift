@@ -34,6 +34,8 @@ public final class ImportCoordinator {
     public let maxJobFiles: Int
     /// A job still importing this many seconds after it started ends FAILED (`--max-import-job-seconds`).
     public let maxJobSeconds: Double
+    /// The DICOM parsing limits every file is read with (`--max-frame-bytes`, …): given to the pool's workers.
+    public var limits: DICOMLimits { pool.configuration.limits }
 
     init(store: Store, objects: any ObjectStore, maxFileBytes: Int, pool: ImportPool.Configuration,
          maxJobFiles: Int = ImportCoordinator.defaultMaxJobFiles, maxJobSeconds: Double = ImportCoordinator.defaultMaxJobSeconds,

@@ -26,12 +26,22 @@ public final class ImportPool: @unchecked Sendable {
         public var memoryMiB: Int
         /// How long one file may take in a worker process, in seconds.
         public var fileSeconds: Double
+        /// The DICOM parsing limits (`--max-frame-bytes`, …) every file is read with.
+        public var limits: DICOMLimits
 
-        public init(workers: Int = 1, executable: String? = nil, memoryMiB: Int = 4096, fileSeconds: Double = 300) {
+        public init(workers: Int = 1, executable: String? = nil, memoryMiB: Int = 4096, fileSeconds: Double = 300,
+                    limits: DICOMLimits = .standard) {
             self.workers = workers
             self.executable = executable
             self.memoryMiB = memoryMiB
             self.fileSeconds = fileSeconds
+            self.limits = limits
+        }
+
+        public func with(limits: DICOMLimits) -> Configuration {
+            var copy = self
+            copy.limits = limits
+            return copy
         }
     }
 
@@ -218,19 +228,14 @@ public final class ImportPool: @unchecked Sendable {
         case .failure(.stop(let message)): return .stopped(message)
         }
         let task = ImportTask(inputFile: unit.inputFile, source: source, format: unit.format)
-        guard let worker else {
-            switch task.source.load(inputFile: task.inputFile) {
-            case .success(let bytes): return .file(ImportScanner.importFile(task.inputFile, bytes, format: task.format))
-            case .failure(let rejected): return .file(.failure(rejected))
-            }
-        }
+        guard let worker else { return .file(ImportScanner.importFile(task, limits: configuration.limits)) }
         // A worker that dies may have been hurt by an earlier file: the file gets a second, fresh worker before
         // it is blamed. A time-budget overrun is not retried.
         var attempt = 0
         while true {
             attempt += 1
             do throws(ImportWorkerProcess.Failure) {
-                return .file(try worker.exchange(task, cancelled: cancelled))
+                return .file(try worker.exchange(task, limits: configuration.limits, cancelled: cancelled))
             } catch {
                 let message: String
                 switch error {

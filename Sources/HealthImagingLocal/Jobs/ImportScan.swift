@@ -59,40 +59,55 @@ public enum ImportScanner {
     }
 
     /// Parses one Part 10 file and encodes its frames for storage.
-    static func importFile(_ inputFile: String, _ bytes: [UInt8], format: LosslessStorageFormat) -> Result<ImportedFile, RejectedFile> {
-        var instance: DICOMInstance
-        do throws(DICOMFileError) {
-            instance = try ImportCodec.read(bytes)
-        } catch {
-            return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: false))
+    static func importFile(_ inputFile: String, _ bytes: [UInt8], format: LosslessStorageFormat,
+                           limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
+        importFile(inputFile, format: format) { () throws(DICOMFileError) in try ImportCodec.open(bytes, limits: limits) }
+    }
+
+    /// The same for bytes [offset, offset + length) of the file at `path` (length 0: to its end), never read whole:
+    /// large values stay on disk and one frame at a time is decoded, encoded and let go (the S4 seam).
+    public static func importFile(_ inputFile: String, path: String, offset: Int = 0, length: Int = 0,
+                                  format: LosslessStorageFormat, limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
+        importFile(inputFile, format: format) { () throws(DICOMFileError) in
+            try ImportCodec.open(path: path, offset: offset, length: length, limits: limits)
         }
-        if let violation = ImportConstraints.violation(instance) {
+    }
+
+    /// Opens the file, checks the service's constraints, then decodes and encodes one frame at a time, so that only
+    /// one decoded frame is held besides the stored ones.
+    private static func importFile(_ inputFile: String, format: LosslessStorageFormat,
+                                   open: () throws(DICOMFileError) -> DICOMFrameSource) -> Result<ImportedFile, RejectedFile> {
+        let source: DICOMFrameSource
+        do throws(DICOMFileError) {
+            source = try open()
+        } catch {
+            return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+        }
+        if let violation = ImportConstraints.violation(source.instance) {
             return .failure(RejectedFile(inputFile: inputFile, error: violation, serverError: false))
         }
         var frames: [(id: String, frame: StoredFrame)] = []
         var warnings: [ImportWarning] = []
-        frames.reserveCapacity(instance.frames.count)
-        for (index, frame) in instance.frames.enumerated() {
+        var instance = source.instance
+        frames.reserveCapacity(source.frameCount)
+        for index in 0..<source.frameCount {
+            let frame: PixelFrame
+            do throws(DICOMFileError) {
+                frame = try source.frame(index)
+            } catch {
+                return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+            }
             do {
                 frames.append((ResourceIds.make(), try ImportCodec.store(frame, format: format)))
             } catch let error as FrameCodecError {
                 // The codec refuses the frame (sample depth, geometry) or fails on it: the instance is stored with
                 // its pixel data untranscoded and warning 0xB100, as the service does.
-                let decoded = instance.frames
+                // Every frame again, one at a time: decoded for its geometry and checksum, encoded bytes from the source.
                 do throws(DICOMFileError) {
-                    // The source's encoded frames, read again from the file only if needed (the decoded instance
-                    // kept them only for syntaxes stored as they are).
-                    var file: DICOMFile?
                     let kept = try ImportCases.untranscoded(
-                        transferSyntax: instance.transferSyntaxUID, frameCount: decoded.count, refused: error, frameIndex: index,
-                        frame: { decoded[$0] },
-                        encoded: { (index: Int) throws(DICOMFileError) -> [UInt8] in
-                            if let original = decoded[index].original { return original.data }
-                            let opened: DICOMFile
-                            if let file { opened = file } else { opened = try DICOMFile(bytes) }
-                            file = opened
-                            return try opened.encodedFrame(index)
-                        })
+                        transferSyntax: instance.transferSyntaxUID, frameCount: source.frameCount, refused: error,
+                        frameIndex: index, frame: { (index: Int) throws(DICOMFileError) in try source.frame(index) },
+                        encoded: { (index: Int) throws(DICOMFileError) in try source.encodedFrame(index) })
                     frames = kept.frames
                     warnings = [kept.warning]
                     instance = ImportCases.withWarningReason(instance, kept.warning)
@@ -107,8 +122,7 @@ public enum ImportScanner {
                     serverError: true))
             }
         }
-        // The decoded samples are no longer needed: only the stored frames travel on.
-        instance.frames = []
+        // Only the stored frames travel on; the instance carries no decoded samples.
         return .success(ImportedFile(inputFile: inputFile, instance: instance, frames: frames, warnings: warnings))
     }
 }

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where the bytes of one file to import are (seam S3, docs/hardening.md "Import worker pool").
 public enum ImportSource: Sendable {
     /// The whole Part 10 file in memory (a `/dicom` body, an object fetched from S3).
@@ -26,34 +22,23 @@ public struct ImportTask: Sendable {
     }
 }
 
-extension ImportSource {
-    /// The bytes of the source; a `.file` range that cannot be read whole is a server-side failure of that file.
-    /// (Until the file-based reader of seam S4 lands, a `.file` source is read into memory here.)
-    func load(inputFile: String) -> Result<[UInt8], RejectedFile> {
-        switch self {
+extension ImportScanner {
+    /// One task's file, parsed and encoded: a `.file` source is read from disk by the file-based reader (seam S4),
+    /// never whole; `.bytes` from memory. What a worker process (or an in-process pool slot) runs.
+    static func importFile(_ task: ImportTask, limits: DICOMLimits) -> Result<ImportedFile, RejectedFile> {
+        switch task.source {
         case .bytes(let bytes):
-            return .success(bytes)
+            return importFile(task.inputFile, bytes, format: task.format, limits: limits)
         case .file(let path, let offset, let length):
-            func failure(_ what: String) -> Result<[UInt8], RejectedFile> {
-                .failure(RejectedFile(inputFile: inputFile,
-                                      error: DICOMFileError(exceptionType: "InternalServerException", message: "The file could not be read: \(what)"),
-                                      serverError: true))
+            guard offset >= 0, length >= 0 else {
+                return .failure(RejectedFile(
+                    inputFile: task.inputFile,
+                    error: DICOMFileError(exceptionType: "InternalServerException", message: "The file range is invalid"),
+                    serverError: true))
             }
-            guard offset >= 0, length >= 0 else { return failure("a negative offset or length") }
-            // open(2): returns a descriptor or -1 with errno; O_CLOEXEC keeps it out of spawned workers.
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return failure("cannot open it (errno \(errno))") }
-            defer { close(fd) }
-            var bytes = [UInt8](repeating: 0, count: length)
-            var done = 0
-            while done < length {
-                // pread(2): reads up to count bytes at offset; 0 at end of file, -1 with errno on error.
-                let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(offset + done)) }
-                if got < 0 && errno == EINTR { continue }
-                guard got > 0 else { return failure(got == 0 ? "it ends before byte \(offset + length)" : "errno \(errno)") }
-                done += got
-            }
-            return .success(bytes)
+            // An empty range is an empty file (the reader's length 0 would mean "to the end").
+            if length == 0 { return importFile(task.inputFile, [], format: task.format, limits: limits) }
+            return importFile(task.inputFile, path: path, offset: offset, length: length, format: task.format, limits: limits)
         }
     }
 }

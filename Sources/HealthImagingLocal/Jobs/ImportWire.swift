@@ -6,7 +6,7 @@
 /// little-endian, byte strings and strings are a length then the bytes, and values are written in a fixed order
 /// (no tags, no versioning: both ends are the same binary).
 ///
-/// Request: inputFile, format (raw value), source kind (0 bytes: the file's bytes follow; 1 file: path, offset,
+/// Request: the DICOM limits (five integers), inputFile, format (raw value), source kind (0 bytes: the file's bytes follow; 1 file: path, offset,
 /// length).
 /// Reply: 0 then the imported file (UIDs, transfer syntax, the five keyword lists, frames, warnings), or 1 then the
 /// rejection (exceptionType, message, serverError).
@@ -129,8 +129,12 @@ enum ImportWire {
 
     // MARK: requests
 
-    static func request(_ task: ImportTask) -> [UInt8] {
+    static func request(_ task: ImportTask, limits: DICOMLimits) -> [UInt8] {
         var writer = Writer()
+        for value in [limits.maxFrameBytes, limits.maxDecodedFileBytes, limits.maxSequenceDepth, limits.maxElements,
+                      limits.maxInflatedBytes] {
+            writer.int(value)
+        }
         writer.string(task.inputFile)
         writer.string(task.format.rawValue)
         switch task.source {
@@ -146,8 +150,11 @@ enum ImportWire {
         return writer.bytes
     }
 
-    static func task(_ message: [UInt8]) throws(DecodeError) -> ImportTask {
+    static func task(_ message: [UInt8]) throws(DecodeError) -> (ImportTask, DICOMLimits) {
         var reader = Reader(message)
+        let limits = DICOMLimits(maxFrameBytes: try reader.int(), maxDecodedFileBytes: try reader.int(),
+                                 maxSequenceDepth: try reader.int(), maxElements: try reader.int(),
+                                 maxInflatedBytes: try reader.int())
         let inputFile = try reader.string()
         guard let format = LosslessStorageFormat(rawValue: try reader.string()) else { throw DecodeError() }
         let source: ImportSource
@@ -156,7 +163,7 @@ enum ImportWire {
         case 1: source = .file(path: try reader.string(), offset: try reader.int(), length: try reader.int())
         default: throw DecodeError()
         }
-        return ImportTask(inputFile: inputFile, source: source, format: format)
+        return (ImportTask(inputFile: inputFile, source: source, format: format), limits)
     }
 
     // MARK: replies

@@ -33,13 +33,9 @@ extension ImportWorkerProcess {
             guard let count = try? reader.int(), count >= 0, count <= ImportWire.maxMessageBytes else { return 3 }
             var message = [UInt8](repeating: 0, count: count)
             guard readAll(0, &message) else { return 0 }
-            guard let task = try? ImportWire.task(message) else { return 3 }
+            guard let (task, limits) = try? ImportWire.task(message) else { return 3 }
             if let fault { injectFault(fault, inputFile: task.inputFile, parent: parent, memoryLimited: memoryMiB > 0) }
-            let result: Result<ImportedFile, RejectedFile>
-            switch task.source.load(inputFile: task.inputFile) {
-            case .success(let bytes): result = ImportScanner.importFile(task.inputFile, bytes, format: task.format)
-            case .failure(let rejected): result = .failure(rejected)
-            }
+            let result = ImportScanner.importFile(task, limits: limits)
             let reply = ImportWire.reply(result)
             var length = ImportWire.Writer()
             length.int(reply.count)

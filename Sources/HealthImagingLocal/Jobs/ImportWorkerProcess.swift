@@ -136,11 +136,11 @@ public final class ImportWorkerProcess {
 
     /// Sends one file and waits for its result. On any failure the child is stopped.
     /// `cancelled` is asked about five times a second while the child works.
-    func exchange(_ task: ImportTask, cancelled: () -> Bool = { false }) throws(Failure) -> Result<ImportedFile, RejectedFile> {
+    func exchange(_ task: ImportTask, limits dicomLimits: DICOMLimits, cancelled: () -> Bool = { false }) throws(Failure) -> Result<ImportedFile, RejectedFile> {
         if !isRunning { try start() }
         let deadline = ContinuousClock.now + .milliseconds(Int64(limits.fileSeconds * 1000))
         var message: [UInt8] = []
-        let request = ImportWire.request(task)
+        let request = ImportWire.request(task, limits: dicomLimits)
         guard writeMessage(request) else { throw fail() }
         do throws(Failure) {
             message = try readMessage(deadline: deadline, cancelled: cancelled)
