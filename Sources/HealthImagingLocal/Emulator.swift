@@ -37,6 +37,12 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// The import pool (`--import-workers`, `--import-worker-memory-mb`, `--import-file-seconds`): worker
+        /// processes when `executable` is set (the binary does), in-process threads otherwise (library use).
+        public var importPool = ImportPool.Configuration()
+        /// Per-job bounds (`--max-import-job-files`, `--max-import-job-seconds`).
+        public var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
+        public var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
         /// How many events each namespace's ring keeps (`--event-ring-size`).
         public var eventRingSize = 1000
         /// Where events are sent as PutEvents (`--eventbridge-endpoint`); nil: kept in the ring only.
@@ -71,8 +77,8 @@ public final class Emulator {
     public static let version = "0.1.0"
     /// The web view's form token (UI+CrossSite.swift): random per server start, never stored.
     public let formToken = ResourceIds.make()
-    /// When the emulator started, epoch milliseconds.
-    public let startedAt = Timestamp.nowMillis()
+    /// When the emulator started, epoch milliseconds on the real clock (uptime is not moved by the test clock).
+    public let startedAt = Timestamp.realNowMillis()
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -86,9 +92,16 @@ public final class Emulator {
             EventDelivery(endpoint: $0, credentials: .fromEnvironment(), ledger: ledger, logger: logger)
         })
         try store.resetTransitionModes(nil, startup: configuration.transitions)
+        Timestamp.setClockOffset(try store.clockOffset())
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, limits: configuration.dicomLimits, logger: logger)
+                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool.with(limits: configuration.dicomLimits),
+                                    maxJobFiles: configuration.maxImportJobFiles,
+                                    maxJobSeconds: configuration.maxImportJobSeconds, logger: logger)
+        if configuration.databasePath != nil {
+            let interrupted = try store.failInterruptedImportJobs()
+            if interrupted > 0 { logger.warning("\(interrupted) import job(s) left running by a stopped server ended FAILED") }
+        }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -143,8 +156,9 @@ public final class Emulator {
         imports.pump()
         var reply = respond(request, began: began)
         store.flushStagedEvents()
-        reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
-        logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
+        let requestId = requestIds.next()
+        reply.edit { $0.headers.append(("x-amzn-RequestId", requestId)) }
+        logger.debug("\(request.method) \(request.path) → \(reply.isDeferred ? "deferred" : String(reply.response.status))")
         // No read snapshot outlives the request (a statement left mid-step would hold one and stall checkpoints).
         store.database.resetBusyStatements()
         return reply
@@ -153,7 +167,7 @@ public final class Emulator {
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
         if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
         if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
-            return Reply(control(request))
+            return control(request)
         }
         let namespace = namespace(of: request)
         var operationName: String?
@@ -175,6 +189,7 @@ public final class Emulator {
                 if let cacheKey, let cached = readCache.lookup(cacheKey, store: store) {
                     response = cached
                 } else {
+                    store.answerValidUntil = nil
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
                                     tokens: tokens, logger: logger, imports: imports)
                     do {
@@ -235,23 +250,24 @@ public final class Emulator {
         return nil
     }
 
-    private func control(_ request: Request) -> Response {
-        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return refused }
+    private func control(_ request: Request) -> Reply {
+        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return Reply(refused) }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
-            if let refused = UIEndpoints.crossSiteRefusal(request, formToken: formToken) { return refused }
+            if let refused = UIEndpoints.crossSiteRefusal(request, formToken: formToken) { return Reply(refused) }
             do {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,
                                        allNamespaces: all)
-                return try endpoint.handler(call)
+                if let reply = endpoint.replyHandler { return try reply(call) }
+                return Reply(try endpoint.handler(call))
             } catch {
-                return error.response
+                return Reply(error.response)
             }
         case .wrongMethod(let allowed):
-            return wrongMethod(request, allowed)
+            return Reply(wrongMethod(request, allowed))
         case .notFound:
-            return APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response
+            return Reply(APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response)
         }
     }
 

@@ -35,6 +35,23 @@ def raw(url, method, path, body: bytes | None = None):
     return r.body
 
 
+def without_access_times(value):
+    """`value` without its lastAccessedAt members: the reads below include GetImageSetMetadata, an access that moves
+    lastAccessedAt (storage tiers), so the reads after the load see the accesses the reads before it made. That
+    lastAccessedAt itself round trips is test_clock_and_tiers.py::test_fixtures_and_export_carry_tiers."""
+    if isinstance(value, bytes):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return json.dumps(without_access_times(parsed), sort_keys=True).encode()
+    if isinstance(value, dict):
+        return {k: without_access_times(v) for k, v in value.items() if k != "lastAccessedAt"}
+    if isinstance(value, list):
+        return [without_access_times(v) for v in value]
+    return value
+
+
 def attrs(payload: dict) -> bytes:
     """An updatableAttributes / removableAttributes blob (boto3 base64-encodes it)."""
     return json.dumps({"SchemaVersion": 1.1, **payload}).encode()
@@ -161,8 +178,8 @@ def test_export_reset_load_gives_every_read_the_same_answer(fresh_server):
 
     assert after[0].keys() == before[0].keys()
     for key in before[0]:
-        assert after[0][key] == before[0][key], key
+        assert without_access_times(after[0][key]) == without_access_times(before[0][key]), key
     assert after[1].keys() == before[1].keys()
     for key in before[1]:
-        assert after[1][key] == before[1][key], key
-    assert control(url, "GET", "fixtures").body == exported.body
+        assert without_access_times(after[1][key]) == without_access_times(before[1][key]), key
+    assert without_access_times(control(url, "GET", "fixtures").body) == without_access_times(exported.body)

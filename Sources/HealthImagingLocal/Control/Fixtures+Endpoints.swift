@@ -4,7 +4,8 @@
 ///   POST /_healthimaging/reset      ← {"to": "startup" | "empty"} (default startup)
 /// A reset acts on one namespace — `?account=&region=`, else the signed caller's, else (unsigned) the default
 /// one: its data, fault rules, transition modes, planned outcomes and journal entries; to `startup` it then
-/// reloads the startup fixtures and fault file when it is the default namespace. `?scope=all` resets every
+/// reloads the startup fixtures and fault file when it is the default namespace. Resetting the default namespace
+/// (or all) also puts the test clock back to the real time. `?scope=all` resets every
 /// namespace (and the startup modes). So parallel workers reset independently and a typo never widens a reset.
 enum FixtureEndpoints {
     static let all: [ControlPlane.Endpoint] = [
@@ -73,6 +74,7 @@ extension Emulator {
         let reload = toStartup && (namespace == nil || namespace == defaultNamespace)
         let documents = try reload ? startupDocuments() : []
         try store.reset(namespace)
+        if namespace == nil || namespace == defaultNamespace { try setClockOffset(0) }
         journal.clear(namespace)
         events.clear(namespace)
         if let namespace {

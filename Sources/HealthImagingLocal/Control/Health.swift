@@ -9,7 +9,7 @@ enum HealthEndpoints {
         let (counts, total, namespaces) = try call.emulator.run {
             (try $0.store.counts(call.namespace), try $0.store.counts(), try $0.store.namespaceCount())
         }
-        let uptime = Timestamp.nowMillis() - call.emulator.startedAt
+        let uptime = Timestamp.realNowMillis() - call.emulator.startedAt
         return .json {
             $0.field("status", "ready")
             $0.field("service", "medical-imaging")

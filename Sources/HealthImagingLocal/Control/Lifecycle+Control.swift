@@ -16,7 +16,8 @@
 ///   datastore ends FAILED with the message, importing nothing (its end follows the `importJob` mode).
 /// - `GET /_healthimaging/outcomes`, `DELETE /_healthimaging/outcomes`: list / clear planned outcomes.
 /// - `POST /_healthimaging/datastores/{datastoreId}/imageSets` `{"imageSetId"?, "metadata"?, "isPrimary"?,
-///   "tags"?}`: an image set as a finished import makes it (version 1, ACTIVE + CREATED).
+///   "tags"?, "lastAccessedAt"?}`: an image set as a finished import makes it (version 1, ACTIVE + CREATED), last
+///   accessed now unless `lastAccessedAt` (a timestamp) says otherwise (storage tiers).
 enum LifecycleEndpoints {
     static let all: [ControlPlane.Endpoint] = [
         .init("GET", "/_healthimaging/transitions", getTransitions),
@@ -187,8 +188,8 @@ enum LifecycleEndpoints {
     static func seedImageSet(_ call: ControlCall) throws(APIError) -> Response {
         let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
         let body = try call.body()
-        let request = try JSONReader.validated(body) { reader -> (String?, JSONValue?, Bool?, [(key: String, value: String)])? in
-            guard reader.object(allowed: ["imageSetId", "metadata", "isPrimary", "tags"]) else { return nil }
+        let request = try JSONReader.validated(body) { reader -> (String?, JSONValue?, Bool?, [(key: String, value: String)], Int64?)? in
+            guard reader.object(allowed: ["imageSetId", "metadata", "isPrimary", "tags", "lastAccessedAt"]) else { return nil }
             let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)
             var metadata: JSONValue?
             if let document = reader.member("metadata") {
@@ -196,7 +197,8 @@ enum LifecycleEndpoints {
             }
             let isPrimary = reader.member("isPrimary")?.bool()
             let tags = reader.member("tags").flatMap(TagRules.read) ?? []
-            return (imageSetId, metadata, isPrimary, tags)
+            let lastAccessedAt = reader.member("lastAccessedAt")?.timestamp()
+            return (imageSetId, metadata, isPrimary, tags, lastAccessedAt)
         }
         let imageSetId = request.0 ?? ResourceIds.make()
         let now = Timestamp.nowMillis()
@@ -209,7 +211,8 @@ enum LifecycleEndpoints {
                 guard try store.imageSetKey(call.namespace, datastoreId, imageSetId) == nil else {
                     throw APIError.conflict("Image set \(imageSetId) already exists in datastore \(datastoreId)")
                 }
-                let key = try store.insertImageSet(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId)
+                let key = try store.insertImageSet(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId,
+                                                   lastAccessedAt: request.4 ?? now)
                 let version = ImageSetVersion(imageSetId: imageSetId, versionId: 1, state: .active, workflowStatus: .created,
                                               createdAt: now, updatedAt: now, isPrimary: request.2)
                 try store.insertVersion(imageSet: key, version)

@@ -105,7 +105,16 @@ public final class DICOMFrameSource {
         guard index >= 0 && index < frameCount else {
             throw DICOMFileError(exceptionType: DICOMFileError.invalidPixelData, message: "frame \(index) is out of range (\(frameCount) frames)")
         }
-        return try file.frame(index, info: info, keepOriginal: keepOriginal)
+        // Binary segmentations are stored as they are, in Explicit VR Little Endian (Jobs/ImportCases.swift).
+        return ImportCases.keepBinarySegmentation([try file.frame(index, info: info, keepOriginal: keepOriginal)])[0]
+    }
+
+    /// The source's encoded bytes of frame `index` of encapsulated Pixel Data (pixel data kept untranscoded).
+    public func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
+        guard index >= 0 && index < frameCount else {
+            throw DICOMFileError(exceptionType: DICOMFileError.invalidPixelData, message: "frame \(index) is out of range (\(frameCount) frames)")
+        }
+        return try file.encodedFrame(index)
     }
 
     /// The instance with every frame decoded.

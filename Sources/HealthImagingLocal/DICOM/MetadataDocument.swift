@@ -51,8 +51,9 @@ public enum MetadataDocument {
         let stored = frames.first?.frame.transferSyntaxUID ?? instance.transferSyntaxUID
         let imageFrames: [JSONValue] = frames.map { id, frame in
             // "For images stored in their original transfer syntax … the MinPixelValue and MaxPixelValue will not
-            // be available" (developer guide, "Verifying pixel data").
-            let original = DICOMReader.originalEncodingTransferSyntaxes.contains(frame.transferSyntaxUID)
+            // be available" (developer guide, "Verifying pixel data"): every frame not transcoded to the lossless
+            // storage format (lossy originals, binary segmentations in ELE, pixel data kept with warning 0xB100).
+            let original = !reportsPixelRange(storedTransferSyntaxUID: frame.transferSyntaxUID)
             return .object([
                 ("ID", .string(id)),
                 ("PixelDataChecksumFromBaseToFullResolution", .array(frame.checksums.map {
@@ -71,6 +72,12 @@ public enum MetadataDocument {
             ("ChecksumType", .string("DECOMPRESSED")),
             ("ImageFrames", .array(imageFrames)),
         ])
+    }
+
+    /// Whether `MinPixelValue` / `MaxPixelValue` are given for a frame stored in this transfer syntax: only for
+    /// frames transcoded to a lossless storage format (HTJ2K .4.202, JPEG 2000 .4.90).
+    static func reportsPixelRange(storedTransferSyntaxUID: String) -> Bool {
+        storedTransferSyntaxUID == FrameCodec.htj2kRPCL || storedTransferSyntaxUID == FrameCodec.jpeg2000Lossless
     }
 
     private static func merge(_ attributes: [(key: String, value: JSONValue)],

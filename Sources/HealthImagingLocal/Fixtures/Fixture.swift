@@ -16,6 +16,10 @@ public struct Fixture: Sendable {
         public var versionMetadata: [Int64: JSONValue] = [:]
         /// Stored frames carried by the document (`frames` member: Fixture+Frames.swift), by frame id.
         public var frames: [(id: String, frame: StoredFrame)] = []
+        /// When the image set was last accessed (storage tiers); nil: see `storageTier`, else the load time.
+        public var lastAccessedAt: Int64? = nil
+        /// Used only without `lastAccessedAt`: ARCHIVE_INSTANT_ACCESS means last accessed 30 days before the load.
+        public var storageTier: StorageTier? = nil
     }
 
     public struct Entry: Sendable {
@@ -42,7 +46,7 @@ extension Fixture {
         "datastoreId", "datastoreName", "datastoreStatus", "createdAt", "updatedAt", "imageSets",
         "kmsKeyArn", "lambdaAuthorizerArn", "losslessStorageFormat", "tags", "importJobs",
     ]
-    static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags", "frames"]
+    static let imageSetMembers = ["imageSetId", "versions", "metadata", "tags", "frames", "lastAccessedAt", "storageTier"]
     static let versionMembers = ["imageSetId", "versionId"] + ImageSetVersionMembers.settable + ["metadata"]
 
     /// Parses and validates a document against the service model's patterns and enums. Every issue found is
@@ -115,9 +119,11 @@ extension Fixture {
         let metadata = reader.member("metadata").flatMap(metadataDocument)
         let tags = reader.member("tags").flatMap(TagRules.read) ?? []
         let frames = reader.member("frames").flatMap(Fixture.frames) ?? []
+        let lastAccessedAt = reader.member("lastAccessedAt")?.timestamp()
+        let storageTier = reader.member("storageTier")?.enumeration(StorageTier.self)
         guard let id else { return nil }
         return ImageSet(imageSetId: id, versions: versions, metadata: metadata, tags: tags, versionMetadata: versionMetadata,
-                        frames: frames)
+                        frames: frames, lastAccessedAt: lastAccessedAt, storageTier: storageTier)
     }
 
     /// A GetImageSetMetadata document: any JSON object.

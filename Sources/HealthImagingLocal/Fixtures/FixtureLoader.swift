@@ -79,7 +79,8 @@ extension Store {
                     try insertDatastore(namespace, entry.datastore.withFixtureDefaults(loadedAt: now))
                     try setTags(namespace, datastoreId: id, imageSetId: "", entry.datastore.tags)
                     for imageSet in entry.imageSets {
-                        let key = try insertImageSet(namespace, datastoreId: id, imageSetId: imageSet.imageSetId)
+                        let key = try insertImageSet(namespace, datastoreId: id, imageSetId: imageSet.imageSetId,
+                                                     lastAccessedAt: imageSet.loadedLastAccess(at: now))
                         for version in imageSet.versions { try insertVersion(imageSet: key, version) }
                         try loadDetails(imageSet, key: key, namespace: namespace, datastoreId: id)
                     }
@@ -115,5 +116,14 @@ extension Store {
         }
         try setTags(namespace, datastoreId: datastoreId, imageSetId: imageSet.imageSetId, imageSet.tags)
         for (frameId, frame) in imageSet.frames { try insertFrame(imageSet: key, frameId: frameId, frame) }
+    }
+}
+
+extension Fixture.ImageSet {
+    /// `lastAccessedAt` as loaded at `now`: the document's, else 30 days before `now` for an image set it says is
+    /// ARCHIVE_INSTANT_ACCESS, else `now` (loading counts as the access that created it).
+    func loadedLastAccess(at now: Int64) -> Int64 {
+        if let lastAccessedAt { return lastAccessedAt }
+        return storageTier == .archiveInstantAccess ? now - StorageTier.archiveAfterMillis : now
     }
 }

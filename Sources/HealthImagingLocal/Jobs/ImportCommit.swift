@@ -79,6 +79,7 @@ enum ImportCommit {
                         workflowStatus: .importing, createdAt: handle.latest.createdAt ?? now, updatedAt: now,
                         isPrimary: true)
                     try store.insertVersion(imageSet: handle.key, version)
+                    try store.touchImageSet(handle.key, now: now)
                     let document = ImportCodec.document(adding: group.files, to: existing.document,
                                                         datastoreId: datastoreId, imageSetId: handle.imageSetId)
                     try store.setMetadata(imageSet: handle.key, versionId: version.versionId, document.serialized())
@@ -102,7 +103,7 @@ enum ImportCommit {
         }
         // A new image set: version 1, ACTIVE + CREATED.
         let imageSetId = ResourceIds.make()
-        let key = try store.insertImageSet(namespace, datastoreId: datastoreId, imageSetId: imageSetId)
+        let key = try store.insertImageSet(namespace, datastoreId: datastoreId, imageSetId: imageSetId, lastAccessedAt: now)
         try store.insertVersion(imageSet: key, ImageSetVersion(
             imageSetId: imageSetId, versionId: 1, state: .active, workflowStatus: .created, createdAt: now, updatedAt: now,
             isPrimary: primary))

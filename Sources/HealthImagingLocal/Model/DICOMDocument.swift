@@ -121,11 +121,20 @@ public enum DICOMDocument {
     }
 
     /// The destination's document after a copy: the source's series (and their instances) merged into the
-    /// destination's Study; the destination keeps its own Patient and Study attributes.
-    public static func merge(source: JSONValue, into destination: JSONValue) -> JSONValue {
+    /// destination's Study; the destination keeps its own Patient and Study attributes. With `force` (a copy that
+    /// completes despite mismatched metadata) a series the destination already has keeps its own Series attributes
+    /// too: only the instances are added ("the destination's Patient, Study and Series metadata stay unchanged").
+    public static func merge(source: JSONValue, into destination: JSONValue, force: Bool = false) -> JSONValue {
         guard let series = source.value(at: ["Study", "Series"]) else { return destination }
         let study = (destination["Study"] ?? .object([]))
-        let merged = (study["Series"] ?? .object([])).merging(series)
-        return destination.setting("Study", study.setting("Series", merged))
+        let existing = study["Series"] ?? .object([])
+        var incoming = series
+        if force {
+            incoming = .object((series.objectMembers ?? []).map { uid, value in
+                guard existing[uid] != nil else { return (uid, value) }
+                return (uid, .object([("Instances", value["Instances"] ?? .object([]))]))
+            })
+        }
+        return destination.setting("Study", study.setting("Series", existing.merging(incoming)))
     }
 }

@@ -4,7 +4,10 @@
 /// The source keeps its version and goes LOCKED + COPYING_WITH_READ_ONLY_ACCESS, then ACTIVE + COPIED. The
 /// destination — a new image set at version 1, or a new version of the given one — goes LOCKED + COPYING,
 /// then ACTIVE + COPIED, or ACTIVE + COPY_FAILED with a message when Patient/Study/Series attributes differ
-/// and `force` is not set (or when the control plane planned a failure).
+/// and `force` is not set (or when the control plane planned a failure). With `force` the destination keeps its own
+/// Patient, Study and Series attributes (only instances are added). `promoteToPrimary` copies into a new image set
+/// that is primary (COPY_FAILED when that conflicts with the datastore's primary image sets); the source is left as
+/// it was. The destination's copy is an access (storage tiers); the source's is not.
 public enum CopyImageSet: Operation {
     public static let name = "CopyImageSet"
     public static let method = "POST"
@@ -24,6 +27,9 @@ public enum CopyImageSet: Operation {
         let input = try readInput(try call.jsonBody(), call: call)
         if input.destination?.imageSetId == sourceId {
             throw APIError.validation("The destination image set must differ from the source image set")
+        }
+        if promote, input.destination != nil {
+            throw APIError.validation("promoteToPrimary copies into a new primary image set: give no destinationImageSet")
         }
 
         let (source, destination) = try call.store { store throws -> (ImageSetVersion, ImageSetVersion) in
@@ -50,8 +56,8 @@ public enum CopyImageSet: Operation {
                     version = ImageSetVersion(
                         imageSetId: target.imageSetId, versionId: existing.latest.versionId + 1, state: .locked,
                         workflowStatus: .copying, createdAt: existing.latest.createdAt ?? now, updatedAt: now,
-                        forced: force ? true : nil, isPrimary: promote ? true : existing.latest.isPrimary)
-                    document = failure == nil ? DICOMDocument.merge(source: copied, into: current) : current
+                        forced: force ? true : nil, isPrimary: existing.latest.isPrimary)
+                    document = failure == nil ? DICOMDocument.merge(source: copied, into: current, force: force) : current
                 } else {
                     let newId = ResourceIds.make()
                     destinationKey = try store.insertImageSet(call.namespace, datastoreId: datastoreId, imageSetId: newId)
@@ -59,6 +65,7 @@ public enum CopyImageSet: Operation {
                         imageSetId: newId, versionId: 1, state: .locked, workflowStatus: .copying, createdAt: now,
                         updatedAt: now, forced: force ? true : nil, isPrimary: promote)
                     document = copied.setting("ImageSetID", .string(newId))
+                    if promote { failure = try promotionConflict(copied, store: store, namespace: call.namespace, datastoreId: datastoreId) }
                 }
                 if let planned = try store.takeOutcome(
                     call.namespace, datastoreId: datastoreId, imageSetIds: [sourceId] + (input.destination.map { [$0.imageSetId] } ?? []),
@@ -66,6 +73,7 @@ public enum CopyImageSet: Operation {
                     failure = planned.message
                 }
                 try store.insertVersion(imageSet: destinationKey, version)
+                try store.touchImageSet(destinationKey, now: now)
                 try store.setMetadata(imageSet: destinationKey, versionId: version.versionId, document.serialized())
                 if failure == nil {
                     // The copied instances' frames become the destination's too (shared bytes, same frame ids).
@@ -110,6 +118,28 @@ public enum CopyImageSet: Operation {
             }
         }
         return Response(json: json.bytes)
+    }
+
+    /// Why the copied document cannot become a primary image set (`promoteToPrimary`), or nil: the datastore's
+    /// primary image sets keep one image set per series and agree on the study-level grouping elements, as an
+    /// import keeps them (ImportGrouping) — so a promotion fails (COPY_FAILED) when a primary image set already
+    /// holds one of the copied series, or when one of the study disagrees on Patient ID, Study Date, Accession
+    /// Number or Study ID.
+    static func promotionConflict(_ copied: JSONValue, store: Store, namespace: Namespace, datastoreId: String) throws -> String? {
+        guard let study = copied.value(at: ["Study", "DICOM", "StudyInstanceUID"])?.stringValue else { return nil }
+        let seriesUIDs = (copied.value(at: ["Study", "Series"])?.objectMembers ?? []).map(\.key)
+        for primary in try ImportCommit.primary(store: store, namespace: namespace, datastoreId: datastoreId,
+                                                studyUID: study, seriesUID: nil) {
+            if let series = seriesUIDs.first(where: { primary.document.value(at: ["Study", "Series", $0]) != nil }) {
+                return "INVALID_REQUEST: Series \(series) already belongs to primary image set \(primary.handle.imageSetId)"
+            }
+            let theirs = ImportGrouping.identity(primary.document, seriesUID: "")
+            let ours = ImportGrouping.identity(copied, seriesUID: "")
+            if ImportGrouping.studyPart(theirs) != ImportGrouping.studyPart(ours) {
+                return "INVALID_REQUEST: Study of the image set conflicts with primary image set \(primary.handle.imageSetId)"
+            }
+        }
+        return nil
     }
 
     static func readInput(_ body: JSONValue, call: Call) throws(APIError) -> Input {

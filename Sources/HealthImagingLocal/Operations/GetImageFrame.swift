@@ -1,5 +1,6 @@
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageFrame` body `{"imageFrameId": "…"}` → the stored
-/// frame's bytes with the Content-Type of its stored transfer syntax (`image/jph` for HTJ2K).
+/// frame's bytes with the Content-Type of its stored transfer syntax (`image/jph` for HTJ2K). A frame served is an
+/// access to the image set (storage tiers).
 /// Not cached by the read cache (`isReadOnly` false): frame bodies are large and would crowd out every other answer.
 public enum GetImageFrame: Operation {
     public static let name = "GetImageFrame"
@@ -18,6 +19,7 @@ public enum GetImageFrame: Operation {
             }
             corrupt = try store.takeFrameOutcome(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId)
             if let frame = try store.frame(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId, frameId: frameId) {
+                try store.touchImageSet(handle.key)
                 return frame
             }
             // A document frame not stored yet (fixture-seeded image sets): make the synthetic frames, then look again.
@@ -25,6 +27,7 @@ public enum GetImageFrame: Operation {
             guard let frame = try store.frame(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId, frameId: frameId) else {
                 throw APIError.notFound("Image frame \(frameId) does not exist in image set \(imageSetId)")
             }
+            try store.touchImageSet(handle.key)
             return frame
         }
         return Response(status: 200, headers: [("Content-Type", frame.contentType)],

@@ -1,5 +1,6 @@
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageSet?version=N` (default: the latest version).
-/// A read: it settles due transitions and counts toward `manual:N`.
+/// A read: it settles due transitions and counts toward `manual:N`. Reports the image set's `storageTier` and
+/// `lastAccessedAt` (whatever the version asked for: the tier belongs to the image set), without moving them.
 public enum GetImageSet: Operation {
     public static let name = "GetImageSet"
     public static let isReadOnly = true
@@ -11,13 +12,15 @@ public enum GetImageSet: Operation {
         let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
         let imageSetId = try Validate.resourceId(call.path("imageSetId"), member: "imageSetId")
         let requested = try call.versionQuery("version", member: "versionId")
-        let version = try call.store { store throws -> ImageSetVersion in
+        // Not an access: the storage tier and lastAccessedAt are reported, never moved.
+        let (version, tier) = try call.store { store throws -> (ImageSetVersion, (tier: StorageTier, lastAccessedAt: Int64?)) in
             let handle = try store.requireImageSet(call.namespace, datastoreId, imageSetId, read: true)
-            guard let requested, requested != handle.latest.versionId else { return handle.latest }
+            let tier = try store.storageTier(imageSet: handle.key)
+            guard let requested, requested != handle.latest.versionId else { return (handle.latest, tier) }
             guard let version = try store.version(imageSet: handle.key, imageSetId: imageSetId, versionId: requested) else {
                 throw APIError.notFound("Version \(requested) of image set \(imageSetId) does not exist")
             }
-            return version
+            return (version, tier)
         }
         var json = JSONWriter(capacity: 512)
         json.object { body in
@@ -32,7 +35,8 @@ public enum GetImageSet: Operation {
             body.field("imageSetArn", call.namespace.imageSetArn(datastoreId, imageSetId))
             if let forced = version.forced { body.field("overrides", object: { $0.field("forced", forced) }) }
             body.field("isPrimary", version.isPrimary)
-            body.field("storageTier", "FREQUENT_ACCESS")
+            body.field("lastAccessedAt", timestampMillis: tier.lastAccessedAt)
+            body.field("storageTier", tier.tier.rawValue)
         }
         return Response(json: json.bytes)
     }

@@ -1,5 +1,5 @@
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageSetMetadata?version=N` → the version's metadata
-/// document, gzip-compressed, `Content-Type: application/json`, `Content-Encoding: gzip`.
+/// document, gzip-compressed, `Content-Type: application/json`, `Content-Encoding: gzip`. An access (storage tiers).
 public enum GetImageSetMetadata: Operation {
     public static let name = "GetImageSetMetadata"
     public static let isReadOnly = true
@@ -19,6 +19,7 @@ public enum GetImageSetMetadata: Operation {
             guard exists else {
                 throw APIError.notFound("Version \(versionId) of image set \(imageSetId) does not exist")
             }
+            try store.touchImageSet(handle.key)
             return try Gzip.compress(try store.document(handle, versionId: versionId).serialized())
         }
         return Response(status: 200, headers: [("Content-Type", "application/json"), ("Content-Encoding", "gzip")], body: gzipped)

@@ -37,6 +37,7 @@ public enum SearchImageSets: Operation {
     struct Candidate {
         var version: ImageSetVersion
         var summary: DICOMDocument.Summary
+        var tier: (tier: StorageTier, lastAccessedAt: Int64?) = (.frequentAccess, nil)
 
         func keys(_ attribute: String) -> [Key] {
             switch attribute {
@@ -72,7 +73,8 @@ public enum SearchImageSets: Operation {
                 try store.settleImageSet(key, read: false)
                 guard let latest = try store.latestVersion(imageSet: key, imageSetId: imageSetId), latest.state != .deleted else { continue }
                 let handle = ImageSetHandle(key: key, datastoreId: datastoreId, imageSetId: imageSetId, latest: latest)
-                let candidate = Candidate(version: latest, summary: DICOMDocument.summary(try store.document(handle, versionId: latest.versionId)))
+                var candidate = Candidate(version: latest, summary: DICOMDocument.summary(try store.document(handle, versionId: latest.versionId)))
+                candidate.tier = try store.storageTier(imageSet: key)
                 if filters.allSatisfy({ filter in
                     candidate.keys(filter.attribute).contains { key in
                         if let high = filter.high { return filter.low <= key && key <= high }
@@ -118,7 +120,8 @@ public enum SearchImageSets: Operation {
             item.field("version", version.versionId)
             item.field("createdAt", timestampMillis: version.createdAt)
             item.field("updatedAt", timestampMillis: version.updatedAt ?? version.createdAt)
-            item.field("storageTier", "FREQUENT_ACCESS")
+            item.field("lastAccessedAt", timestampMillis: candidate.tier.lastAccessedAt)
+            item.field("storageTier", candidate.tier.tier.rawValue)
             item.field("DICOMTags", object: { tags in
                 tags.field("DICOMPatientId", dicom.patientId)
                 tags.field("DICOMPatientName", dicom.patientName)

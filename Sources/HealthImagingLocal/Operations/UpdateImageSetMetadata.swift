@@ -3,7 +3,11 @@ import Foundation
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/updateImageSetMetadata?latestVersion=N&force=`
 /// body: the MetadataUpdates union — `{"DICOMUpdates":{"updatableAttributes":b64,"removableAttributes":b64}}` or
 /// `{"revertToVersionId":"N"}`. Makes version N+1, answered LOCKED + UPDATING, which then settles to
-/// ACTIVE + UPDATED (or ACTIVE + UPDATE_FAILED with a message).
+/// ACTIVE + UPDATED (or ACTIVE + UPDATE_FAILED with a message). An access to the image set (storage tiers).
+/// `includeStudyImageSets=true` applies the same DICOMUpdates to every other non-deleted primary image set of the
+/// study, all or nothing: each gets a new version, LOCKED + UPDATING_FOR_STUDY_CONSISTENCY while the requested one
+/// is LOCKED + UPDATING, all settling to UPDATED (or all to UPDATE_FAILED) under the image-set transition mode
+/// (docs/events-and-time.md, "Study consistency").
 public enum UpdateImageSetMetadata: Operation {
     public static let name = "UpdateImageSetMetadata"
     public static let method = "POST"
@@ -24,8 +28,11 @@ public enum UpdateImageSetMetadata: Operation {
         }
         let latestVersion = try Validate.versionNumber(latestText, member: "latestVersionId")
         let force = try call.boolQuery("force")
-        _ = try call.boolQuery("includeStudyImageSets")
+        let wholeStudy = try call.boolQuery("includeStudyImageSets")
         let change = try readChange(try call.jsonBody())
+        if wholeStudy, case .revert = change {
+            throw APIError.validation("includeStudyImageSets is not supported with revertToVersionId")
+        }
 
         let result = try call.store { store throws -> ImageSetVersion in
             try store.database.transaction {
@@ -34,38 +41,56 @@ public enum UpdateImageSetMetadata: Operation {
                     throw APIError.conflict("latestVersionId \(latestVersion) is not the latest version of image set \(imageSetId) (\(handle.latest.versionId))")
                 }
                 let current = try store.document(handle, versionId: handle.latest.versionId)
-                var updated: JSONValue
+                // The requested image set first, then (includeStudyImageSets) the study's other primary image sets.
+                var targets: [(handle: ImageSetHandle, current: JSONValue)] = [(handle, current)]
+                if wholeStudy { targets += try studySiblings(of: handle, document: current, store: store, namespace: call.namespace) }
+                var updated: [JSONValue] = []
                 var failure: String?
-                switch change {
-                case .revert(let target):
-                    guard try store.version(imageSet: handle.key, imageSetId: imageSetId, versionId: target) != nil else {
-                        throw APIError.notFound("Version \(target) of image set \(imageSetId) does not exist")
-                    }
-                    updated = try store.document(handle, versionId: target)
-                case .dicom(let updatable, let removable):
-                    updated = current
-                    if let removable { updated = updated.removing(removable.removingMember("SchemaVersion")) }
-                    if let updatable { updated = updated.merging(updatable.removingMember("SchemaVersion")) }
-                    if !force, let key = forceOnlyChange(updatable: updatable, removable: removable, in: current) {
-                        failure = "INVALID_REQUEST: Updating \(key) requires the force flag"
+                for (index, target) in targets.enumerated() {
+                    switch change {
+                    case .revert(let version):
+                        guard try store.version(imageSet: handle.key, imageSetId: imageSetId, versionId: version) != nil else {
+                            throw APIError.notFound("Version \(version) of image set \(imageSetId) does not exist")
+                        }
+                        updated.append(try store.document(handle, versionId: version))
+                    case .dicom(let updatable, let removable):
+                        updated.append(apply(updatable: updatable, removable: removable, to: target.current))
+                        if failure == nil, !force, let key = forceOnlyChange(updatable: updatable, removable: removable, in: target.current) {
+                            failure = "INVALID_REQUEST: Updating \(key) requires the force flag"
+                                + (index == 0 ? "" : " (image set \(target.handle.imageSetId) of the study)")
+                        }
                     }
                 }
-                if let planned = try store.takeOutcome(call.namespace, datastoreId: datastoreId, imageSetIds: [imageSetId], operation: name) {
+                if let planned = try store.takeOutcome(call.namespace, datastoreId: datastoreId,
+                                                       imageSetIds: targets.map(\.handle.imageSetId), operation: name) {
                     failure = planned.message
                 }
+                // All or nothing: one failure leaves every image set's metadata as it was, each ending UPDATE_FAILED.
                 let now = Timestamp.nowMillis()
-                let version = ImageSetVersion(
-                    imageSetId: imageSetId, versionId: handle.latest.versionId + 1, state: .locked, workflowStatus: .updating,
-                    createdAt: handle.latest.createdAt ?? now, updatedAt: now, forced: force ? true : nil,
-                    isPrimary: handle.latest.isPrimary)
-                try store.insertVersion(imageSet: handle.key, version)
-                try store.setMetadata(imageSet: handle.key, versionId: version.versionId, (failure == nil ? updated : current).serialized())
-                try store.announceImageSet(call.namespace, datastoreId, imageSet: handle.key, versionId: version.versionId, now: now)
-                try store.schedule(PendingTransition(
-                    namespace: call.namespace, datastoreId: datastoreId, imageSet: (handle.key, version.versionId),
-                    state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .updated : .updateFailed,
-                    message: failure), now: now)
-                return version
+                var answered: ImageSetVersion?
+                for (index, target) in targets.enumerated() {
+                    let latest = target.handle.latest
+                    let version = ImageSetVersion(
+                        imageSetId: target.handle.imageSetId, versionId: latest.versionId + 1, state: .locked,
+                        workflowStatus: index == 0 ? .updating : .updatingForStudyConsistency,
+                        createdAt: latest.createdAt ?? now, updatedAt: now, forced: force ? true : nil,
+                        isPrimary: latest.isPrimary)
+                    try store.insertVersion(imageSet: target.handle.key, version)
+                    try store.touchImageSet(target.handle.key, now: now)
+                    try store.setMetadata(imageSet: target.handle.key, versionId: version.versionId,
+                                          (failure == nil ? updated[index] : target.current).serialized())
+                    // Image Set Updating for every one; a sibling's detail says UPDATING_FOR_STUDY_CONSISTENCY (its
+                    // state), which has no detail-type of its own.
+                    try store.announceImageSet(call.namespace, datastoreId, imageSet: target.handle.key, versionId: version.versionId,
+                                               as: index == 0 ? nil : .imageSetUpdating, now: now)
+                    try store.schedule(PendingTransition(
+                        namespace: call.namespace, datastoreId: datastoreId, imageSet: (target.handle.key, version.versionId),
+                        state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .updated : .updateFailed,
+                        message: failure), now: now)
+                    if index == 0 { answered = version }
+                }
+                guard let answered else { throw APIError(.internalServer, "no image set was updated") }
+                return answered
             }
         }
         var json = JSONWriter()
@@ -78,6 +103,37 @@ public enum UpdateImageSetMetadata: Operation {
             body.field("updatedAt", timestampMillis: result.updatedAt)
         }
         return Response(json: json.bytes)
+    }
+
+    /// The document after a DICOMUpdates change: removals first, then updates (SchemaVersion ignored in both).
+    static func apply(updatable: JSONValue?, removable: JSONValue?, to document: JSONValue) -> JSONValue {
+        var updated = document
+        if let removable { updated = updated.removing(removable.removingMember("SchemaVersion")) }
+        if let updatable { updated = updated.merging(updatable.removingMember("SchemaVersion")) }
+        return updated
+    }
+
+    /// The image sets `includeStudyImageSets` adds to an update of `handle`: every other primary image set of the
+    /// datastore, not DELETED, whose latest document has the same StudyInstanceUID. One that is LOCKED refuses the
+    /// whole update (ConflictException), as an update of it alone would be refused.
+    static func studySiblings(of handle: ImageSetHandle, document: JSONValue, store: Store,
+                              namespace: Namespace) throws -> [(handle: ImageSetHandle, current: JSONValue)] {
+        guard let study = document.value(at: ["Study", "DICOM", "StudyInstanceUID"])?.stringValue else { return [] }
+        var siblings: [(handle: ImageSetHandle, current: JSONValue)] = []
+        for (key, imageSetId) in try store.imageSets(namespace, handle.datastoreId) where key != handle.key {
+            try store.settleImageSet(key, read: false)
+            guard let latest = try store.latestVersion(imageSet: key, imageSetId: imageSetId),
+                latest.state != .deleted, latest.isPrimary == true
+            else { continue }
+            let sibling = ImageSetHandle(key: key, datastoreId: handle.datastoreId, imageSetId: imageSetId, latest: latest)
+            let current = try store.document(sibling, versionId: latest.versionId)
+            guard current.value(at: ["Study", "DICOM", "StudyInstanceUID"])?.stringValue == study else { continue }
+            if latest.state == .locked {
+                throw APIError.conflict("Image set \(imageSetId) of study \(study) is LOCKED (\(latest.workflowStatus?.rawValue ?? "busy")); retry the study-wide update once it is ACTIVE")
+            }
+            siblings.append((sibling, current))
+        }
+        return siblings
     }
 
     static func readChange(_ body: JSONValue) throws(APIError) -> Change {

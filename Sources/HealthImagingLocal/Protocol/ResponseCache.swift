@@ -8,6 +8,10 @@ import CSQLite
 /// made, and only while no state transition is pending (a pending one can become due with time or with the read
 /// itself). Any write clears the cache.
 ///
+/// An answer that stops being true with time alone — a storage tier that turns after 30 days, a recorded access
+/// that the next access would move (`Store.answerValidUntil`) — is kept only until then on the emulator's clock;
+/// moving the test clock is itself a store write.
+///
 /// Keys hold exactly what an answer depends on: operation, namespace, path, query, and the body only for an
 /// operation that reads it (`Operation.readsBody`) — an ignored body is no part of the key, so clients cannot
 /// grow the cache with it.
@@ -19,6 +23,8 @@ struct ResponseCache {
         var response: Response
         var cost: Int
         var lastUse: UInt64
+        /// Epoch milliseconds on the emulator's clock from which the answer is stale (nil: never by time).
+        var validUntil: Int64?
     }
 
     private var entries: [String: Entry] = [:]
@@ -58,6 +64,11 @@ struct ResponseCache {
             return nil
         }
         guard var entry = entries[key] else { return nil }
+        if let validUntil = entry.validUntil, Timestamp.nowMillis() >= validUntil {
+            entries[key] = nil
+            usedBytes -= entry.cost
+            return nil
+        }
         clock += 1
         entry.lastUse = clock
         entries[key] = entry
@@ -71,7 +82,7 @@ struct ResponseCache {
         guard cost <= largestEntry, entries[key] == nil else { return }
         if usedBytes + cost > budget { evict(toFit: cost) }
         clock += 1
-        entries[key] = Entry(response: response, cost: cost, lastUse: clock)
+        entries[key] = Entry(response: response, cost: cost, lastUse: clock, validUntil: store.answerValidUntil)
         usedBytes += cost
     }
 

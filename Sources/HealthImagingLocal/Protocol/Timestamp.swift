@@ -44,10 +44,26 @@ public enum Timestamp {
         }
     }
 
-    /// Milliseconds since the epoch, now.
+    /// Milliseconds since the epoch, now, on the emulator's clock: the real time plus the test clock's offset
+    /// (`POST /_healthimaging/clock`, Store+Clock.swift). Every timestamp the emulator stores or reports comes from
+    /// here; only durations (latency, uptime) and SigV4's request-time check read the real time.
     public static func nowMillis() -> Int64 {
+        realNowMillis() &+ clockOffset.value
+    }
+
+    /// Milliseconds since the epoch, now, on the real clock.
+    public static func realNowMillis() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded())
     }
+
+    /// How far the test clock is ahead of the real time, in milliseconds (0 unless moved). One per process — a
+    /// server is one process; in-process servers (library use, tests) share it. Set from the store at startup and
+    /// by the control plane (`Emulator.setClockOffset`), read from any thread.
+    public static var clockOffsetMillis: Int64 { clockOffset.value }
+
+    static func setClockOffset(_ millis: Int64) { clockOffset.value = millis }
+
+    private static let clockOffset = ClockOffset()
 
     /// Parses epoch seconds (`1680029436.304`) to milliseconds, rounding to the nearest millisecond.
     public static func millis(fromEpochSeconds seconds: Double) -> Int64? {
@@ -99,5 +115,17 @@ public enum Timestamp {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+}
+
+/// The test clock's offset behind a lock (`Synchronization.Atomic` needs macOS 15; the package supports 14).
+/// `@unchecked Sendable`: the one stored value is only read and written under `lock`.
+private final class ClockOffset: @unchecked Sendable {
+    private let lock = NSLock()
+    private var millis: Int64 = 0
+
+    var value: Int64 {
+        get { lock.withLock { millis } }
+        set { lock.withLock { millis = newValue } }
     }
 }

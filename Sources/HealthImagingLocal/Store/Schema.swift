@@ -167,6 +167,26 @@ enum Schema {
         CREATE INDEX import_jobs_by_token ON import_jobs (account, region, datastore_id, client_token);
         ALTER TABLE transitions ADD COLUMN job_id TEXT;
         """,
+        // pool: import jobs whose work is queued or running in this process (Store+ImportRuns): a row left by a
+        // server that stopped (kill -9) marks a job to end FAILED at the next startup.
+        """
+        CREATE TABLE import_runs (
+            account      TEXT NOT NULL,
+            region       TEXT NOT NULL,
+            datastore_id TEXT NOT NULL,
+            job_id       TEXT NOT NULL,
+            PRIMARY KEY (account, region, datastore_id, job_id),
+            FOREIGN KEY (account, region, datastore_id, job_id)
+                REFERENCES import_jobs (account, region, datastore_id, job_id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        """,
+        // time: when each image set was last accessed (storage tiers, Store+Clock.swift). Image sets of an older
+        // database count as accessed when their latest version was last written.
+        """
+        ALTER TABLE image_sets ADD COLUMN last_accessed_at INTEGER;
+        UPDATE image_sets SET last_accessed_at =
+            (SELECT max(coalesce(updated_at, created_at)) FROM image_set_versions WHERE image_set_pk = image_sets.pk);
+        """,
         // events: a transition that settles without announcing an event (Store+Events.swift).
         """
         ALTER TABLE transitions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;

@@ -18,10 +18,12 @@ extension Store {
             entries[index].importJobs = Array(try importJobs(namespace, datastoreId, status: nil).reversed())
             for (key, imageSetId) in try imageSets(namespace, datastoreId) {
                 let versions = try self.versions(imageSet: key, imageSetId: imageSetId, before: nil, limit: Int.max)
+                let tier = try storageTier(imageSet: key)
                 entries[index].imageSets.append(Fixture.ImageSet(
                     imageSetId: imageSetId, versions: versions,
                     tags: try tags(namespace, datastoreId: datastoreId, imageSetId: imageSetId),
-                    versionMetadata: try exportedMetadata(imageSet: key), frames: try exportedFrames(imageSet: key)))
+                    versionMetadata: try exportedMetadata(imageSet: key), frames: try exportedFrames(imageSet: key),
+                    lastAccessedAt: tier.lastAccessedAt, storageTier: tier.tier))
             }
         }
         return entries
@@ -76,6 +78,8 @@ extension Fixture {
     private static func write(_ imageSet: ImageSet, to list: inout JSONWriter) {
         list.object { item in
             item.field("imageSetId", imageSet.imageSetId)
+            item.field("lastAccessedAt", timestampMillis: imageSet.lastAccessedAt)
+            item.field("storageTier", imageSet.storageTier?.rawValue)
             if let metadata = imageSet.metadata { item.field("metadata", raw: metadata.serialized()) }
             writeTags(imageSet.tags, to: &item)
             writeFrames(imageSet.frames, to: &item)

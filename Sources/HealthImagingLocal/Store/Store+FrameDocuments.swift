@@ -109,8 +109,10 @@ extension Store {
         })
         return entry
             .setting("PixelDataChecksumFromBaseToFullResolution", checksums)
-            .setting("MinPixelValue", .number(String(facts.minPixelValue)))
-            .setting("MaxPixelValue", .number(String(facts.maxPixelValue)))
+            .setting("MinPixelValue", MetadataDocument.reportsPixelRange(storedTransferSyntaxUID: facts.transferSyntaxUID)
+                     ? .number(String(facts.minPixelValue)) : .null)
+            .setting("MaxPixelValue", MetadataDocument.reportsPixelRange(storedTransferSyntaxUID: facts.transferSyntaxUID)
+                     ? .number(String(facts.maxPixelValue)) : .null)
             .setting("FrameSizeInBytes", .number(String(facts.sizeInBytes)))
     }
 }

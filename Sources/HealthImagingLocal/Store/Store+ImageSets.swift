@@ -74,12 +74,15 @@ extension Store {
             .bind(10, datastore.losslessStorageFormat).run()
     }
 
-    /// Creates an image set row and returns its key.
-    public func insertImageSet(_ namespace: Namespace, datastoreId: String, imageSetId: String) throws -> Int64 {
+    /// Creates an image set row and returns its key. Creation is an access: `lastAccessedAt` is now unless given.
+    public func insertImageSet(_ namespace: Namespace, datastoreId: String, imageSetId: String,
+                               lastAccessedAt: Int64 = Timestamp.nowMillis()) throws -> Int64 {
         let statement = try database.cached("""
-            INSERT INTO image_sets (account, region, datastore_id, image_set_id) VALUES (?, ?, ?, ?) RETURNING pk
+            INSERT INTO image_sets (account, region, datastore_id, image_set_id, last_accessed_at) VALUES (?, ?, ?, ?, ?)
+            RETURNING pk
             """)
         try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).bind(4, imageSetId)
+            .bind(5, lastAccessedAt)
         guard let key = try statement.first({ $0.int64(0) }) ?? nil else {
             throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: statement.sql)
         }

@@ -8,6 +8,10 @@ public final class Store {
     /// False once the transitions table was seen empty: reads then skip looking for due transitions, which
     /// keeps the hot path at one query per read in the default `immediate` mode. Set again by `schedule`.
     var mayHavePendingTransitions = true
+    /// When the answer of the operation running now stops being true on the emulator's clock (a storage tier
+    /// that will turn, a recorded access that a later one will move), nil when never; the read cache keeps the
+    /// answer until then. Cleared by the emulator before each operation (Store+Clock.swift).
+    public var answerValidUntil: Int64?
     /// Recently served frame bytes by blob id (Store+Frames.swift).
     var frameCache = FrameByteCache()
 
