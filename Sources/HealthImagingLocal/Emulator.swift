@@ -52,6 +52,8 @@ public final class Emulator {
     /// Fault rules, one engine (rules, seed, draws) per namespace; the `--faults` file's go to the default one.
     public var faults: [Namespace: FaultEngine]
     public var journal: Journal
+    /// The DICOMweb bearer-token authorizer's setting and invocations (DICOMweb+Bearer.swift).
+    public var authorizer = BearerAuthorizer()
     /// The DICOM import job runner (work off the loop, results committed on it).
     public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
@@ -59,6 +61,9 @@ public final class Emulator {
     private var requestIds = RequestIdGenerator()
     private var readCache: ResponseCache
     public static let version = "0.1.0"
+    /// The URL clients reach this server at (`http://127.0.0.1:PORT`), set once the listener is bound: DICOMweb's
+    /// absolute RetrieveURL and BulkDataURI start with it.
+    public var listenURL = "http://127.0.0.1"
     /// When the emulator started, epoch milliseconds.
     public let startedAt = Timestamp.nowMillis()
 
@@ -76,6 +81,7 @@ public final class Emulator {
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
+            for route in operation.extraRoutes { router.add(route.method, route.path, operation) }
         }
         self.router = router
         var controlRouter = Router<ControlPlane.Endpoint>()
@@ -125,10 +131,20 @@ public final class Emulator {
         var parameters: [String: String] = [:]
         var fault: FaultRule?
         let response: Response
-        if let refused = configuration.signatures?.verify(request) {
+        let match = router.match(method: request.method, path: request.path)
+        if case .found(let operation as any DICOMwebOperation.Type, let found) = match,
+            let token = BearerAuthorizer.token(request) {
+            // A bearer token replaces SigV4 on DICOMweb routes (docs/dicomweb.md "Auth").
+            let datastoreId = found["datastoreId"] ?? ""
+            let datastore = try? store.datastore(namespace, datastoreId)
+            if let refused = authorizer.check(token, datastore: datastore, namespace: namespace, datastoreId: datastoreId,
+                                              operation: operation.iamAction) {
+                return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
+            }
+        } else if let refused = configuration.signatures?.verify(request) {
             return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
         }
-        switch router.match(method: request.method, path: request.path) {
+        switch match {
         case .found(let operation, let found):
             operationName = operation.name
             parameters = found
@@ -141,7 +157,7 @@ public final class Emulator {
                     response = cached
                 } else {
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                    tokens: tokens, logger: logger, imports: imports)
+                                    tokens: tokens, logger: logger, imports: imports, baseURL: listenURL)
                     do {
                         response = try operation.handle(call)
                     } catch {

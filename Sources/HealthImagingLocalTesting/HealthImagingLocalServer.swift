@@ -111,6 +111,7 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
             let emulator = try Emulator(configuration: configuration, logger: logger)
             try emulator.loadStartupFixtures()
             server = try HTTPServer(host: "127.0.0.1", port: 0, handleSignals: false) { emulator.handle($0) }
+            emulator.listenURL = "http://127.0.0.1:\(server.port)"
         } catch {
             startup.result = .failure(error)
             startup.ready.signal()

@@ -190,6 +190,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
             imports.pump()
         }
         let url = ListenAddress.clientURL(host: host, port: server.port)
+        emulator.listenURL = url
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
             FileHandle.standardError.write(Data((warning + "\n").utf8))
         }

@@ -14,11 +14,14 @@ public protocol Operation: Sendable {
     /// Whether the answer depends on the request body. False for operations whose input is the path and query
     /// only: their read-cache key leaves the body out (it is ignored, so it must not grow the cache).
     static var readsBody: Bool { get }
+    /// More method + path templates routed to the same operation (one answer for several routes).
+    static var extraRoutes: [(method: String, path: String)] { get }
 }
 
 extension Operation {
     public static var isReadOnly: Bool { false }
     public static var readsBody: Bool { true }
+    public static var extraRoutes: [(method: String, path: String)] { [] }
 }
 
 /// What an operation gets to work with: the request, its decoded path parameters, the caller's namespace
@@ -32,6 +35,9 @@ public struct Call {
     public let logger: Logger
     /// The import job runner (StartDICOMImportJob hands jobs to it).
     public var imports: ImportCoordinator? = nil
+    /// The server's own URL (`http://host:port`, from the listening address): DICOMweb's absolute RetrieveURL and
+    /// BulkDataURI start with it, never with the request's Host.
+    public var baseURL: String = "http://127.0.0.1"
 
     /// A required path parameter (the router only matches non-empty segments).
     public func path(_ name: String) -> String { parameters[name] ?? "" }
@@ -70,5 +76,18 @@ public enum Operations {
         GetDICOMImportJob.self,
         ListDICOMImportJobs.self,
         GetImageFrame.self,
+        // DICOMweb (Sources/HealthImagingLocal/DICOMweb/, docs/dicomweb.md).
+        SearchDICOMStudies.self,
+        SearchDICOMSeries.self,
+        SearchDICOMInstances.self,
+        SearchDICOMStudyInstances.self,
+        SearchDICOMAllSeries.self,
+        SearchDICOMAllInstances.self,
+        GetDICOMInstance.self,
+        GetDICOMInstanceMetadata.self,
+        GetDICOMSeriesMetadata.self,
+        GetDICOMInstanceFrames.self,
+        GetDICOMBulkdata.self,
+        UnsupportedDICOMweb.self,
     ]
 }
