@@ -8,11 +8,11 @@ extension WADO {
         let target = try target(call, instance: true)
         guard let row = try rows(call, target).first else { throw .notFound("No such instance") }
         let choice = try negotiate(MediaRange.parse(call.request.header("Accept")), stored: row.storedSyntax,
-                                   single: "application/dicom", multipartType: "application/dicom")
+                                   asStoredOnly: row.asStoredOnly, single: "application/dicom")
         let frames = try storedFrames(call, row, numbers: Array(1...max(row.frameIds.count, 1)).filter { $0 <= row.frameIds.count })
         let pixels = try frames.map { frame throws(APIError) in try transcode(frame, row: row, to: choice.syntax) }
         let file = try PartTen.write(attributes: attributes(row), vrs: row.instance["DICOMVRs"], frames: pixels,
-                                     native: choice.syntax == DICOMweb.explicitLittleEndian,
+                                     native: [DICOMweb.explicitLittleEndian, "1.2.840.10008.1.2"].contains(choice.syntax),
                                      bitsAllocated: Int(DICOMIndexRows.integer(row.dicom["BitsAllocated"]) ?? 16),
                                      transferSyntax: choice.syntax)
         if choice.multipart {

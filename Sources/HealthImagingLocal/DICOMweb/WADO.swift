@@ -15,6 +15,12 @@ enum WADO {
         var series: JSONValue
 
         var storedSyntax: String { instance["StoredTransferSyntaxUID"]?.stringValue ?? FrameCodec.htj2kRPCL }
+        /// Import warnings under which pixels are served only as stored (`transfer-syntax=*`): TRANSCODING_EXCEPTION,
+        /// UNSUPPORTED_TRANSFER_SYNTAX, FRAMES_EXTRACTION_FAILURE, FRAME_NUMBER_MISMATCH, INVALID_OFFSET_TABLE, OTHER.
+        var asStoredOnly: Bool {
+            let codes: [JSONValue] = if case .array(let list)? = dicom["WarningReason"] { list } else { [dicom["WarningReason"] ?? .null] }
+            return codes.contains { [0xB100, 0xB120, 0xB110, 0xB111, 0xB112, 0xBFFF].contains(DICOMIndexRows.integer($0) ?? 0) }
+        }
         var dicom: JSONValue { instance["DICOM"] ?? .object([]) }
         var frameIds: [String] {
             guard case .array(let ids)? = instance["FrameIDs"] else { return [] }
@@ -168,7 +174,7 @@ enum WADO {
             throw .notFound("Frame \(beyond) does not exist: instance \(row.sopUID) has \(ids.count) frame\(ids.count == 1 ? "" : "s")")
         }
         let choice = try negotiate(MediaRange.parse(call.request.header("Accept")), stored: row.storedSyntax,
-                                   single: nil, multipartType: "application/octet-stream")
+                                   asStoredOnly: row.asStoredOnly, single: nil)
         let stored = try storedFrames(call, row, numbers: numbers)
         let parts = try stored.map { frame throws(APIError) in try transcode(frame, row: row, to: choice.syntax) }
         return RelatedParts.response(parts: parts, type: choice.partType, transferSyntax: choice.syntax)
@@ -222,7 +228,7 @@ enum WADO {
     }
 
     static let losslessStored: Set<String> = [FrameCodec.htj2kRPCL, "1.2.840.10008.1.2.4.201", FrameCodec.jpeg2000Lossless,
-                                              DICOMweb.explicitLittleEndian]
+                                              DICOMweb.explicitLittleEndian, "1.2.840.10008.1.2"]
     /// Syntaxes served only when stored so (docs/dicomweb.md §2).
     static let asStoredOnly: Set<String> = ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.91",
                                             "1.2.840.10008.1.2.4.203", "1.2.840.10008.1.2.4.112", FrameCodec.htj2kRPCL,
@@ -251,8 +257,9 @@ enum WADO {
     }
 
     /// Whether the stored syntax can be served as `wanted`.
-    static func satisfiable(_ wanted: String, stored: String) -> Bool {
+    static func satisfiable(_ wanted: String, stored: String, asStoredOnly: Bool) -> Bool {
         if wanted == stored { return true }
+        if asStoredOnly { return false }
         if wanted == DICOMweb.explicitLittleEndian { return losslessStored.contains(stored) }
         if wanted == FrameCodec.jpeg2000Lossless { return losslessStored.contains(stored) }
         return false
@@ -260,10 +267,10 @@ enum WADO {
 
     /// Picks the first range of the Accept list the stored syntax satisfies. `single`: the bare media type that
     /// answers single-part (application/dicom for GetDICOMInstance; nil: multipart only). No Accept → ELE.
-    static func negotiate(_ ranges: [MediaRange], stored: String, single: String?, multipartType: String) throws(APIError) -> Choice {
+    static func negotiate(_ ranges: [MediaRange], stored: String, asStoredOnly: Bool, single: String?) throws(APIError) -> Choice {
         if ranges.isEmpty {
             let syntax = DICOMweb.explicitLittleEndian
-            guard satisfiable(syntax, stored: stored) else { throw notAcceptable(stored: stored) }
+            guard satisfiable(syntax, stored: stored, asStoredOnly: asStoredOnly) else { throw notAcceptable(stored: stored) }
             return Choice(syntax: syntax, partType: single ?? mediaType(of: syntax), multipart: single == nil)
         }
         for range in ranges {
@@ -293,7 +300,7 @@ enum WADO {
                 continue
             }
             if syntax == "*" { syntax = stored }
-            guard satisfiable(syntax, stored: stored) else { continue }
+            guard satisfiable(syntax, stored: stored, asStoredOnly: asStoredOnly) else { continue }
             let partType = single.map { type == nil || type == "*/*" || type == $0 ? $0 : nil } ?? nil
             return Choice(syntax: syntax, partType: partType ?? single ?? mediaType(of: syntax), multipart: multipart)
         }
@@ -314,7 +321,7 @@ enum WADO {
         let bitsAllocated = DICOMIndexRows.integer(row.dicom["BitsAllocated"]) ?? 16
         let bytesPerSample = max(1, Int(bitsAllocated + 7) / 8)
         var samples: [UInt8]
-        if stored == DICOMweb.explicitLittleEndian {
+        if stored == DICOMweb.explicitLittleEndian || stored == "1.2.840.10008.1.2" {
             samples = frame.data
         } else {
             do {
