@@ -172,6 +172,16 @@ int hil_dicom_writer_put_bytes(hil_dicom_writer *writer, uint16_t group, uint16_
                                const uint8_t *bytes, size_t length, hil_dicom_error *error) {
     DcmElement *made = makeElement(writer, group, element, vr, error);
     if (!made) return -1;
+    if (dynamic_cast<DcmPixelData *>(made) != NULL) {
+        // DCMTK makes pixel-data-like elements (e.g. overlay data) DcmPixelData, which then refuses to be written in
+        // an encapsulated syntax; any binary attribute here is plain OB / OW.
+        delete made;
+        made = new (std::nothrow) DcmOtherByteOtherWord(DcmTag(group, element, DcmVR(vr)));
+        if (!made) {
+            fail(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
+            return -1;
+        }
+    }
     OFCondition status = EC_Normal;
     if (length > 0) {
         std::string name(vr);

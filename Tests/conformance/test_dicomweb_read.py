@@ -61,8 +61,8 @@ def seeded(tmp_path_factory):
     factory = ServerFactory(tmp_path_factory.mktemp("dicomweb"))
     server = factory.start(fixtures=())
     datastore_id = create_datastore(server.url)
-    files = corpus_files(CI_SLICE)
-    assert len(files) >= 8
+    files = corpus_files(CI_SLICE + ["SC_rgb_jpeg_dcmtk.dcm", "examples_ybr_color.dcm"])
+    assert len(files) >= 10
     answers = seed(server.url, datastore_id, files)
     datasets = {p.name: pydicom.dcmread(p) for p in files}
     client = DICOMwebClient(url=f"{server.url}/datastore/{datastore_id}")
@@ -264,6 +264,18 @@ def test_jpeg_baseline_is_served_as_stored(seeded):
     r = raw_request(server.url, "GET", path, headers={"Accept": OHIF_ACCEPT})
     assert r.status == 200 and 'type="image/jpeg"' in r.headers["content-type"]
     assert raw_request(server.url, "GET", path).status == 406  # no ELE for a lossy original
+    # as stored: the original JPEG bytes, which pydicom decodes to the source's pixels
+    rebuilt = client.retrieve_instance(st, se, sop)
+    assert str(rebuilt.file_meta.TransferSyntaxUID) == "1.2.840.10008.1.2.4.50"
+    assert np.array_equal(rebuilt.pixel_array, ds.pixel_array)
+    # a multi-frame JPEG: frames in request order, each the original fragment of that frame
+    multi = datasets.get("examples_ybr_color.dcm")
+    if multi is not None:
+        from pydicom.encaps import generate_pixel_data_frame
+        originals = list(generate_pixel_data_frame(multi.PixelData, int(multi.NumberOfFrames)))
+        st, se, sop = uids(multi)
+        got = client.retrieve_instance_frames(st, se, sop, [3, 1, 30], media_types=(("image/jpeg", "1.2.840.10008.1.2.4.50"),))
+        assert [bytes(g).rstrip(b"\0") for g in got] == [originals[i].rstrip(b"\0") for i in (2, 0, 29)]
 
 
 def test_client_mistakes_are_json_400_404(seeded):
