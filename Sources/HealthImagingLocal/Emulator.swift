@@ -37,6 +37,12 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// The largest STOW-RS request body (`--max-store-bytes`): the developer guide's 1 GB of DICOM data per
+        /// request, read as 1 GiB. Over it: JSON 413.
+        public var maxStoreBytes = StoreDICOMRequest.defaultMaxBytes
+        /// The scheme, host and port that absolute URLs in answers start with (RetrieveURL, BulkDataURI), e.g.
+        /// `http://imaging.local:8080` behind a proxy (`--public-base-url`); nil: the listening address.
+        public var publicBaseURL: String?
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -59,6 +65,15 @@ public final class Emulator {
     private var requestIds = RequestIdGenerator()
     private var readCache: ResponseCache
     public static let version = "0.1.0"
+    /// The URL the server listens on, as printed at startup (set once bound; `--port 0` learns its port then).
+    public var listenURL = "http://127.0.0.1"
+    /// What absolute URLs in answers start with: `--public-base-url`, else the listening address — never the
+    /// request's Host header (dicomweb-client sends it without the port).
+    public var baseURL: String {
+        var base = configuration.publicBaseURL ?? listenURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
     /// When the emulator started, epoch milliseconds.
     public let startedAt = Timestamp.nowMillis()
 
@@ -141,7 +156,8 @@ public final class Emulator {
                     response = cached
                 } else {
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                    tokens: tokens, logger: logger, imports: imports)
+                                    tokens: tokens, logger: logger, imports: imports, baseURL: baseURL,
+                                    maxStoreBytes: configuration.maxStoreBytes)
                     do {
                         response = try operation.handle(call)
                     } catch {
@@ -196,6 +212,21 @@ public final class Emulator {
         }
         if request.body.count > configuration.maxBodyBytes {
             return APIError(.payloadTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes").response
+        }
+        return nil
+    }
+
+    /// The byte limit of a request whose body is streamed to a temporary file rather than buffered (seam S2): the
+    /// STOW-RS routes (`maxStoreBytes`) and the import shortcut (`maxImportFileBytes`); nil: a buffered body.
+    public func streamedBodyLimit(method: String, path: String) -> Int? {
+        guard method == "POST" else { return nil }
+        if case .found(let operation, _) = router.match(method: method, path: path),
+            operation.name == StoreDICOM.name || operation.name == StoreDICOMStudy.name {
+            return configuration.maxStoreBytes
+        }
+        if configuration.controlPlane && path.hasPrefix(ControlPlane.prefix), path.hasSuffix("/dicom"),
+            case .found = controlRouter.match(method: method, path: path) {
+            return configuration.maxImportFileBytes
         }
         return nil
     }

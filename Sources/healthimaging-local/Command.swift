@@ -82,6 +82,12 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The largest DICOM file an import job accepts; larger ones are per-file customer errors.")
     var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
+    @Option(help: "The largest STOW-RS request body (StoreDICOM, StoreDICOMStudy); larger ones get JSON 413.")
+    var maxStoreBytes = StoreDICOMRequest.defaultMaxBytes
+
+    @Option(help: "What absolute URLs in answers (STOW RetrieveURL, BulkDataURI) start with, e.g. http://imaging.local:8080; default: the listening address.")
+    var publicBaseURL: String?
+
     func validate() throws {
         guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
         guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
@@ -90,6 +96,10 @@ struct HealthImagingLocalCommand: ParsableCommand {
             throw ValidationError("--s3-endpoint must be http://host[:port] (TLS is not spoken)")
         }
         guard maxImportFileBytes > 0 else { throw ValidationError("--max-import-file-bytes must be positive") }
+        guard maxStoreBytes > 0 else { throw ValidationError("--max-store-bytes must be positive") }
+        if let publicBaseURL, !(publicBaseURL.hasPrefix("http://") || publicBaseURL.hasPrefix("https://")) {
+            throw ValidationError("--public-base-url must start with http:// or https://")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -134,6 +144,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.controlPlane = controlPlane == "on"
         configuration.controlToken = controlToken
         configuration.maxImportFileBytes = maxImportFileBytes
+        configuration.maxStoreBytes = maxStoreBytes
+        configuration.publicBaseURL = publicBaseURL
         if let s3Dir {
             configuration.objectStore = FolderObjectStore(root: s3Dir)
         } else if let s3Endpoint {
@@ -190,6 +202,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
             imports.pump()
         }
         let url = ListenAddress.clientURL(host: host, port: server.port)
+        emulator.listenURL = url
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
             FileHandle.standardError.write(Data((warning + "\n").utf8))
         }

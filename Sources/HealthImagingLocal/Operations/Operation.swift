@@ -32,6 +32,11 @@ public struct Call {
     public let logger: Logger
     /// The import job runner (StartDICOMImportJob hands jobs to it).
     public var imports: ImportCoordinator? = nil
+    /// What absolute URLs in the answer start with (`Emulator.baseURL`: `--public-base-url` or the listening
+    /// address, never the Host header), without a trailing slash.
+    public var baseURL: String = "http://127.0.0.1"
+    /// The largest STOW-RS body (`--max-store-bytes`).
+    public var maxStoreBytes: Int = StoreDICOMRequest.defaultMaxBytes
 
     /// A required path parameter (the router only matches non-empty segments).
     public func path(_ name: String) -> String { parameters[name] ?? "" }
@@ -70,5 +75,7 @@ public enum Operations {
         GetDICOMImportJob.self,
         ListDICOMImportJobs.self,
         GetImageFrame.self,
+        StoreDICOM.self,
+        StoreDICOMStudy.self,
     ]
 }

@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bytes of a request body, in memory (a buffered Content-Length body) or in a temporary file (a streamed
+/// body, seam S2's `Request.bodyFile`). The multipart parser works on offsets into it, so a 1 GB body is walked
+/// in windows and each part read alone, never the whole body at once.
+final class MultipartSource {
+    private enum Storage {
+        case bytes([UInt8])
+        case file(Int32)
+    }
+
+    private let storage: Storage
+    let count: Int
+    /// How much of a file is read at a time while searching.
+    static let window = 1 << 20
+
+    init(bytes: [UInt8]) {
+        storage = .bytes(bytes)
+        count = bytes.count
+    }
+
+    /// Opens `path` read-only; nil when it cannot be opened.
+    init?(path: String, count: Int) {
+        // > open(2): "returns the new file descriptor … On error, -1 is returned, and errno is set".
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        storage = .file(fd)
+        self.count = count
+    }
+
+    deinit {
+        if case .file(let fd) = storage { close(fd) }
+    }
+
+    /// The bytes in `range` (clamped to the body).
+    func read(_ range: Range<Int>) -> [UInt8] {
+        let range = range.clamped(to: 0..<count)
+        switch storage {
+        case .bytes(let bytes):
+            return Array(bytes[range])
+        case .file(let fd):
+            var out = [UInt8](repeating: 0, count: range.count)
+            var done = 0
+            while done < range.count {
+                // > pread(2): "reads up to count bytes from file descriptor fd at offset offset … returns the
+                // number of bytes read"; 0 at end of file, -1 with errno on error.
+                let got = out.withUnsafeMutableBytes { raw in
+                    pread(fd, raw.baseAddress! + done, range.count - done, off_t(range.lowerBound + done))
+                }
+                if got < 0 && errno == EINTR { continue }
+                if got <= 0 { return Array(out[..<done]) }
+                done += got
+            }
+            return out
+        }
+    }
+
+    /// Whether the body holds `needle` at `offset`.
+    func matches(_ needle: [UInt8], at offset: Int) -> Bool {
+        guard offset >= 0, offset + needle.count <= count else { return false }
+        switch storage {
+        case .bytes(let bytes):
+            return bytes[offset..<offset + needle.count].elementsEqual(needle)
+        case .file:
+            return read(offset..<offset + needle.count) == needle
+        }
+    }
+
+    /// The offset of the first `needle` at or after `start`, if any.
+    func find(_ needle: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, start >= 0, start + needle.count <= count else { return nil }
+        switch storage {
+        case .bytes(let bytes):
+            return bytes.withUnsafeBytes { raw in Self.search(raw, needle, from: start).map { $0 } }
+        case .file:
+            // Windows overlap by needle.count - 1 bytes, so a needle across a window edge is still found.
+            var offset = start
+            while offset + needle.count <= count {
+                let chunk = read(offset..<min(count, offset + Self.window + needle.count - 1))
+                guard chunk.count >= needle.count else { return nil }
+                if let found = chunk.withUnsafeBytes({ Self.search($0, needle, from: 0) }) { return offset + found }
+                offset += chunk.count - needle.count + 1
+            }
+            return nil
+        }
+    }
+
+    private static func search(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8], from start: Int) -> Int? {
+        guard let base = haystack.baseAddress, start < haystack.count else { return nil }
+        return needle.withUnsafeBytes { pattern -> Int? in
+            // > memmem(3): "returns a pointer to the beginning of the substring, or NULL if the substring is not found".
+            guard let hit = memmem(base + start, haystack.count - start, pattern.baseAddress, pattern.count) else { return nil }
+            return base.distance(to: UnsafeRawPointer(hit))
+        }
+    }
+}
+
+@available(*, unavailable)
+extension MultipartSource: Sendable {}

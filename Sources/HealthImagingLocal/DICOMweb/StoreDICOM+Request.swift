@@ -1,0 +1,133 @@
+/// One STOW-RS request (StoreDICOM, StoreDICOMStudy), from its body to its answer, through the import jobs' code:
+/// 1. `prepare` (on the loop): the datastore, the Content-Type and the multipart framing give the parts as ranges of
+///    the body (in memory, or the temporary file of a streamed body). When it throws, nothing is stored.
+/// 2. Every part is one import task: parsed and its frames encoded by the import jobs' per-file work
+///    (`ImportScanner.importFile`), off the loop once the coordinator runs tasks (seam S3).
+/// 3. `finish` (on the loop): instances of another study fail (StoreDICOMStudy); the others are committed by
+///    `ImportCommit.commit`, the import jobs' own grouping (primary / non-primary image sets, a re-stored instance
+///    makes a new version); the answer is the Store Instances Response Module (`StoreDICOMResponse`).
+struct StoreDICOMRequest {
+    /// The developer guide's "1 GB of DICOM data per request", read as 1 GiB (see docs/dicomweb.md, "STOW-RS").
+    static let defaultMaxBytes = 1 << 30
+
+    struct Part {
+        /// The name the part has in errors and in the commit's bookkeeping (`part 2`, or `request body`).
+        var name: String
+        var range: Range<Int>
+    }
+
+    var datastoreId: String
+    /// StoreDICOMStudy's path study: instances of another study fail.
+    var study: String?
+    var format: LosslessStorageFormat
+    var source: MultipartSource
+    var parts: [Part]
+
+    /// Checks the request and splits its body; throws the JSON error that answers it (nothing is stored then).
+    static func prepare(_ call: Call, study: String?) throws(APIError) -> StoreDICOMRequest {
+        let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
+        if let study, !isUID(study) {
+            throw APIError.validation("The study instance UID '\(study.prefix(80))' in the path is not a DICOM UID (digits and dots, at most 64 characters)")
+        }
+        let request = call.request
+        let length = request.body.count
+        guard length <= call.maxStoreBytes else {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(call.maxStoreBytes) bytes, the most one STOW-RS request may carry")
+        }
+        let datastore = try call.store { try $0.requireDatastore(call.namespace, datastoreId) }
+        guard datastore.status == .active else {
+            throw APIError.conflict("Datastore \(datastoreId) is \(datastore.status.rawValue), not ACTIVE")
+        }
+        let format = datastore.losslessStorageFormat.flatMap(LosslessStorageFormat.init(rawValue:)) ?? .htj2k
+        let source = MultipartSource(bytes: request.body)
+        let parts = try split(source, contentType: request.header("Content-Type"))
+        return StoreDICOMRequest(datastoreId: datastoreId, study: study, format: format, source: source, parts: parts)
+    }
+
+    /// The body's instances: the whole body for `application/dicom`, one per part for `multipart/related`.
+    static func split(_ source: MultipartSource, contentType: String?) throws(APIError) -> [Part] {
+        guard let contentType, let media = MediaType.parse(contentType) else {
+            throw APIError(.unsupportedMediaType, "A STOW-RS request needs Content-Type application/dicom or multipart/related; type=\"application/dicom\"; boundary=…")
+        }
+        switch media.name {
+        case "application/dicom":
+            guard source.count > 0 else { throw APIError.validation("The request body is empty; it must be one DICOM Part 10 file") }
+            return [Part(name: "request body", range: 0..<source.count)]
+        case "multipart/related":
+            if let type = media.parameter("type"), MediaType.parse(type)?.name != "application/dicom" {
+                throw APIError(.unsupportedMediaType, "multipart/related; type=\"\(type)\" is not supported; STOW-RS here takes type=\"application/dicom\" parts")
+            }
+            guard let boundary = media.parameter("boundary") else {
+                throw APIError.validation("The multipart/related Content-Type has no boundary parameter")
+            }
+            let found: [Multipart.Part]
+            do {
+                found = try Multipart.parts(source, boundary: boundary)
+            } catch {
+                throw APIError.validation("The multipart body is malformed: \(error.message)")
+            }
+            guard !found.isEmpty else { throw APIError.validation("The multipart body has no parts") }
+            var parts: [Part] = []
+            for (index, part) in found.enumerated() {
+                if let type = part.header("Content-Type"), MediaType.parse(type)?.name != "application/dicom" {
+                    throw APIError(.unsupportedMediaType, "Part \(index + 1) has Content-Type \(type); every part must be application/dicom")
+                }
+                parts.append(Part(name: "part \(index + 1)", range: part.range))
+            }
+            return parts
+        default:
+            throw APIError(.unsupportedMediaType, "Content-Type \(media.name) is not supported; use application/dicom or multipart/related; type=\"application/dicom\"")
+        }
+    }
+
+    /// Parses every part and encodes its frames: the import jobs' per-file work, in part order.
+    /// (Seam S3 moves this off the loop: `ImportCoordinator.process(tasks, completion:)`.)
+    func importParts() -> [Result<ImportedFile, RejectedFile>] {
+        parts.map { part in ImportScanner.importFile(part.name, source.read(part.range), format: format) }
+    }
+
+    /// Commits what parsed (on the loop) and builds the answer.
+    func finish(_ results: [Result<ImportedFile, RejectedFile>], call: Call) -> Response {
+        var answer = StoreDICOMResponse(baseURL: call.baseURL, datastoreId: datastoreId, study: study)
+        var toCommit: [ImportedFile] = []
+        var outcomeOfPart: [String: Int] = [:]
+        for (part, result) in zip(parts, results) {
+            switch result {
+            case .success(let file):
+                if let study, file.instance.studyInstanceUID != study {
+                    answer.fail(file, reason: .studyMismatch)
+                } else {
+                    outcomeOfPart[part.name] = answer.outcomes.count
+                    answer.pending(file)
+                    toCommit.append(file)
+                }
+            case .failure(let rejected):
+                let meta = Part10Meta.read(source.read(part.range.lowerBound..<min(part.range.upperBound, part.range.lowerBound + Part10Meta.prefixBytes)))
+                answer.fail(meta: meta, reason: StoreDICOMResponse.FailureReason(rejected))
+            }
+        }
+        if !toCommit.isEmpty {
+            let committed = ImportCommit.commit(toCommit, store: call.store, namespace: call.namespace, datastoreId: datastoreId)
+            for imageSet in committed.imageSets {
+                for name in imageSet.inputFiles {
+                    if let index = outcomeOfPart[name] { answer.stored(index, imageSetId: imageSet.imageSetId, isPrimary: imageSet.isPrimary) }
+                }
+            }
+            for failed in committed.failed {
+                if let index = outcomeOfPart[failed.inputFile] { answer.commitFailed(index) }
+            }
+        }
+        return answer.response()
+    }
+
+    /// A DICOM UID: 1 to 64 characters, digits and dots, no empty component.
+    static func isUID(_ text: String) -> Bool {
+        guard (1...64).contains(text.utf8.count) else { return false }
+        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { component in
+            !component.isEmpty && component.utf8.allSatisfy { (0x30...0x39).contains($0) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension StoreDICOMRequest: Sendable {}

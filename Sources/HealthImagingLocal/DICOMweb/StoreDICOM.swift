@@ -1,0 +1,14 @@
+/// STOW-RS `POST /datastore/{datastoreId}/studies`: stores the DICOM instances of the body — one Part 10 file
+/// (`application/dicom`) or a `multipart/related` body of them — synchronously, through the import jobs' parsing,
+/// encoding and grouping; answers the Store Instances Response Module (`StoreDICOMResponse`). Statuses and
+/// choices: docs/dicomweb.md, "STOW-RS".
+public enum StoreDICOM: Operation {
+    public static let name = "StoreDICOM"
+    public static let method = "POST"
+    public static let path = "/datastore/{datastoreId}/studies"
+
+    public static func handle(_ call: Call) throws(APIError) -> Response {
+        let request = try StoreDICOMRequest.prepare(call, study: nil)
+        return request.finish(request.importParts(), call: call)
+    }
+}
