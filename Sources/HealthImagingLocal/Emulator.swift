@@ -39,7 +39,7 @@ public final class Emulator {
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
         /// The largest STOW-RS request body (`--max-store-bytes`): the developer guide's 1 GB of DICOM data per
         /// request, read as 1 GiB. Over it: JSON 413.
-        public var maxStoreBytes = StoreDICOMRequest.defaultMaxBytes
+        public var maxStoreBytes = StoreDICOM.defaultMaxBytes
         /// The scheme, host and port that absolute URLs in answers start with (RetrieveURL, BulkDataURI), e.g.
         /// `http://imaging.local:8080` behind a proxy (`--public-base-url`); nil: the listening address.
         public var publicBaseURL: String?

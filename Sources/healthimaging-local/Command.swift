@@ -83,7 +83,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
     var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
     @Option(help: "The largest STOW-RS request body (StoreDICOM, StoreDICOMStudy); larger ones get JSON 413.")
-    var maxStoreBytes = StoreDICOMRequest.defaultMaxBytes
+    var maxStoreBytes = StoreDICOM.defaultMaxBytes
 
     @Option(help: "What absolute URLs in answers (STOW RetrieveURL, BulkDataURI) start with, e.g. http://imaging.local:8080; default: the listening address.")
     var publicBaseURL: String?

@@ -89,11 +89,19 @@ final class MultipartSource {
     }
 
     private static func search(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8], from start: Int) -> Int? {
-        guard let base = haystack.baseAddress, start < haystack.count else { return nil }
+        guard let base = haystack.baseAddress, !needle.isEmpty, start + needle.count <= haystack.count else { return nil }
+        let last = haystack.count - needle.count  // the last offset a match can start at
         return needle.withUnsafeBytes { pattern -> Int? in
-            // > memmem(3): "returns a pointer to the beginning of the substring, or NULL if the substring is not found".
-            guard let hit = memmem(base + start, haystack.count - start, pattern.baseAddress, pattern.count) else { return nil }
-            return base.distance(to: UnsafeRawPointer(hit))
+            var offset = start
+            while offset <= last {
+                // > memchr(3): "returns a pointer to the matching byte or NULL if the character does not occur".
+                guard let hit = memchr(base + offset, Int32(needle[0]), last - offset + 1) else { return nil }
+                let at = base.distance(to: UnsafeRawPointer(hit))
+                // > memcmp(3): "returns … zero if the first n bytes of s1 and s2 are equal".
+                if memcmp(base + at, pattern.baseAddress!, needle.count) == 0 { return at }
+                offset = at + 1
+            }
+            return nil
         }
     }
 }

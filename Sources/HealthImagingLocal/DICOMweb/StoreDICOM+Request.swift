@@ -7,9 +7,6 @@
 ///    `ImportCommit.commit`, the import jobs' own grouping (primary / non-primary image sets, a re-stored instance
 ///    makes a new version); the answer is the Store Instances Response Module (`StoreDICOMResponse`).
 struct StoreDICOMRequest {
-    /// The developer guide's "1 GB of DICOM data per request", read as 1 GiB (see docs/dicomweb.md, "STOW-RS").
-    static let defaultMaxBytes = 1 << 30
-
     struct Part {
         /// The name the part has in errors and in the commit's bookkeeping (`part 2`, or `request body`).
         var name: String

@@ -6,6 +6,8 @@ public enum StoreDICOM: Operation {
     public static let name = "StoreDICOM"
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/studies"
+    /// The developer guide's "1 GB of DICOM data per request", read as 1 GiB (see docs/dicomweb.md, "STOW-RS").
+    public static let defaultMaxBytes = 1 << 30
 
     public static func handle(_ call: Call) throws(APIError) -> Response {
         let request = try StoreDICOMRequest.prepare(call, study: nil)

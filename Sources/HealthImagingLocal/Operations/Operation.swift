@@ -36,7 +36,7 @@ public struct Call {
     /// address, never the Host header), without a trailing slash.
     public var baseURL: String = "http://127.0.0.1"
     /// The largest STOW-RS body (`--max-store-bytes`).
-    public var maxStoreBytes: Int = StoreDICOMRequest.defaultMaxBytes
+    public var maxStoreBytes: Int = StoreDICOM.defaultMaxBytes
 
     /// A required path parameter (the router only matches non-empty segments).
     public func path(_ name: String) -> String { parameters[name] ?? "" }
