@@ -172,7 +172,13 @@ public final class Emulator {
                                     tokens: tokens, logger: logger, imports: imports, baseURL: baseURL,
                                     maxStoreBytes: configuration.maxStoreBytes)
                     do {
-                        response = try operation.handle(call)
+                        switch try operation.reply(call) {
+                        case .now(let answer):
+                            response = answer
+                        case .later(let start):
+                            return deferred(start, request: request, namespace: namespace, operation: operation.name,
+                                            parameters: found, began: began, fault: fault)
+                        }
                     } catch {
                         response = error.response
                     }
@@ -188,6 +194,25 @@ public final class Emulator {
         record(request, response, namespace: namespace, operation: operationName, parameters: parameters,
                began: began, delayMillis: delay, fault: fault?.id)
         return Reply(response, delayMillis: delay)
+    }
+
+    /// The reply of an operation that answers later (seam S1): journaled when the answer is sent, held back by the
+    /// fault rule's latency like any other answer.
+    private func deferred(_ start: @escaping (@escaping (Response) -> Void) -> Void, request: Request,
+                          namespace: Namespace, operation: String, parameters: [String: String],
+                          began: ContinuousClock.Instant, fault: FaultRule?) -> Reply {
+        let delay = fault?.latencyMillis ?? 0
+        let faultId = fault?.id
+        var reply = Reply.deferred { [self] responder in
+            start { [self] response in
+                record(request, response, namespace: namespace, operation: operation, parameters: parameters,
+                       began: began, delayMillis: delay, fault: faultId)
+                store.database.resetBusyStatements()
+                responder.send(response)
+            }
+        }
+        reply.delayMillis = delay
+        return reply
     }
 
     /// Journals one API call; `latencyMs` includes an injected delay.

@@ -232,6 +232,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        // Seam S2: STOW-RS and the /dicom shortcut get their bodies (Content-Length or chunked) in a temporary file.
+        server.streamsBody = { emulator.streamedBodyLimit(method: $0, path: $1) }
         let imports = emulator.imports
         server.watch(fd: imports.worker.wakeFD) {
             imports.worker.drainWakeups()

@@ -154,7 +154,6 @@ def test_store_the_corpus_with_dicomweb_client(servers):
         assert got == expected, path.name
 
 
-@pytest.mark.xfail(strict=True, reason="chunked request bodies need seam S2 (http branch), not merged on this branch")
 def test_store_over_one_megabyte_goes_chunked_and_is_stored(servers):
     """dicomweb-client sends bodies over chunk_size (1,000,000 bytes by default) with Transfer-Encoding: chunked."""
     server = servers.start()

@@ -14,12 +14,15 @@ final class MultipartSource {
 
     private let storage: Storage
     let count: Int
+    /// The file's path, for a body in a file.
+    let path: String?
     /// How much of a file is read at a time while searching.
     static let window = 1 << 20
 
     init(bytes: [UInt8]) {
         storage = .bytes(bytes)
         count = bytes.count
+        path = nil
     }
 
     /// Opens `path` read-only; nil when it cannot be opened.
@@ -29,6 +32,7 @@ final class MultipartSource {
         guard fd >= 0 else { return nil }
         storage = .file(fd)
         self.count = count
+        self.path = path
     }
 
     deinit {
@@ -56,6 +60,13 @@ final class MultipartSource {
             }
             return out
         }
+    }
+
+    /// The import pool's source for the bytes in `range`: the file range itself for a body in a file (the worker
+    /// reads it, the server never holds it), a copy of the bytes otherwise.
+    func importSource(_ range: Range<Int>) -> ImportSource {
+        if let path { return .file(path: path, offset: range.lowerBound, length: range.count) }
+        return .bytes(read(range))
     }
 
     /// Whether the body holds `needle` at `offset`.

@@ -27,7 +27,7 @@ struct StoreDICOMRequest {
             throw APIError.validation("The study instance UID '\(study.prefix(80))' in the path is not a DICOM UID (digits and dots, at most 64 characters)")
         }
         let request = call.request
-        let length = request.body.count
+        let length = request.bodyFile?.count ?? request.body.count
         guard length <= call.maxStoreBytes else {
             throw APIError(.payloadTooLarge, "The request body is larger than \(call.maxStoreBytes) bytes, the most one STOW-RS request may carry")
         }
@@ -36,7 +36,16 @@ struct StoreDICOMRequest {
             throw APIError.conflict("Datastore \(datastoreId) is \(datastore.status.rawValue), not ACTIVE")
         }
         let format = datastore.losslessStorageFormat.flatMap(LosslessStorageFormat.init(rawValue:)) ?? .htj2k
-        let source = MultipartSource(bytes: request.body)
+        // A streamed body (seam S2: chunked, or over the buffered limit) is read where it lies, in its temporary file.
+        let source: MultipartSource
+        if let file = request.bodyFile {
+            guard let opened = MultipartSource(path: file.path, count: file.count) else {
+                throw APIError(.internalServer, "The request body could not be read back from its temporary file")
+            }
+            source = opened
+        } else {
+            source = MultipartSource(bytes: request.body)
+        }
         let parts = try split(source, contentType: request.header("Content-Type"))
         return StoreDICOMRequest(datastoreId: datastoreId, study: study, format: format, source: source, parts: parts)
     }
@@ -77,14 +86,37 @@ struct StoreDICOMRequest {
         }
     }
 
-    /// Parses every part and encodes its frames: the import jobs' per-file work, in part order.
-    /// (Seam S3 moves this off the loop: `ImportCoordinator.process(tasks, completion:)`.)
-    func importParts() -> [Result<ImportedFile, RejectedFile>] {
+    /// One import task per part, in part order.
+    var tasks: [ImportTask] {
+        parts.map { ImportTask(inputFile: $0.name, source: source.importSource($0.range), format: format) }
+    }
+
+    /// The answer, later: the parts are parsed and encoded in the import pool (off the loop, seam S3), then
+    /// committed and answered on the loop.
+    func reply(_ call: Call) -> OperationReply {
+        guard let imports = call.imports else { return .now(finish(importHere(), call: call)) }
+        let tasks = self.tasks
+        return .later { answer in
+            imports.process(tasks) { results in answer(self.finish(results, call: call)) }
+        }
+    }
+
+    /// The same work on the calling thread (library use without an import coordinator).
+    func importHere() -> [Result<ImportedFile, RejectedFile>] {
         parts.map { part in ImportScanner.importFile(part.name, source.read(part.range), format: format) }
     }
 
     /// Commits what parsed (on the loop) and builds the answer.
     func finish(_ results: [Result<ImportedFile, RejectedFile>], call: Call) -> Response {
+        // The datastore may have been deleted (or the state reset) while the parts were being read.
+        do throws(APIError) {
+            let datastore = try call.store { try $0.requireDatastore(call.namespace, datastoreId) }
+            guard datastore.status == .active else {
+                throw APIError.conflict("Datastore \(datastoreId) is \(datastore.status.rawValue), not ACTIVE")
+            }
+        } catch {
+            return error.response
+        }
         var answer = StoreDICOMResponse(baseURL: call.baseURL, datastoreId: datastoreId, study: study)
         var toCommit: [ImportedFile] = []
         var outcomeOfPart: [String: Int] = [:]

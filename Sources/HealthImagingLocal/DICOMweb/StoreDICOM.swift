@@ -9,8 +9,14 @@ public enum StoreDICOM: Operation {
     /// The developer guide's "1 GB of DICOM data per request", read as 1 GiB (see docs/dicomweb.md, "STOW-RS").
     public static let defaultMaxBytes = 1 << 30
 
+    /// Parses and encodes in the import pool, answers when committed.
+    public static func reply(_ call: Call) throws(APIError) -> OperationReply {
+        try StoreDICOMRequest.prepare(call, study: nil).reply(call)
+    }
+
+    /// The same on the calling thread.
     public static func handle(_ call: Call) throws(APIError) -> Response {
         let request = try StoreDICOMRequest.prepare(call, study: nil)
-        return request.finish(request.importParts(), call: call)
+        return request.finish(request.importHere(), call: call)
     }
 }
