@@ -467,3 +467,21 @@ def test_the_document_describes_the_stored_frames(servers, name, expected):
             array = array[None, ...]
         dtype = f"<u{1 if ds.BitsAllocated <= 8 else 2}"
         assert checksums == [zlib.crc32(frame.astype(dtype).tobytes()) for frame in array], name
+
+
+def test_a_store_of_more_parts_than_one_batch_keeps_every_instance_in_order(servers):
+    """300 instances of one series (more than the 256 parts the server hands to the import pool at once): every one
+    referenced in request order, all in the series' one primary image set."""
+    server = servers.start()
+    first = instance()
+    datasets = [first] + [instance(StudyInstanceUID=first.StudyInstanceUID, SeriesInstanceUID=first.SeriesInstanceUID)
+                          for _ in range(299)]
+    answer = server.dicomweb(SEED_DATASTORE).store_instances(datasets)
+    assert [i.ReferencedSOPInstanceUID for i in answer.ReferencedSOPSequence] == [d.SOPInstanceUID for d in datasets]
+    assert "FailedSOPSequence" not in answer
+    summaries = search_all(server.client(), SEED_DATASTORE)
+    holding = [s for s in summaries if s["DICOMTags"].get("DICOMSeriesInstanceUID") == first.SeriesInstanceUID
+               or s["DICOMTags"].get("DICOMStudyInstanceUID") == first.StudyInstanceUID]
+    assert len(holding) == 1, holding
+    doc = metadata(server.client(), SEED_DATASTORE, holding[0]["imageSetId"])
+    assert len(doc["Study"]["Series"][first.SeriesInstanceUID]["Instances"]) == 300

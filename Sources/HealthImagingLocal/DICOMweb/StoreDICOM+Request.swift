@@ -86,19 +86,58 @@ struct StoreDICOMRequest {
         }
     }
 
-    /// One import task per part, in part order.
-    var tasks: [ImportTask] {
-        parts.map { ImportTask(inputFile: $0.name, source: source.importSource($0.range), format: format) }
+    /// How many parts, and how many bytes of them, go to the import pool at once. The encoded frames of a batch are
+    /// held until it is committed, so batches bound the server's memory for a 1 GB body; each batch is committed as a
+    /// unit (`ImportCommit.commit`), so a series split across batches becomes one version per batch.
+    static let batchBytes = 64 << 20
+    static let batchParts = 256
+
+    /// Part indices, in order, cut into batches.
+    var batches: [Range<Int>] {
+        var out: [Range<Int>] = []
+        var first = 0
+        var bytes = 0
+        for (index, part) in parts.enumerated() {
+            if index > first && (bytes + part.range.count > Self.batchBytes || index - first >= Self.batchParts) {
+                out.append(first..<index)
+                first = index
+                bytes = 0
+            }
+            bytes += part.range.count
+        }
+        if first < parts.count { out.append(first..<parts.count) }
+        return out
     }
 
-    /// The answer, later: the parts are parsed and encoded in the import pool (off the loop, seam S3), then
-    /// committed and answered on the loop.
+    /// The answer, later: each batch of parts is parsed and encoded in the import pool (off the loop, seam S3), then
+    /// committed on the loop while the next batch is being worked on; the answer goes when the last one is committed.
     func reply(_ call: Call) -> OperationReply {
         guard let imports = call.imports else { return .now(finish(importHere(), call: call)) }
-        let tasks = self.tasks
-        return .later { answer in
-            imports.process(tasks) { results in answer(self.finish(results, call: call)) }
+        let batches = self.batches
+        let answer = Progress(StoreDICOMResponse(baseURL: call.baseURL, datastoreId: datastoreId, study: study))
+        return .later { send in
+            func submit(_ index: Int) {
+                let batch = batches[index]
+                let tasks = parts[batch].map {
+                    ImportTask(inputFile: $0.name, source: source.importSource($0.range), format: format)
+                }
+                imports.process(tasks) { results in
+                    if index + 1 < batches.count { submit(index + 1) }
+                    if let refused = commit(results, parts: batch, into: &answer.response, call: call) {
+                        answer.refusal = answer.refusal ?? refused
+                    }
+                    if index + 1 == batches.count { send(answer.refusal?.response ?? answer.response.response()) }
+                }
+            }
+            submit(0)
         }
+    }
+
+    /// The answer being built across batches (captured by their completions, on the loop).
+    private final class Progress {
+        var response: StoreDICOMResponse
+        var refusal: APIError?
+        init(_ response: StoreDICOMResponse) { self.response = response }
     }
 
     /// The same work on the calling thread (library use without an import coordinator).
@@ -106,21 +145,29 @@ struct StoreDICOMRequest {
         parts.map { part in ImportScanner.importFile(part.name, source.read(part.range), format: format) }
     }
 
-    /// Commits what parsed (on the loop) and builds the answer.
+    /// Commits all parts' results at once and builds the answer.
     func finish(_ results: [Result<ImportedFile, RejectedFile>], call: Call) -> Response {
-        // The datastore may have been deleted (or the state reset) while the parts were being read.
+        var answer = StoreDICOMResponse(baseURL: call.baseURL, datastoreId: datastoreId, study: study)
+        if let refused = commit(results, parts: parts.indices, into: &answer, call: call) { return refused.response }
+        return answer.response()
+    }
+
+    /// Commits what parsed of `parts[batch]` (on the loop) and records every part's outcome in `answer`. Returns the
+    /// error that answers the whole request instead when the datastore went away (or stopped being ACTIVE) while
+    /// the parts were being read.
+    func commit(_ results: [Result<ImportedFile, RejectedFile>], parts batch: Range<Int>,
+                into answer: inout StoreDICOMResponse, call: Call) -> APIError? {
         do throws(APIError) {
             let datastore = try call.store { try $0.requireDatastore(call.namespace, datastoreId) }
             guard datastore.status == .active else {
                 throw APIError.conflict("Datastore \(datastoreId) is \(datastore.status.rawValue), not ACTIVE")
             }
         } catch {
-            return error.response
+            return error
         }
-        var answer = StoreDICOMResponse(baseURL: call.baseURL, datastoreId: datastoreId, study: study)
         var toCommit: [ImportedFile] = []
         var outcomeOfPart: [String: Int] = [:]
-        for (part, result) in zip(parts, results) {
+        for (part, result) in zip(parts[batch], results) {
             switch result {
             case .success(let file):
                 if let study, file.instance.studyInstanceUID != study {
@@ -131,22 +178,21 @@ struct StoreDICOMRequest {
                     toCommit.append(file)
                 }
             case .failure(let rejected):
-                let meta = Part10Meta.read(source.read(part.range.lowerBound..<min(part.range.upperBound, part.range.lowerBound + Part10Meta.prefixBytes)))
-                answer.fail(meta: meta, reason: StoreDICOMResponse.FailureReason(rejected))
+                let head = part.range.lowerBound..<min(part.range.upperBound, part.range.lowerBound + Part10Meta.prefixBytes)
+                answer.fail(meta: Part10Meta.read(source.read(head)), reason: StoreDICOMResponse.FailureReason(rejected))
             }
         }
-        if !toCommit.isEmpty {
-            let committed = ImportCommit.commit(toCommit, store: call.store, namespace: call.namespace, datastoreId: datastoreId)
-            for imageSet in committed.imageSets {
-                for name in imageSet.inputFiles {
-                    if let index = outcomeOfPart[name] { answer.stored(index, imageSetId: imageSet.imageSetId, isPrimary: imageSet.isPrimary) }
-                }
-            }
-            for failed in committed.failed {
-                if let index = outcomeOfPart[failed.inputFile] { answer.commitFailed(index) }
+        guard !toCommit.isEmpty else { return nil }
+        let committed = ImportCommit.commit(toCommit, store: call.store, namespace: call.namespace, datastoreId: datastoreId)
+        for imageSet in committed.imageSets {
+            for name in imageSet.inputFiles {
+                if let index = outcomeOfPart[name] { answer.stored(index, imageSetId: imageSet.imageSetId, isPrimary: imageSet.isPrimary) }
             }
         }
-        return answer.response()
+        for failed in committed.failed {
+            if let index = outcomeOfPart[failed.inputFile] { answer.commitFailed(index) }
+        }
+        return nil
     }
 
     /// A DICOM UID: 1 to 64 characters, digits and dots, no empty component.
