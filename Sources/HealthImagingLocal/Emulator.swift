@@ -64,6 +64,8 @@ public final class Emulator {
     /// Fault rules, one engine (rules, seed, draws) per namespace; the `--faults` file's go to the default one.
     public var faults: [Namespace: FaultEngine]
     public var journal: Journal
+    /// The DICOMweb bearer-token authorizer's setting and invocations (DICOMweb+Bearer.swift).
+    public var authorizer = BearerAuthorizer()
     /// The DICOM import job runner (work off the loop, results committed on it).
     public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
@@ -103,6 +105,7 @@ public final class Emulator {
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
+            for route in operation.extraRoutes { router.add(route.method, route.path, operation) }
         }
         self.router = router
         var controlRouter = Router<ControlPlane.Endpoint>()
@@ -153,10 +156,20 @@ public final class Emulator {
         var parameters: [String: String] = [:]
         var fault: FaultRule?
         let response: Response
-        if let refused = configuration.signatures?.verify(request) {
+        let match = router.match(method: request.method, path: request.path)
+        if case .found(let operation as any DICOMwebOperation.Type, let found) = match,
+            let token = BearerAuthorizer.token(request) {
+            // A bearer token replaces SigV4 on DICOMweb routes (docs/dicomweb.md "Auth").
+            let datastoreId = found["datastoreId"] ?? ""
+            let datastore = try? store.datastore(namespace, datastoreId)
+            if let refused = authorizer.check(token, datastore: datastore, namespace: namespace, datastoreId: datastoreId,
+                                              operation: operation.iamAction) {
+                return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
+            }
+        } else if let refused = configuration.signatures?.verify(request) {
             return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
         }
-        switch router.match(method: request.method, path: request.path) {
+        switch match {
         case .found(let operation, let found):
             operationName = operation.name
             parameters = found

@@ -74,6 +74,7 @@ extension Emulator {
         let documents = try reload ? startupDocuments() : []
         try store.reset(namespace)
         journal.clear(namespace)
+        authorizer.reset(namespace)
         if let namespace {
             faults[namespace] = nil
             try store.resetTransitionModes(namespace, startup: configuration.transitions)

@@ -17,12 +17,15 @@ public protocol Operation: Sendable {
     /// The answer, now or later. Operations whose work runs off the loop (STOW-RS) answer `.later`; the default is
     /// `.now(try handle(call))`.
     static func reply(_ call: Call) throws(APIError) -> OperationReply
+    /// More method + path templates routed to the same operation (one answer for several routes).
+    static var extraRoutes: [(method: String, path: String)] { get }
 }
 
 extension Operation {
     public static var isReadOnly: Bool { false }
     public static var readsBody: Bool { true }
     public static func reply(_ call: Call) throws(APIError) -> OperationReply { .now(try handle(call)) }
+    public static var extraRoutes: [(method: String, path: String)] { [] }
 }
 
 /// An operation's answer: a response now, or a start function that is given the way to answer later (on the loop,
@@ -86,7 +89,20 @@ public enum Operations {
         GetDICOMImportJob.self,
         ListDICOMImportJobs.self,
         GetImageFrame.self,
+        // DICOMweb (Sources/HealthImagingLocal/DICOMweb/, docs/dicomweb.md).
+        SearchDICOMStudies.self,
+        SearchDICOMSeries.self,
+        SearchDICOMInstances.self,
+        SearchDICOMStudyInstances.self,
+        SearchDICOMAllSeries.self,
+        SearchDICOMAllInstances.self,
+        GetDICOMInstance.self,
+        GetDICOMInstanceMetadata.self,
+        GetDICOMSeriesMetadata.self,
+        GetDICOMInstanceFrames.self,
+        GetDICOMBulkdata.self,
         StoreDICOM.self,
         StoreDICOMStudy.self,
+        UnsupportedDICOMweb.self,
     ]
 }
