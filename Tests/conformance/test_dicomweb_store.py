@@ -485,3 +485,49 @@ def test_a_store_of_more_parts_than_one_batch_keeps_every_instance_in_order(serv
     assert len(holding) == 1, holding
     doc = metadata(server.client(), SEED_DATASTORE, holding[0]["imageSetId"])
     assert len(doc["Study"]["Series"][first.SeriesInstanceUID]["Instances"]) == 300
+
+
+def test_after_the_answer_qido_and_wado_see_the_instances(servers):
+    """Synchronous: right after StoreDICOM answers, QIDO-RS finds every instance and WADO-RS returns it."""
+    import pydicom
+
+    server = servers.start()
+    client = server.dicomweb(SEED_DATASTORE)
+    datasets = [pydicom.dcmread(p) for p in corpus_files(["CT_small.dcm", "MR_small.dcm", "SC_rgb_rle.dcm"])]
+    client.store_instances(datasets)
+    for ds in datasets:
+        found = client.search_for_instances(study_instance_uid=str(ds.StudyInstanceUID))
+        assert str(ds.SOPInstanceUID) in {pydicom.Dataset.from_json(f).SOPInstanceUID for f in found}
+        got = client.retrieve_instance(str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID))
+        assert got.SOPInstanceUID == ds.SOPInstanceUID
+
+
+@pytest.mark.parametrize("name", ["ExplVR_BigEnd.dcm", "SC_ybr_full_422_uncompressed.dcm", "liver_1frame.dcm",
+                                  "GDCMJ2K_TextGBR.dcm"])
+def test_a_rebuilt_part10_is_self_consistent(servers, name):
+    """Stored by STOW, read back whole by GetDICOMInstance (Explicit VR Little Endian) and decoded by pydicom, a
+    third-party rebuilder: PhotometricInterpretation, PlanarConfiguration and BitsAllocated agree with the pixel
+    data, whose samples are the source's (as pydicom decodes the source without colour conversion)."""
+    import numpy as np
+    import pydicom
+
+    path = corpus_dir() / name
+    server = servers.start()
+    client = server.dicomweb(SEED_DATASTORE)
+    source = pydicom.dcmread(path)
+    client.store_instances([source])
+    rebuilt = client.retrieve_instance(str(source.StudyInstanceUID), str(source.SeriesInstanceUID),
+                                       str(source.SOPInstanceUID), media_types=(("application/dicom", "1.2.840.10008.1.2.1"),))
+    rows, cols, spp = int(rebuilt.Rows), int(rebuilt.Columns), int(rebuilt.SamplesPerPixel)
+    frames = int(getattr(rebuilt, "NumberOfFrames", 1) or 1)
+    bits = int(rebuilt.BitsAllocated)
+    expected_bytes = rows * cols * spp * frames * bits // 8
+    assert len(rebuilt.PixelData) in (expected_bytes, expected_bytes + 1), (name, len(rebuilt.PixelData), expected_bytes)
+    if spp == 3:
+        assert int(rebuilt.PlanarConfiguration) == 0, name
+    source.pixel_array_options(as_rgb=False)
+    rebuilt.pixel_array_options(as_rgb=False)
+    want, got = source.pixel_array, rebuilt.pixel_array
+    if str(source.PhotometricInterpretation) in ("YBR_RCT", "YBR_ICT"):
+        assert str(rebuilt.PhotometricInterpretation) == "RGB", name
+    assert np.array_equal(got.astype(np.int64), want.astype(np.int64)), name

@@ -119,7 +119,3 @@ struct MediaRange: Equatable {
 extension StringProtocol {
     var trimmed: String { String(self).dicomTrimmed(" \t") }
 }
-
-// STOW-RS authorizes under its own names (bearer tokens, docs/dicomweb.md "Auth").
-extension StoreDICOM: DICOMwebOperation { public static var iamAction: String { name } }
-extension StoreDICOMStudy: DICOMwebOperation { public static var iamAction: String { name } }

@@ -23,9 +23,7 @@ struct StoreDICOMRequest {
     /// Checks the request and splits its body; throws the JSON error that answers it (nothing is stored then).
     static func prepare(_ call: Call, study: String?) throws(APIError) -> StoreDICOMRequest {
         let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
-        if let study, !isUID(study) {
-            throw APIError.validation("The study instance UID '\(study.prefix(80))' in the path is not a DICOM UID (digits and dots, at most 64 characters)")
-        }
+        if let study { _ = try DICOMweb.uid(study, member: "StudyInstanceUID") }
         let request = call.request
         let length = request.bodyFile?.count ?? request.body.count
         guard length <= call.maxStoreBytes else {
@@ -193,14 +191,6 @@ struct StoreDICOMRequest {
             if let index = outcomeOfPart[failed.inputFile] { answer.commitFailed(index) }
         }
         return nil
-    }
-
-    /// A DICOM UID: 1 to 64 characters, digits and dots, no empty component.
-    static func isUID(_ text: String) -> Bool {
-        guard (1...64).contains(text.utf8.count) else { return false }
-        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { component in
-            !component.isEmpty && component.utf8.allSatisfy { (0x30...0x39).contains($0) }
-        }
     }
 }
 

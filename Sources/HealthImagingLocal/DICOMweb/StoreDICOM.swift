@@ -2,7 +2,8 @@
 /// (`application/dicom`) or a `multipart/related` body of them — synchronously, through the import jobs' parsing,
 /// encoding and grouping; answers the Store Instances Response Module (`StoreDICOMResponse`). Statuses and
 /// choices: docs/dicomweb.md, "STOW-RS".
-public enum StoreDICOM: Operation {
+public enum StoreDICOM: DICOMwebOperation {
+    public static let iamAction = "StoreDICOM"
     public static let name = "StoreDICOM"
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/studies"

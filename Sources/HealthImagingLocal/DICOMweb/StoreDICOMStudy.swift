@@ -1,6 +1,7 @@
 /// STOW-RS `POST /datastore/{datastoreId}/studies/{StudyInstanceUID}`: as StoreDICOM, except that an instance
 /// whose StudyInstanceUID is not the path's fails (FailedSOPSequence, FailureReason A900) and is not stored.
-public enum StoreDICOMStudy: Operation {
+public enum StoreDICOMStudy: DICOMwebOperation {
+    public static let iamAction = "StoreDICOMStudy"
     public static let name = "StoreDICOMStudy"
     public static let method = "POST"
     public static let path = "/datastore/{datastoreId}/studies/{StudyInstanceUID}"

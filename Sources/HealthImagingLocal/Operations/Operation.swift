@@ -14,18 +14,18 @@ public protocol Operation: Sendable {
     /// Whether the answer depends on the request body. False for operations whose input is the path and query
     /// only: their read-cache key leaves the body out (it is ignored, so it must not grow the cache).
     static var readsBody: Bool { get }
-    /// More method + path templates routed to the same operation (one answer for several routes).
-    static var extraRoutes: [(method: String, path: String)] { get }
     /// The answer, now or later. Operations whose work runs off the loop (STOW-RS) answer `.later`; the default is
     /// `.now(try handle(call))`.
     static func reply(_ call: Call) throws(APIError) -> OperationReply
+    /// More method + path templates routed to the same operation (one answer for several routes).
+    static var extraRoutes: [(method: String, path: String)] { get }
 }
 
 extension Operation {
     public static var isReadOnly: Bool { false }
     public static var readsBody: Bool { true }
-    public static var extraRoutes: [(method: String, path: String)] { [] }
     public static func reply(_ call: Call) throws(APIError) -> OperationReply { .now(try handle(call)) }
+    public static var extraRoutes: [(method: String, path: String)] { [] }
 }
 
 /// An operation's answer: a response now, or a start function that is given the way to answer later (on the loop,
