@@ -471,3 +471,25 @@ def test_sigv4_verified_on_dicomweb_routes(servers):
         botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "medical-imaging", "us-east-1").add_auth(request)
         r = raw_request(server.url, "GET", f"/datastore/{datastore_id}/studies", headers=dict(request.headers.items()))
         assert r.status == 200, (declared, r.body[:200])
+
+
+def test_a_database_without_indexes_is_indexed_at_open(servers, tmp_path):
+    """A database written before the QIDO indexes existed (simulated: index rows and the backfill marker removed)
+    is indexed once when the server opens it."""
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    server = servers.start(fixtures=(), db=db)
+    datastore_id = create_datastore(server.url)
+    ct = corpus_files(["CT_small.dcm"])[0]
+    seed(server.url, datastore_id, [ct])
+    assert server.stop() == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM dicom_instance_index")
+        connection.execute("DELETE FROM dicom_series_index")
+        connection.execute("DELETE FROM meta WHERE key = 'dicom-index'")
+    server = servers.start(fixtures=(), db=db)
+    client = DICOMwebClient(url=f"{server.url}/datastore/{datastore_id}")
+    st, se, sop = uids(pydicom.dcmread(ct))
+    assert [value(i, "00080018") for i in client.search_for_instances()] == [sop]
+    assert client.retrieve_instance_metadata(st, se, sop)["00080018"]["Value"] == [sop]

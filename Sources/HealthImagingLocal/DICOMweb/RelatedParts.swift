@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// WADO-RS `multipart/related` answers: `Content-Type: multipart/related; type="<part type>"; boundary=<b>`, each
 /// part `--b CRLF Content-Type: <part type>[; transfer-syntax=<uid>] CRLF CRLF <bytes> CRLF`, closed by `--b--`.
 enum RelatedParts {
@@ -30,13 +36,21 @@ enum RelatedParts {
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count, let first = needle.first else { return false }
-        var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return true }
-            index += 1
+        guard haystack.count >= needle.count, !needle.isEmpty else { return false }
+        return haystack.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { pin in
+                guard let hayStart = hay.baseAddress, let pinStart = pin.baseAddress else { return false }
+                let first = pin[0]
+                var index = 0
+                let last = hay.count - pin.count
+                while index <= last {
+                    // > memcmp: "returns an integer less than, equal to, or greater than zero if the first n bytes of
+                    // > s1 is found, respectively, to be less than, to match, or be greater than the first n bytes of s2".
+                    if hay[index] == first && memcmp(hayStart + index, pinStart, pin.count) == 0 { return true }
+                    index += 1
+                }
+                return false
+            }
         }
-        return false
     }
 }
