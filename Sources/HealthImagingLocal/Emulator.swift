@@ -37,6 +37,12 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// The largest STOW-RS request body (`--max-store-bytes`): the developer guide's 1 GB of DICOM data per
+        /// request, read as 1 GiB. Over it: JSON 413.
+        public var maxStoreBytes = StoreDICOM.defaultMaxBytes
+        /// The scheme, host and port that absolute URLs in answers start with (RetrieveURL, BulkDataURI), e.g.
+        /// `http://imaging.local:8080` behind a proxy (`--public-base-url`); nil: the listening address.
+        public var publicBaseURL: String?
         /// The import pool (`--import-workers`, `--import-worker-memory-mb`, `--import-file-seconds`): worker
         /// processes when `executable` is set (the binary does), in-process threads otherwise (library use).
         public var importPool = ImportPool.Configuration()
@@ -68,6 +74,8 @@ public final class Emulator {
     public var journal: Journal
     /// The published events, per namespace, and their delivery (Events/).
     public let events: EventLog
+    /// The DICOMweb bearer-token authorizer's setting and invocations (DICOMweb+Bearer.swift).
+    public var authorizer = BearerAuthorizer()
     /// The DICOM import job runner (work off the loop, results committed on it).
     public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
@@ -79,6 +87,15 @@ public final class Emulator {
     public let formToken = ResourceIds.make()
     /// When the emulator started, epoch milliseconds on the real clock (uptime is not moved by the test clock).
     public let startedAt = Timestamp.realNowMillis()
+    /// The URL the server listens on, as printed at startup (set once bound; `--port 0` learns its port then).
+    public var listenURL = "http://127.0.0.1"
+    /// What absolute URLs in answers start with: `--public-base-url`, else the listening address — never the
+    /// request's Host header (dicomweb-client sends it without the port).
+    public var baseURL: String {
+        var base = configuration.publicBaseURL ?? listenURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
 
     public init(configuration: Configuration, logger: Logger) throws {
         self.configuration = configuration
@@ -105,6 +122,7 @@ public final class Emulator {
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
+            for route in operation.extraRoutes { router.add(route.method, route.path, operation) }
         }
         self.router = router
         var controlRouter = Router<ControlPlane.Endpoint>()
@@ -174,10 +192,20 @@ public final class Emulator {
         var parameters: [String: String] = [:]
         var fault: FaultRule?
         let response: Response
-        if let refused = configuration.signatures?.verify(request) {
+        let match = router.match(method: request.method, path: request.path)
+        if case .found(let operation as any DICOMwebOperation.Type, let found) = match,
+            let token = BearerAuthorizer.token(request) {
+            // A bearer token replaces SigV4 on DICOMweb routes (docs/dicomweb.md "Auth").
+            let datastoreId = found["datastoreId"] ?? ""
+            let datastore = try? store.datastore(namespace, datastoreId)
+            if let refused = authorizer.check(token, datastore: datastore, namespace: namespace, datastoreId: datastoreId,
+                                              operation: operation.iamAction) {
+                return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
+            }
+        } else if let refused = configuration.signatures?.verify(request) {
             return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
         }
-        switch router.match(method: request.method, path: request.path) {
+        switch match {
         case .found(let operation, let found):
             operationName = operation.name
             parameters = found
@@ -191,9 +219,16 @@ public final class Emulator {
                 } else {
                     store.answerValidUntil = nil
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                    tokens: tokens, logger: logger, imports: imports)
+                                    tokens: tokens, logger: logger, imports: imports, baseURL: baseURL,
+                                    maxStoreBytes: configuration.maxStoreBytes)
                     do {
-                        response = try operation.handle(call)
+                        switch try operation.reply(call) {
+                        case .now(let answer):
+                            response = answer
+                        case .later(let start):
+                            return deferred(start, request: request, namespace: namespace, operation: operation.name,
+                                            parameters: found, began: began, fault: fault)
+                        }
                     } catch {
                         response = error.response
                     }
@@ -209,6 +244,25 @@ public final class Emulator {
         record(request, response, namespace: namespace, operation: operationName, parameters: parameters,
                began: began, delayMillis: delay, fault: fault?.id)
         return Reply(response, delayMillis: delay)
+    }
+
+    /// The reply of an operation that answers later (seam S1): journaled when the answer is sent, held back by the
+    /// fault rule's latency like any other answer.
+    private func deferred(_ start: @escaping (@escaping (Response) -> Void) -> Void, request: Request,
+                          namespace: Namespace, operation: String, parameters: [String: String],
+                          began: ContinuousClock.Instant, fault: FaultRule?) -> Reply {
+        let delay = fault?.latencyMillis ?? 0
+        let faultId = fault?.id
+        var reply = Reply.deferred { [self] responder in
+            start { [self] response in
+                record(request, response, namespace: namespace, operation: operation, parameters: parameters,
+                       began: began, delayMillis: delay, fault: faultId)
+                store.database.resetBusyStatements()
+                responder.send(response)
+            }
+        }
+        reply.delayMillis = delay
+        return reply
     }
 
     /// Journals one API call; `latencyMs` includes an injected delay.
@@ -246,6 +300,21 @@ public final class Emulator {
         }
         if request.body.count > configuration.maxBodyBytes {
             return APIError(.payloadTooLarge, "The request body is larger than \(configuration.maxBodyBytes) bytes").response
+        }
+        return nil
+    }
+
+    /// The byte limit of a request whose body is streamed to a temporary file rather than buffered (seam S2): the
+    /// STOW-RS routes (`maxStoreBytes`) and the import shortcut (`maxImportFileBytes`); nil: a buffered body.
+    public func streamedBodyLimit(method: String, path: String) -> Int? {
+        guard method == "POST" else { return nil }
+        if case .found(let operation, _) = router.match(method: method, path: path),
+            operation.name == StoreDICOM.name || operation.name == StoreDICOMStudy.name {
+            return configuration.maxStoreBytes
+        }
+        if configuration.controlPlane && path.hasPrefix(ControlPlane.prefix), path.hasSuffix("/dicom"),
+            case .found = controlRouter.match(method: method, path: path) {
+            return configuration.maxImportFileBytes
         }
         return nil
     }

@@ -82,6 +82,11 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The largest DICOM file an import job accepts; larger ones are per-file customer errors.")
     var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
+    @Option(help: "The largest STOW-RS request body (StoreDICOM, StoreDICOMStudy); larger ones get JSON 413.")
+    var maxStoreBytes = StoreDICOM.defaultMaxBytes
+
+    @Option(help: "What absolute URLs in answers (STOW RetrieveURL, BulkDataURI) start with, e.g. http://imaging.local:8080; default: the listening address.")
+    var publicBaseURL: String?
     @Option(help: "Import worker processes (each file of an import is parsed, decoded and encoded in one, apart from the server); default: the core count. 0: one thread inside the server instead (no isolation).")
     var importWorkers = ProcessInfo.processInfo.activeProcessorCount
 
@@ -137,6 +142,10 @@ struct HealthImagingLocalCommand: ParsableCommand {
         guard maxImportFileBytes > 0 else { throw ValidationError("--max-import-file-bytes must be positive") }
         guard maxFrameBytes > 0 else { throw ValidationError("--max-frame-bytes must be positive") }
         guard maxDecodedFileBytes > 0 else { throw ValidationError("--max-decoded-file-bytes must be positive") }
+        guard maxStoreBytes > 0 else { throw ValidationError("--max-store-bytes must be positive") }
+        if let publicBaseURL, !(publicBaseURL.hasPrefix("http://") || publicBaseURL.hasPrefix("https://")) {
+            throw ValidationError("--public-base-url must start with http:// or https://")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -185,6 +194,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.controlPlane = controlPlane == "on"
         configuration.controlToken = controlToken
         configuration.maxImportFileBytes = maxImportFileBytes
+        configuration.maxStoreBytes = maxStoreBytes
+        configuration.publicBaseURL = publicBaseURL
         // The binary re-executes itself as the import worker: /proc/self/exe is this very file, even if the path
         // that started it has since changed.
         configuration.importPool = ImportPool.Configuration(
@@ -247,6 +258,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        // Seam S2: STOW-RS and the /dicom shortcut get their bodies (Content-Length or chunked) in a temporary file.
+        server.streamsBody = { emulator.streamedBodyLimit(method: $0, path: $1) }
         let imports = emulator.imports
         server.watch(fd: imports.worker.wakeFD) {
             imports.worker.drainWakeups()
@@ -255,6 +268,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
         // Timed transitions end (and announce their events) on time, not at the next read.
         server.every(milliseconds: 100) { emulator.settleDueTransitions() }
         let url = ListenAddress.clientURL(host: host, port: server.port)
+        emulator.listenURL = url
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
             FileHandle.standardError.write(Data((warning + "\n").utf8))
         }

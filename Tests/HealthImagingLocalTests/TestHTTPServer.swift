@@ -11,13 +11,15 @@ final class TestHTTPServer: @unchecked Sendable {  // `port` is written once bef
     private let stopPipe: (read: Int32, write: Int32)
     private let done = DispatchSemaphore(value: 0)
 
-    init(limits: RequestHead.Limits = .init(), _ handler: @escaping Handler) throws {
+    init(limits: RequestHead.Limits = .init(), streamsBody: RequestHead.StreamsBody? = nil,
+         _ handler: @escaping Handler) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw HTTPServerError(description: "pipe failed") }
         stopPipe = (fds[0], fds[1])
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var failure: Error?
         nonisolated(unsafe) let handler = handler
+        nonisolated(unsafe) let streamsBody = streamsBody
         let thread = Thread { [self] in
             defer { done.signal() }
             let server: HTTPServer
@@ -27,6 +29,7 @@ final class TestHTTPServer: @unchecked Sendable {  // `port` is written once bef
                     handler(own!, request)
                 }
                 own = server
+                server.streamsBody = streamsBody
             } catch {
                 failure = error
                 ready.signal()

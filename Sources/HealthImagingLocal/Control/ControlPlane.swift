@@ -35,7 +35,7 @@ public enum ControlPlane {
 
     static let endpoints: [Endpoint] = HealthEndpoints.all + FixtureEndpoints.all + FaultEndpoints.all
         + JournalEndpoints.all + StateEndpoints.all + LifecycleEndpoints.all + ImportEndpoints.all
-        + EventEndpoints.all + UIEndpoints.all + ClockEndpoints.all
+        + EventEndpoints.all + UIEndpoints.all + ClockEndpoints.all + AuthorizerEndpoints.all
 }
 
 /// What a control endpoint gets: the request, path parameters, the emulator, and the namespace it targets

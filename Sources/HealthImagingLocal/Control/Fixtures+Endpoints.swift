@@ -77,6 +77,7 @@ extension Emulator {
         if namespace == nil || namespace == defaultNamespace { try setClockOffset(0) }
         journal.clear(namespace)
         events.clear(namespace)
+        authorizer.reset(namespace)
         if let namespace {
             faults[namespace] = nil
             try store.resetTransitionModes(namespace, startup: configuration.transitions)

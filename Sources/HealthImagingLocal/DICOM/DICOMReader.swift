@@ -109,6 +109,10 @@ public final class DICOMFrameSource {
         return ImportCases.keepBinarySegmentation([try file.frame(index, info: info, keepOriginal: keepOriginal)])[0]
     }
 
+    /// The colour model of the samples the last decoded frame holds (after the decoder's own conversions), for
+    /// `DICOMReader.describeDecodedPixels`; empty before a frame is decoded.
+    public var decodedPhotometric: String { file.decodedPhotometric }
+
     /// The source's encoded bytes of frame `index` of encapsulated Pixel Data (pixel data kept untranscoded).
     public func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
         guard index >= 0 && index < frameCount else {

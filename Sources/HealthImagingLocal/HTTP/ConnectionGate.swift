@@ -250,8 +250,8 @@ final class ConnectionGate {
     }
 
     /// `100 Continue` for a streamed body whose client waits for it (evhttp never sees that head until the
-    /// body is in, so it cannot send one). Written through the filter's output, behind any earlier answer,
-    /// and only once every earlier request is answered.
+    /// body is in, so it cannot send one). Written to the socket's bufferevent behind any earlier answer, and
+    /// only once every earlier request is answered.
     private func sendContinue() {
         guard unanswered == 0 else {
             continueOwed = true
@@ -259,9 +259,12 @@ final class ConnectionGate {
         }
         continueOwed = false
         guard let filter else { return }
+        // Earlier answers first: evhttp has reading, not writing, enabled now, so a normal flush would leave
+        // them in the filter; BEV_FLUSH moves them whatever is enabled.
+        bufferevent_flush(filter, Int16(EV_WRITE), BEV_FLUSH)
         let line = "HTTP/1.1 100 Continue\r\n\r\n"
         var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { _ = evbuffer_add(bufferevent_get_output(filter), $0.baseAddress, $0.count) }
+        bytes.withUnsafeMutableBytes { _ = bufferevent_write(underlying, $0.baseAddress, $0.count) }
     }
 
     /// A streamed body hands evhttp nothing until it is complete, so evhttp's read timeout (which only

@@ -89,6 +89,8 @@ public enum ImportScanner {
         var frames: [(id: String, frame: StoredFrame)] = []
         var warnings: [ImportWarning] = []
         var instance = source.instance
+        /// Whether the stored frames are transcoded (not kept in their source encoding), and the decoded colour model.
+        var transcoded: (Bool, photometric: String)?
         frames.reserveCapacity(source.frameCount)
         for index in 0..<source.frameCount {
             let frame: PixelFrame
@@ -97,6 +99,7 @@ public enum ImportScanner {
             } catch {
                 return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
             }
+            if transcoded == nil { transcoded = (frame.original == nil, source.decodedPhotometric) }
             do {
                 frames.append((ResourceIds.make(), try ImportCodec.store(frame, format: format)))
             } catch let error as FrameCodecError {
@@ -121,6 +124,11 @@ public enum ImportScanner {
                     error: DICOMFileError(exceptionType: "InternalServerException", message: "Frame \(index + 1) could not be encoded for storage: \(error)"),
                     serverError: true))
             }
+        }
+        // Transcoded frames: the pixel module describes the samples they decode to (a rebuilt Part 10 must agree);
+        // frames kept as they were (original encoding, or untranscoded with a warning) keep the source's values.
+        if let (isTranscoded, photometric) = transcoded, isTranscoded, warnings.isEmpty {
+            DICOMReader.describeDecodedPixels(&instance.instance, photometric: photometric)
         }
         // Only the stored frames travel on; the instance carries no decoded samples.
         return .success(ImportedFile(inputFile: inputFile, instance: instance, frames: frames, warnings: warnings))

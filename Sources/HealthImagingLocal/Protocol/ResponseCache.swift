@@ -50,6 +50,8 @@ struct ResponseCache {
         var key = operation.name
         key += "\u{0}" + namespace.account + "\u{0}" + namespace.region + "\u{0}" + request.path
         for item in request.query { key += "\u{0}" + item.name + "=" + item.value }
+        // DICOMweb answers depend on the negotiated media type.
+        if let accept = request.header("Accept") { key += "\u{0}Accept:" + accept }
         if operation.readsBody && !request.body.isEmpty { key += "\u{0}" + String(decoding: request.body, as: UTF8.self) }
         return key
     }

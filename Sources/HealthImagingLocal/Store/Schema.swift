@@ -191,6 +191,60 @@ enum Schema {
         """
         ALTER TABLE transitions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;
         """,
+        // DICOMweb QIDO-RS indexes (Store+DICOMIndex.swift): one row per series and per instance of the latest version
+        // of every image set, written where a version's metadata is written; filtered by the version's state and
+        // primary flag at query time. The level JSON columns hold the document's own (keyword-keyed) attributes.
+        // Filled for existing databases at open (`backfillDICOMIndex`, marked by meta key 'dicom-index').
+        """
+        CREATE TABLE dicom_series_index (
+            image_set_pk     INTEGER NOT NULL REFERENCES image_sets (pk) ON DELETE CASCADE,
+            version          INTEGER NOT NULL,
+            account          TEXT NOT NULL,
+            region           TEXT NOT NULL,
+            datastore_id     TEXT NOT NULL,
+            study_uid        TEXT NOT NULL,
+            series_uid       TEXT NOT NULL,
+            study_date       TEXT,
+            study_time       TEXT,
+            accession_number TEXT,
+            referring_physician_name TEXT,
+            referring_physician_words TEXT,
+            study_description TEXT,
+            patient_name     TEXT,
+            patient_name_words TEXT,
+            patient_id       TEXT,
+            patient_birth_date TEXT,
+            patient_birth_time TEXT,
+            study_id         TEXT,
+            modality         TEXT,
+            series_number    INTEGER,
+            pps_start_date   TEXT,
+            pps_start_time   TEXT,
+            instance_count   INTEGER NOT NULL,
+            study_json       BLOB NOT NULL,
+            series_json      BLOB NOT NULL,
+            PRIMARY KEY (image_set_pk, series_uid)
+        ) WITHOUT ROWID;
+        CREATE INDEX dicom_series_by_study ON dicom_series_index (account, region, datastore_id, study_uid);
+        CREATE INDEX dicom_series_by_uid ON dicom_series_index (account, region, datastore_id, series_uid);
+        CREATE TABLE dicom_instance_index (
+            image_set_pk     INTEGER NOT NULL REFERENCES image_sets (pk) ON DELETE CASCADE,
+            version          INTEGER NOT NULL,
+            account          TEXT NOT NULL,
+            region           TEXT NOT NULL,
+            datastore_id     TEXT NOT NULL,
+            study_uid        TEXT NOT NULL,
+            series_uid       TEXT NOT NULL,
+            sop_uid          TEXT NOT NULL,
+            sop_class_uid    TEXT,
+            instance_number  INTEGER,
+            warning_reason   TEXT,
+            instance_json    BLOB NOT NULL,
+            PRIMARY KEY (image_set_pk, series_uid, sop_uid)
+        ) WITHOUT ROWID;
+        CREATE INDEX dicom_instances_by_series ON dicom_instance_index (account, region, datastore_id, study_uid, series_uid);
+        CREATE INDEX dicom_instances_by_sop ON dicom_instance_index (account, region, datastore_id, sop_uid);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

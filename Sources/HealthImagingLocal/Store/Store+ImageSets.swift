@@ -99,6 +99,8 @@ extension Store {
             .bind(4, version.workflowStatus?.rawValue).bind(5, version.createdAt).bind(6, version.updatedAt)
             .bind(7, version.deletedAt).bind(8, version.message).bind(9, version.forced).bind(10, version.isPrimary)
             .run()
+        // A new latest version: the QIDO indexes follow it (its document is usually set right after).
+        try reindexDICOM(imageSet: key)
     }
 }
 

@@ -13,9 +13,12 @@ extension Store {
         return try statement.first { $0.blob(0) } ?? nil
     }
 
+    /// Stores a version's document: the one place documents are written, so the QIDO indexes follow here
+    /// (Store+DICOMIndex.swift).
     public func setMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
         try database.cached("UPDATE image_set_versions SET metadata = ? WHERE image_set_pk = ? AND version = ?")
             .bind(1, blob: document).bind(2, key).bind(3, versionId).run()
+        try reindexDICOM(imageSet: key)
     }
 
     /// Sets the state of one version; `deletedAt` is set only when given.

@@ -37,6 +37,7 @@ public final class Store {
             if isFile { try Store.checkIntegrity(database) }
             try Schema.migrate(database)
             tokenKey = try Store.loadOrCreateTokenKey(database)
+            try backfillDICOMIndex()
         } catch {
             lock = nil
             throw DatabaseOpenError(path: path ?? ":memory:", problem: "\(error)")

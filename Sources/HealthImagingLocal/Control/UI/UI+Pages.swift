@@ -151,7 +151,7 @@ extension UIEndpoints {
         html.raw("\"></label><label>region <input name=\"region\" size=\"10\" value=\"")
         html.text(emulator.defaultNamespace.region)
         html.raw("\"></label><label>operation <select name=\"operation\">")
-        for operation in ServiceModel.operations {
+        for operation in ServiceModel.operations + ServiceModel.dicomwebOperations {
             html.element("<option>", operation.name, "</option>")
         }
         html.raw("</select></label><label>error <select name=\"errorCode\"><option value=\"\">(none: latency only)</option>")
@@ -287,7 +287,7 @@ extension UIEndpoints {
         let entries = call.emulator.journal.all.reversed().filter { operation == nil || $0.operation == operation }
         let html = frame("Journal", refresh: refresh) { html in
             html.raw("<form method=\"get\" action=\"/_healthimaging/ui/journal\" id=\"journal-filter\"><label>operation <select name=\"operation\"><option value=\"\">(all)</option>")
-            for info in ServiceModel.operations {
+            for info in ServiceModel.operations + ServiceModel.dicomwebOperations {
                 html.raw(info.name == operation ? "<option selected>" : "<option>")
                 html.text(info.name)
                 html.raw("</option>")
