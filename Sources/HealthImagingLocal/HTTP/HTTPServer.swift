@@ -43,6 +43,11 @@ public final class HTTPServer {
         gates = ConnectionGates(limits: limits)
         // A write to a connection the client already closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
+        // > M_MMAP_THRESHOLD: ... Allocations greater than or equal to the limit are satisfied using mmap(2)
+        // > ... Note: ... setting this parameter disables the dynamic adjustment of the threshold.  (mallopt(3))
+        // Without it, glibc raises the threshold to the size of the largest block freed (up to 32 MiB), so
+        // body-sized arrays move into the heap after the first one and their memory is never returned.
+        _ = mallopt(M_MMAP_THRESHOLD, 512 * 1024)
 
         // Every connection reads through a gate (ConnectionGate) that checks each request head's framing
         // before libevent parses it, and refuses in JSON what libevent would misread or answer in HTML.
@@ -191,13 +196,16 @@ public final class HTTPServer {
             }
         }
         if request.refusal == nil, request.header(ConnectionGates.bodyMarkerHeader) != nil {
-            // A streamed body: the gate wrote it to a file and handed on the head without its framing headers.
+            // A body the gate read (into memory or a file), handed on behind its head without the framing headers.
             if let gate, request.header(ConnectionGates.bodyMarkerHeader) == gates.secret, !gate.bodies.isEmpty {
                 let body = gate.bodies.removeFirst()
                 request.headers.removeAll { $0.name.caseInsensitiveCompare(ConnectionGates.bodyMarkerHeader) }
                 request.headers.removeAll { $0.name.caseInsensitiveCompare("Content-Length") }
                 request.headers += body.headers.map { ($0.name, $0.value) }
-                request.bodyFile = body.file
+                switch body.body {
+                case .file(let file): request.bodyFile = file
+                case .memory(let bytes): request.body = bytes
+                }
             } else {
                 request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
             }
@@ -210,12 +218,33 @@ public final class HTTPServer {
             response.headers.append(("x-amzn-RequestId", requestIds.next()))
             return Reply(response)
         } ?? handler(request)
+        if request.body.count >= Self.largeBody { scheduleTrim() }
         let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
         if let start = reply.start {
             start(Responder(server: self, outgoing: outgoing, delayMillis: reply.delayMillis, edits: reply.edits,
                             bodyFile: bodyFile))
         } else {
             transmit(outgoing, afterMillis: reply.delayMillis, bodyFile: bodyFile)
+        }
+    }
+
+    /// A body this large is worth giving back to the system once its request is done (`scheduleTrim`).
+    static let largeBody = 1 << 20
+    private var trimScheduled = false
+
+    /// Returns freed heap memory to the system shortly after large bodies were handled. Their bytes pass
+    /// through libevent's buffers in chains of up to a few tens of KiB, below the mmap threshold, so glibc
+    /// keeps the freed chains in its heaps; malloc_trim hands the free pages back (RSS returns to where it
+    /// was). Coalesced: one trim per 200 ms at most, and none while only small requests come.
+    private func scheduleTrim() {
+        guard !trimScheduled else { return }
+        trimScheduled = true
+        after(milliseconds: 200) { [weak self] in
+            self?.trimScheduled = false
+            // > malloc_trim: attempts to release free memory from the heap (by calling sbrk(2) or madvise(2)
+            // > with suitable arguments)... pad = 0: only the minimum amount of memory is maintained at the
+            // > top of the heap.  (malloc_trim(3); since glibc 2.8 every arena, not only the top of the heap)
+            _ = malloc_trim(0)
         }
     }
 
@@ -282,7 +311,16 @@ public final class HTTPServer {
             let length = evbuffer_get_length(input)
             if length > 0 {
                 body = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-                    count = Int(evbuffer_remove(input, buffer.baseAddress, length))
+                    // Piece by piece: each evbuffer_remove drains — and frees — the chains it copied, so the
+                    // body is held once, not twice, while it is copied.
+                    // > evbuffer_remove: Read data from an event buffer and drain the bytes read.  (buffer.h)
+                    var done = 0
+                    while done < length {
+                        let piece = evbuffer_remove(input, buffer.baseAddress! + done, min(length - done, 256 * 1024))
+                        guard piece > 0 else { break }
+                        done += Int(piece)
+                    }
+                    count = done
                 }
             }
         }

@@ -1,7 +1,8 @@
 /// The framing rules a request head must meet before libevent reads it as a request (RFC 9112, strictly):
 /// one request line `METHOD SP target SP HTTP/1.x`, header lines `name: value` with a token name and no
 /// whitespace before the colon, no obsolete line folding, at most one Content-Length value (repeats must be
-/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. A head that breaks one is refused whole —
+/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. The gate
+/// reads every body itself (`Verdict.stream`): evhttp is handed heads only. A head that breaks one is refused whole —
 /// its body is never read and nothing after it on the connection is read as a request — so no request can
 /// hide inside another one's body.
 public struct RequestHead: Sendable {
@@ -27,11 +28,11 @@ public struct RequestHead: Sendable {
     public static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
 
     public enum Verdict: Equatable, Sendable {
-        /// Hand the head on (as `rewritten` when it had to change: HTTP/1.0 is passed on as 1.1 with its
-        /// connection semantics spelled out), then `bodyLength` bytes of body.
-        case pass(bodyLength: Int, rewritten: [UInt8]?, closeAfter: Bool)
-        /// A route whose body is streamed to a file (`HTTPServer.streamsBody`): read the body as `stream`
-        /// says, then hand on its `head`.
+        /// A request without a body: hand the head on (as `rewritten` when it had to change: HTTP/1.0 is
+        /// passed on as 1.1 with its connection semantics spelled out, an absolute-form target in origin form).
+        case pass(rewritten: [UInt8]?, closeAfter: Bool)
+        /// A request with a body: read the body as `stream` says (into memory, or into a file for a route
+        /// `HTTPServer.streamsBody` names), then hand on its `head`.
         case stream(Stream)
         /// Answer this error, read nothing more from the connection, and close it.
         case refuse(APIError)
@@ -43,10 +44,13 @@ public struct RequestHead: Sendable {
             case length(Int)
             case chunked
         }
+        public typealias HeadParts = (head: [UInt8], framingHeaders: [Header])
         public var framing: Framing
         /// The most body bytes accepted (the route's limit).
         public var limit: Int
-        /// The head to hand on once the body is on disk, without its final empty line: the request line (as
+        /// Whether the body goes to a temporary file (a streamed route) or into memory.
+        public var toFile: Bool
+        /// The head to hand on once the body is read, without its final empty line: the request line (as
         /// HTTP/1.1) and header lines, less the framing headers (Content-Length, Transfer-Encoding, Expect), plus
         /// `Content-Length: 0`.
         public var head: [UInt8]
@@ -174,6 +178,26 @@ public struct RequestHead: Sendable {
         if transferEncoding != nil && contentLength != nil {
             return .refuse(bad("both Transfer-Encoding and Content-Length are given"))
         }
+        let closeAfter = closeRequested || (version == "HTTP/1.0" && !keepAliveRequested)
+        /// The head handed on for a body the gate reads itself: without the framing headers, and
+        /// `Content-Length: 0`, so that evhttp reads no body.
+        func bodylessHead() -> Stream.HeadParts {
+            var rewritten: [UInt8] = []
+            rewritten.reserveCapacity(head.count + 24)
+            appendRequestLine(&rewritten, head, method: parts[0], target: target)
+            for line in lines.dropFirst() where !framingLines.contains(where: { $0.line == line }) {
+                rewritten.append(contentsOf: head[line])
+                rewritten.append(contentsOf: [0x0D, 0x0A])
+            }
+            if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
+            rewritten.append(contentsOf: "Content-Length: 0\r\n".utf8)
+            let headers = framingLines.map {
+                Header(name: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.name]), as: UTF8.self),
+                       value: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.value]), as: UTF8.self))
+            }
+            return (rewritten, headers)
+        }
+
         // A streamed route: the body (Content-Length or chunked) goes to a file, within the route's limit.
         if let streams, transferEncoding != nil || (contentLength ?? 0) > 0,
            let limit = streams(method, originPath(head, target)) {
@@ -192,23 +216,8 @@ public struct RequestHead: Sendable {
                 }
                 framing = .length(length)
             }
-            let closeAfter = closeRequested || (version == "HTTP/1.0" && !keepAliveRequested)
-            var rewritten: [UInt8] = []
-            rewritten.reserveCapacity(head.count + 24)
-            rewritten.append(contentsOf: head[parts[0].lowerBound..<parts[1].upperBound])
-            rewritten.append(contentsOf: " HTTP/1.1\r\n".utf8)
-            let dropped = Set(framingLines.map(\.line.lowerBound))
-            for line in lines.dropFirst() where !dropped.contains(line.lowerBound) {
-                rewritten.append(contentsOf: head[line])
-                rewritten.append(contentsOf: [0x0D, 0x0A])
-            }
-            if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
-            rewritten.append(contentsOf: "Content-Length: 0\r\n".utf8)
-            let headers = framingLines.map {
-                Header(name: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.name]), as: UTF8.self),
-                       value: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.value]), as: UTF8.self))
-            }
-            return .stream(Stream(framing: framing, limit: limit, head: rewritten, framingHeaders: headers,
+            let (rewritten, headers) = bodylessHead()
+            return .stream(Stream(framing: framing, limit: limit, toFile: true, head: rewritten, framingHeaders: headers,
                                   expectsContinue: expectsContinue, closeAfter: closeAfter))
         }
         if transferEncoding != nil {
@@ -221,22 +230,30 @@ public struct RequestHead: Sendable {
         if bodyLength > limits.maxBodyBytes {
             return .refuse(APIError(.payloadTooLarge, "The request body is larger than \(limits.maxBodyBytes) bytes"))
         }
+        // Any other body is read by the gate into one array of its exact size (never held twice, nor in
+        // half-filled buffer chains), then handed to the server with its head.
+        if bodyLength > 0 {
+            let (rewritten, headers) = bodylessHead()
+            return .stream(Stream(framing: .length(bodyLength), limit: limits.maxBodyBytes, toFile: false, head: rewritten,
+                                  framingHeaders: headers, expectsContinue: expectsContinue, closeAfter: closeAfter))
+        }
 
         // HTTP/1.0 is handed on as 1.1 (the answer is 1.1, as RFC 9110 §6.2 recommends), closing after the
         // answer unless the client asked to keep the connection.
-        guard version == "HTTP/1.0" else { return .pass(bodyLength: bodyLength, rewritten: nil, closeAfter: closeRequested) }
-        let closeAfter = closeRequested || !keepAliveRequested
+        // An absolute-form target (`http://host/path`, RFC 9112 §3.2.2) is handed on in origin form: the Host
+        // never routes, and evhttp would take the request for a proxy request and close after answering it.
+        let absolute = head[target.lowerBound] != UInt8(ascii: "/")
+        guard version == "HTTP/1.0" || absolute else { return .pass(rewritten: nil, closeAfter: closeRequested) }
         var rewritten: [UInt8] = []
         rewritten.reserveCapacity(head.count + 24)
-        rewritten.append(contentsOf: head[parts[0].lowerBound..<parts[1].upperBound])
-        rewritten.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        appendRequestLine(&rewritten, head, method: parts[0], target: target)
         for line in lines.dropFirst() {
             rewritten.append(contentsOf: head[line])
             rewritten.append(contentsOf: [0x0D, 0x0A])
         }
         if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
         rewritten.append(contentsOf: [0x0D, 0x0A])
-        return .pass(bodyLength: bodyLength, rewritten: rewritten, closeAfter: closeAfter)
+        return .pass(rewritten: rewritten, closeAfter: closeAfter)
     }
 
     private static func bad(_ message: String) -> APIError { APIError(.badRequest, "Malformed HTTP request: \(message)") }
@@ -275,22 +292,45 @@ public struct RequestHead: Sendable {
         String(decoding: UnsafeRawBufferPointer(rebasing: head[range]), as: UTF8.self).lowercased()
     }
 
+    /// Where the origin form (path and query) of a request target starts: the target itself, or after the
+    /// scheme and authority of an absolute-form target (`http://authority/path?query`); nil when an absolute
+    /// target has no path (`http://host`, `http://host?q`), which means `/`.
+    static func originStart(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> Int? {
+        guard head[target.lowerBound] != UInt8(ascii: "/") else { return target.lowerBound }
+        var slashes = 0
+        for index in target {
+            if head[index] == UInt8(ascii: "?") && slashes >= 2 { return nil }
+            if head[index] == UInt8(ascii: "/") {
+                slashes += 1
+                if slashes == 3 { return index }
+            }
+        }
+        return nil
+    }
+
     /// The path of a request target (origin or absolute form), without the query.
     static func originPath(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> String {
-        var start = target.lowerBound
-        if head[start] != UInt8(ascii: "/") {
-            // `http://authority/path`: skip the scheme's "//" and the authority.
-            var slashes = 0
-            start = target.upperBound
-            for index in target where head[index] == UInt8(ascii: "/") {
-                slashes += 1
-                if slashes == 3 { start = index; break }
-            }
-            if start == target.upperBound { return "/" }
-        }
+        guard let start = originStart(head, target) else { return "/" }
         var end = start
         while end < target.upperBound, head[end] != UInt8(ascii: "?") { end += 1 }
         return String(decoding: UnsafeRawBufferPointer(rebasing: head[start..<end]), as: UTF8.self)
+    }
+
+    /// `METHOD SP origin-form SP HTTP/1.1 CRLF`.
+    private static func appendRequestLine(_ out: inout [UInt8], _ head: UnsafeRawBufferPointer, method: Range<Int>,
+                                          target: Range<Int>) {
+        out.append(contentsOf: head[method])
+        out.append(0x20)
+        if let start = originStart(head, target) {
+            out.append(contentsOf: head[start..<target.upperBound])
+        } else {
+            out.append(UInt8(ascii: "/"))
+            // `http://host?q`: the query follows the empty path.
+            if let mark = target.first(where: { head[$0] == UInt8(ascii: "?") }) {
+                out.append(contentsOf: head[mark..<target.upperBound])
+            }
+        }
+        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
     }
 
     private static func startsWithHTTPScheme(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
