@@ -79,6 +79,8 @@ struct hil_dicom {
     // Encapsulated frame → [first fragment, end fragment) (fragment 0 is the Basic Offset Table), built once.
     std::vector<std::pair<unsigned long, unsigned long>> frameFragments;
     bool fragmentsMapped = false;
+    // The colour model of the samples the last hil_dicom_decode_frame returned.
+    std::string decodedPhotometric;
 };
 
 namespace {
@@ -547,6 +549,7 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
     const size_t spp = info.samples_per_pixel;
     const size_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
     std::vector<uint8_t> samples;
+    std::string photometric = info.photometric;
     try {
         DcmPixelData *px = pixelDataElement(dicom);
         DcmDataset *ds = dicom->file.getDataset();
@@ -554,6 +557,8 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
             std::vector<uint8_t> bytes;
             if (!frameBytes(dicom, index, bytes, error)) return -1;
             if (!decodeJPEG2000(bytes, info, samples, error)) return -1;
+            // OpenJPEG undoes the codestream's component transform: YBR_RCT / YBR_ICT data comes out as RGB.
+            photometric = (photometric == "YBR_RCT" || photometric == "YBR_ICT") ? "RGB" : photometric;
         } else if (info.bits_allocated == 1) {
             if (info.encapsulated) { setError(error, HIL_DICOM_DECODE_FAILED, "1-bit pixel data must be native"); return -1; }
             Uint8 *raw = nullptr;
@@ -584,6 +589,7 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
                 o[0] = q[0]; o[1] = q[2]; o[2] = q[3];
                 o[3] = q[1]; o[4] = q[2]; o[5] = q[3];
             }
+            photometric = "YBR_FULL";
         } else {
             Uint32 frameSize = 0;
             if (px->getUncompressedFrameSize(ds, frameSize).bad() || frameSize == 0) {
@@ -612,6 +618,9 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
             }
             buffer.resize(expected);
             samples.swap(buffer);
+            // > DcmPixelData::getUncompressedFrame: "decompressedColorModel: upon successful return, the color model
+            // of the decompressed image (which may be different from the one used in the compressed images)".
+            if (!colorModel.empty()) photometric = colorModel.c_str();
             // DCMTK swaps big endian OW data per 16-bit word; a 32-bit sample also needs its two words swapped.
             if (!info.encapsulated && bytesPer == 4 && DcmXfer(ds->getOriginalXfer()).isBigEndian()) {
                 for (size_t i = 0; i + 3 < samples.size(); i += 4) {
@@ -653,8 +662,11 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
     if (!samples.empty()) std::memcpy(buffer, samples.data(), samples.size());
     *out = buffer;
     *out_length = samples.size();
+    dicom->decodedPhotometric = photometric;
     return 0;
 }
+
+const char *hil_dicom_decoded_photometric(const hil_dicom *dicom) { return dicom->decodedPhotometric.c_str(); }
 
 int hil_dicom_encoded_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t *out_length, hil_dicom_error *error) {
     clearError(error);

@@ -37,6 +37,18 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// The largest STOW-RS request body (`--max-store-bytes`): the developer guide's 1 GB of DICOM data per
+        /// request, read as 1 GiB. Over it: JSON 413.
+        public var maxStoreBytes = StoreDICOM.defaultMaxBytes
+        /// The scheme, host and port that absolute URLs in answers start with (RetrieveURL, BulkDataURI), e.g.
+        /// `http://imaging.local:8080` behind a proxy (`--public-base-url`); nil: the listening address.
+        public var publicBaseURL: String?
+        /// The import pool (`--import-workers`, `--import-worker-memory-mb`, `--import-file-seconds`): worker
+        /// processes when `executable` is set (the binary does), in-process threads otherwise (library use).
+        public var importPool = ImportPool.Configuration()
+        /// Per-job bounds (`--max-import-job-files`, `--max-import-job-seconds`).
+        public var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
+        public var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -59,6 +71,15 @@ public final class Emulator {
     private var requestIds = RequestIdGenerator()
     private var readCache: ResponseCache
     public static let version = "0.1.0"
+    /// The URL the server listens on, as printed at startup (set once bound; `--port 0` learns its port then).
+    public var listenURL = "http://127.0.0.1"
+    /// What absolute URLs in answers start with: `--public-base-url`, else the listening address — never the
+    /// request's Host header (dicomweb-client sends it without the port).
+    public var baseURL: String {
+        var base = configuration.publicBaseURL ?? listenURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
     /// When the emulator started, epoch milliseconds.
     public let startedAt = Timestamp.nowMillis()
 
@@ -72,7 +93,13 @@ public final class Emulator {
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
+                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool,
+                                    maxJobFiles: configuration.maxImportJobFiles,
+                                    maxJobSeconds: configuration.maxImportJobSeconds, logger: logger)
+        if configuration.databasePath != nil {
+            let interrupted = try store.failInterruptedImportJobs()
+            if interrupted > 0 { logger.warning("\(interrupted) import job(s) left running by a stopped server ended FAILED") }
+        }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -119,7 +146,7 @@ public final class Emulator {
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
         if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
         if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
-            return Reply(control(request))
+            return control(request)
         }
         let namespace = namespace(of: request)
         var operationName: String?
@@ -142,9 +169,16 @@ public final class Emulator {
                     response = cached
                 } else {
                     let call = Call(request: request, parameters: found, namespace: namespace, store: store,
-                                    tokens: tokens, logger: logger, imports: imports)
+                                    tokens: tokens, logger: logger, imports: imports, baseURL: baseURL,
+                                    maxStoreBytes: configuration.maxStoreBytes)
                     do {
-                        response = try operation.handle(call)
+                        switch try operation.reply(call) {
+                        case .now(let answer):
+                            response = answer
+                        case .later(let start):
+                            return deferred(start, request: request, namespace: namespace, operation: operation.name,
+                                            parameters: found, began: began, fault: fault)
+                        }
                     } catch {
                         response = error.response
                     }
@@ -160,6 +194,25 @@ public final class Emulator {
         record(request, response, namespace: namespace, operation: operationName, parameters: parameters,
                began: began, delayMillis: delay, fault: fault?.id)
         return Reply(response, delayMillis: delay)
+    }
+
+    /// The reply of an operation that answers later (seam S1): journaled when the answer is sent, held back by the
+    /// fault rule's latency like any other answer.
+    private func deferred(_ start: @escaping (@escaping (Response) -> Void) -> Void, request: Request,
+                          namespace: Namespace, operation: String, parameters: [String: String],
+                          began: ContinuousClock.Instant, fault: FaultRule?) -> Reply {
+        let delay = fault?.latencyMillis ?? 0
+        let faultId = fault?.id
+        var reply = Reply.deferred { [self] responder in
+            start { [self] response in
+                record(request, response, namespace: namespace, operation: operation, parameters: parameters,
+                       began: began, delayMillis: delay, fault: faultId)
+                store.database.resetBusyStatements()
+                responder.send(response)
+            }
+        }
+        reply.delayMillis = delay
+        return reply
     }
 
     /// Journals one API call; `latencyMs` includes an injected delay.
@@ -201,22 +254,38 @@ public final class Emulator {
         return nil
     }
 
-    private func control(_ request: Request) -> Response {
-        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return refused }
+    /// The byte limit of a request whose body is streamed to a temporary file rather than buffered (seam S2): the
+    /// STOW-RS routes (`maxStoreBytes`) and the import shortcut (`maxImportFileBytes`); nil: a buffered body.
+    public func streamedBodyLimit(method: String, path: String) -> Int? {
+        guard method == "POST" else { return nil }
+        if case .found(let operation, _) = router.match(method: method, path: path),
+            operation.name == StoreDICOM.name || operation.name == StoreDICOMStudy.name {
+            return configuration.maxStoreBytes
+        }
+        if configuration.controlPlane && path.hasPrefix(ControlPlane.prefix), path.hasSuffix("/dicom"),
+            case .found = controlRouter.match(method: method, path: path) {
+            return configuration.maxImportFileBytes
+        }
+        return nil
+    }
+
+    private func control(_ request: Request) -> Reply {
+        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return Reply(refused) }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
             do {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,
                                        allNamespaces: all)
-                return try endpoint.handler(call)
+                if let reply = endpoint.replyHandler { return try reply(call) }
+                return Reply(try endpoint.handler(call))
             } catch {
-                return error.response
+                return Reply(error.response)
             }
         case .wrongMethod(let allowed):
-            return wrongMethod(request, allowed)
+            return Reply(wrongMethod(request, allowed))
         case .notFound:
-            return APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response
+            return Reply(APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response)
         }
     }
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._control import Control, FixtureLike, _Transport
+from ._dicomweb import make_dicomweb_client
 
 BINARY_NAME = "healthimaging-local"
 DEFAULT_ACCOUNT = "123456789012"
@@ -219,6 +220,13 @@ class HealthImagingLocal(Control):
         botocore's ``Config`` (e.g. ``retries={"mode": "standard", "max_attempts": 3}``)."""
         return make_client(self.url, service, account or self.account, region or self.region, **config)
 
+    def dicomweb(self, datastore_id: str, account: Optional[str] = None, region: Optional[str] = None,
+                 **kwargs: Any) -> Any:
+        """A ``dicomweb_client.DICOMwebClient`` for one datastore (base URL ``http://127.0.0.1:PORT/datastore/<id>``),
+        its requests SigV4-signed for the namespace's account (``UNSIGNED-PAYLOAD``). Needs the optional extra:
+        ``pip install 'healthimaging-local[dicomweb]'``. ``kwargs`` go to ``DICOMwebClient``."""
+        return make_dicomweb_client(self.url, datastore_id, account or self.account, region or self.region, **kwargs)
+
 
 class Namespace(Control):
     """Control helpers and clients bound to one account + region of a running server."""
@@ -235,6 +243,10 @@ class Namespace(Control):
 
     def client(self, service: str = "medical-imaging", **config: Any) -> Any:
         return make_client(self.server.url, service, self.account, self.region, **config)
+
+    def dicomweb(self, datastore_id: str, **kwargs: Any) -> Any:
+        """``HealthImagingLocal.dicomweb`` for this namespace's account."""
+        return make_dicomweb_client(self.server.url, datastore_id, self.account, self.region, **kwargs)
 
 
 def make_client(url: str, service: str, account: str, region: str, **config: Any) -> Any:

@@ -124,6 +124,12 @@ int hil_dicom_pixel_info_get(hil_dicom *dicom, hil_dicom_pixel_info *info, hil_d
  * *out_length (free *out with hil_dicom_free); on failure returns -1 and fills `error`. */
 int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t *out_length, hil_dicom_error *error);
 
+/* The Photometric Interpretation of the samples the last successful hil_dicom_decode_frame returned: the colour
+ * model DCMTK's decoder reports (RGB for YCbCr JPEG it converted), YBR_FULL for native YBR_FULL_422 (expanded),
+ * RGB for JPEG 2000 whose codestream applied a component transform (YBR_RCT / YBR_ICT undone by OpenJPEG), else the
+ * data set's value. Empty before any decode. Owned by the handle (valid until the next decode or hil_dicom_close). */
+const char *hil_dicom_decoded_photometric(const hil_dicom *dicom);
+
 /* The encoded bytes of frame `index` of encapsulated Pixel Data (its fragments concatenated, padding kept), as the
  * service keeps lossy frames. Returns 0 and a caller-owned buffer (free with hil_dicom_free), or -1 with `error`
  * (not encapsulated, index out of range). */

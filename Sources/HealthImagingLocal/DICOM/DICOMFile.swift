@@ -18,6 +18,9 @@ final class DICOMFile {
 
     var nodeCount: Int { hil_dicom_node_count(handle) }
 
+    /// The Photometric Interpretation of the samples the last frame decoded to ("" before any decode).
+    var decodedPhotometric: String { String(cString: hil_dicom_decoded_photometric(handle)) }
+
     func node(_ index: Int) -> hil_dicom_node {
         var node = hil_dicom_node()
         _ = hil_dicom_node_at(handle, index, &node)

@@ -47,6 +47,9 @@ public enum DICOMReader {
         let sopUID = try required("SOPInstanceUID", instance)
 
         let frames = try file.frames(keepOriginal: originalEncodingTransferSyntaxes.contains(transferSyntax))
+        if let first = frames.first, first.original == nil {
+            describeDecodedPixels(&instance, photometric: file.decodedPhotometric)
+        }
         return DICOMInstance(
             studyInstanceUID: studyUID, seriesInstanceUID: seriesUID, sopInstanceUID: sopUID,
             transferSyntaxUID: transferSyntax,

@@ -22,6 +22,7 @@ public struct Response: Sendable {
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
+        case 202: "Accepted"
         case 303: "See Other"
         case 400: "Bad Request"
         case 401: "Unauthorized"
@@ -33,6 +34,7 @@ public struct Response: Sendable {
         case 409: "Conflict"
         case 413: "Payload Too Large"
         case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
         case 429: "Too Many Requests"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"

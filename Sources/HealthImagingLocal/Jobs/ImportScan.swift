@@ -22,45 +22,38 @@ public struct ImportScan: Sendable {
     public var scanned = 0
 }
 
-/// The work done off the loop: list the input prefix, read every object, parse it, encode its frames.
+/// The per-file work done off the loop: read an object, parse it, encode its frames.
 public enum ImportScanner {
     /// The largest Part 10 file a job accepts. HealthImaging's quotas page lists the maximum size of one DICOM P10
     /// file in an import job; over it the file is a customer error (see README, "Import limits").
     public static let defaultMaxFileBytes = 4 << 30
 
-    /// Reads everything under `input` (a folder prefix). Throws only for what stops the whole job
-    /// (source not configured, bucket missing, endpoint unreachable); a bad file is a `RejectedFile`.
-    static func scan(_ objects: any ObjectStore, input: S3Location, format: LosslessStorageFormat,
-                     maxFileBytes: Int) throws(ObjectStoreError) -> ImportScan {
-        var scan = ImportScan()
-        let listed = try objects.list(bucket: input.bucket, prefix: input.key).filter { !$0.key.hasSuffix("/") }
-        for object in listed {
-            scan.scanned += 1
-            guard object.size <= maxFileBytes else {
-                scan.rejected.append(RejectedFile(
-                    inputFile: object.key,
-                    error: DICOMFileError(exceptionType: "ValidationException",
-                                          message: "File size \(object.size) bytes exceeds the maximum DICOM P10 file size of \(maxFileBytes) bytes"),
-                    serverError: false))
-                continue
-            }
-            let bytes: [UInt8]
-            do throws(ObjectStoreError) {
-                bytes = try objects.get(bucket: input.bucket, key: object.key)
-            } catch {
-                // The listing named it but it cannot be fetched: not the file's fault.
-                if error.kind == .unreachable || error.kind == .notConfigured { throw error }
-                scan.rejected.append(RejectedFile(
-                    inputFile: object.key, error: DICOMFileError(exceptionType: "InternalServerException", message: error.message),
-                    serverError: true))
-                continue
-            }
-            switch importFile(object.key, bytes, format: format) {
-            case .success(let file): scan.imported.append(file)
-            case .failure(let rejected): scan.rejected.append(rejected)
-            }
+    /// The pool's units for a job's listed objects: an object over `maxFileBytes` is a customer error without
+    /// being read; an object the listing named but that cannot be fetched is a server error of that file, unless
+    /// the store itself is gone (not configured, unreachable), which stops the job.
+    static func units(_ listed: [ObjectInfo], input: S3Location, objects: any ObjectStore, format: LosslessStorageFormat,
+                      maxFileBytes: Int) -> [ImportPool.Unit] {
+        listed.map { object in
+            let key = object.key
+            let size = object.size
+            return ImportPool.Unit(inputFile: key, format: format, fetch: { () -> Result<ImportSource, ImportPool.FetchFailure> in
+                guard size <= maxFileBytes else {
+                    return .failure(.rejected(RejectedFile(
+                        inputFile: key,
+                        error: DICOMFileError(exceptionType: "ValidationException",
+                                              message: "File size \(size) bytes exceeds the maximum DICOM P10 file size of \(maxFileBytes) bytes"),
+                        serverError: false)))
+                }
+                do throws(ObjectStoreError) {
+                    return .success(.bytes(try objects.get(bucket: input.bucket, key: key)))
+                } catch {
+                    if error.kind == .unreachable || error.kind == .notConfigured { return .failure(.stop(error.message)) }
+                    return .failure(.rejected(RejectedFile(
+                        inputFile: key, error: DICOMFileError(exceptionType: "InternalServerException", message: error.message),
+                        serverError: true)))
+                }
+            })
         }
-        return scan
     }
 
     /// Parses one Part 10 file and encodes its frames for storage.

@@ -14,11 +14,22 @@ public protocol Operation: Sendable {
     /// Whether the answer depends on the request body. False for operations whose input is the path and query
     /// only: their read-cache key leaves the body out (it is ignored, so it must not grow the cache).
     static var readsBody: Bool { get }
+    /// The answer, now or later. Operations whose work runs off the loop (STOW-RS) answer `.later`; the default is
+    /// `.now(try handle(call))`.
+    static func reply(_ call: Call) throws(APIError) -> OperationReply
 }
 
 extension Operation {
     public static var isReadOnly: Bool { false }
     public static var readsBody: Bool { true }
+    public static func reply(_ call: Call) throws(APIError) -> OperationReply { .now(try handle(call)) }
+}
+
+/// An operation's answer: a response now, or a start function that is given the way to answer later (on the loop,
+/// exactly once). The emulator journals a later answer when it is sent, and holds it for injected latency then.
+public enum OperationReply {
+    case now(Response)
+    case later((_ answer: @escaping (Response) -> Void) -> Void)
 }
 
 /// What an operation gets to work with: the request, its decoded path parameters, the caller's namespace
@@ -32,6 +43,11 @@ public struct Call {
     public let logger: Logger
     /// The import job runner (StartDICOMImportJob hands jobs to it).
     public var imports: ImportCoordinator? = nil
+    /// What absolute URLs in the answer start with (`Emulator.baseURL`: `--public-base-url` or the listening
+    /// address, never the Host header), without a trailing slash.
+    public var baseURL: String = "http://127.0.0.1"
+    /// The largest STOW-RS body (`--max-store-bytes`).
+    public var maxStoreBytes: Int = StoreDICOM.defaultMaxBytes
 
     /// A required path parameter (the router only matches non-empty segments).
     public func path(_ name: String) -> String { parameters[name] ?? "" }
@@ -70,5 +86,7 @@ public enum Operations {
         GetDICOMImportJob.self,
         ListDICOMImportJobs.self,
         GetImageFrame.self,
+        StoreDICOM.self,
+        StoreDICOMStudy.self,
     ]
 }

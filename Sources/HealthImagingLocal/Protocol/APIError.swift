@@ -37,6 +37,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case methodNotAllowed = "MethodNotAllowedException"
     case notImplemented = "NotImplementedException"
     case payloadTooLarge = "RequestEntityTooLargeException"
+    /// STOW-RS bodies of a media type it does not take.
+    case unsupportedMediaType = "UnsupportedMediaTypeException"
     case uriTooLong = "RequestURITooLongException"
     case headersTooLarge = "RequestHeaderFieldsTooLargeException"
     // Signature verification (`--verify-signatures`), as AWS answers them.
@@ -59,6 +61,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         case .notAcceptable: 406
         case .conflict: 409
         case .payloadTooLarge: 413
+        case .unsupportedMediaType: 415
         case .uriTooLong: 414
         case .throttling: 429
         case .headersTooLarge: 431
