@@ -25,7 +25,30 @@ public struct RequestHead: Sendable {
     }
 
     /// The methods the routes use; any other is answered 501 before its body is read.
-    public static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+    public static let allowedMethods: [String] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+
+    /// The method's name when the routes use it (one of `allowedMethods`, compared byte by byte).
+    static func knownMethod(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
+        allowedMethods.first { equals(head, range, $0) }
+    }
+
+    /// Whether the bytes in `range` are `literal` (ASCII), optionally ignoring ASCII case (`literal` then
+    /// lowercase).
+    static func equals(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString,
+                       ignoringCase: Bool = false) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount else { return false }
+        let bytes = literal.utf8Start
+        for offset in 0..<range.count {
+            var byte = head[range.lowerBound + offset]
+            if ignoringCase, byte >= 0x41, byte <= 0x5A { byte |= 0x20 }
+            if byte != bytes[offset] { return false }
+        }
+        return true
+    }
+
+    private static func equals(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ text: String) -> Bool {
+        range.count == text.utf8.count && zip(range, text.utf8).allSatisfy { head[$0] == $1 }
+    }
 
     public enum Verdict: Equatable, Sendable {
         /// A request without a body: hand the head on (as `rewritten` when it had to change: HTTP/1.0 is
@@ -73,6 +96,7 @@ public struct RequestHead: Sendable {
     /// Inspects one complete head: the bytes up to and including the empty line that ends it.
     public static func inspect(_ head: UnsafeRawBufferPointer, limits: Limits, streams: StreamsBody? = nil) -> Verdict {
         var lines: [Range<Int>] = []
+        lines.reserveCapacity(16)
         var start = 0
         for index in 0..<head.count where head[index] == 0x0A {
             var end = index
@@ -88,25 +112,29 @@ public struct RequestHead: Sendable {
         if requestLine.count > limits.maxURILength + 32 {
             return .refuse(APIError(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes"))
         }
-        let parts = split(head, requestLine, on: 0x20)
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
+        // METHOD SP target SP version: exactly two spaces, three non-empty parts (no array of parts is made).
+        guard let space1 = requestLine.first(where: { head[$0] == 0x20 }),
+              let space2 = (space1 + 1..<requestLine.upperBound).first(where: { head[$0] == 0x20 }),
+              !(space2 + 1..<requestLine.upperBound).contains(where: { head[$0] == 0x20 }),
+              space1 > requestLine.lowerBound, space2 > space1 + 1, space2 + 1 < requestLine.upperBound else {
             return .refuse(bad("malformed request line \"\(printable(head, requestLine))\"; expected METHOD /path HTTP/1.1"))
         }
-        let method = String(decoding: UnsafeRawBufferPointer(rebasing: head[parts[0]]), as: UTF8.self)
+        let parts = [requestLine.lowerBound..<space1, space1 + 1..<space2, space2 + 1..<requestLine.upperBound]
         let target = parts[1]
-        let version = String(decoding: UnsafeRawBufferPointer(rebasing: head[parts[2]]), as: UTF8.self)
         guard parts[0].allSatisfy({ isTokenByte(head[$0]) }) else {
             return .refuse(bad("malformed request method \"\(printable(head, parts[0]))\""))
         }
-        guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
+        let http11 = equals(head, parts[2], "HTTP/1.1")
+        guard http11 || equals(head, parts[2], "HTTP/1.0") else {
             return .refuse(bad("unsupported protocol version \"\(printable(head, parts[2]))\"; use HTTP/1.1"))
         }
         guard target.allSatisfy({ (0x21...0x7E).contains(head[$0]) }) else {
             return .refuse(bad("the request target contains a byte that is not printable ASCII"))
         }
-        guard allowedMethods.contains(method) else {
+        guard let method = knownMethod(head, parts[0]) else {
             return .refuse(APIError(.notImplemented, "The method \(printable(head, parts[0])) is not supported; the API uses GET, POST, PUT, DELETE, PATCH (and HEAD)"))
         }
+        let version = http11 ? "HTTP/1.1" : "HTTP/1.0"
         let first = head[target.lowerBound]
         let second = target.count > 1 ? head[target.lowerBound + 1] : 0
         if first == UInt8(ascii: "/") && second == UInt8(ascii: "/") {
@@ -144,8 +172,9 @@ public struct RequestHead: Sendable {
             guard value.allSatisfy({ head[$0] == 0x09 || head[$0] >= 0x20 && head[$0] != 0x7F }) else {
                 return .refuse(bad("the value of header \(printable(head, name)) contains a control character"))
             }
-            switch lowercased(head, name) {
-            case "content-length":
+            // Header names compared byte by byte, ignoring ASCII case (no lowercased copies).
+            switch name.count {
+            case 14 where equals(head, name, "content-length", ignoringCase: true):
                 guard !value.isEmpty, value.count <= 18, value.allSatisfy({ (0x30...0x39).contains(head[$0]) }),
                       let length = Int(String(decoding: UnsafeRawBufferPointer(rebasing: head[value]), as: UTF8.self)) else {
                     return .refuse(bad("invalid Content-Length \"\(printable(head, value))\"; expected digits only"))
@@ -155,18 +184,20 @@ public struct RequestHead: Sendable {
                 }
                 contentLength = length
                 framingLines.append((line, name, value))
-            case "transfer-encoding":
+            case 17 where equals(head, name, "transfer-encoding", ignoringCase: true):
                 if transferEncoding != nil { transferEncoding = line.lowerBound..<line.lowerBound }  // repeated: never plain "chunked"
                 else { transferEncoding = value }
                 framingLines.append((line, name, value))
-            case "connection":
-                for token in lowercased(head, value).split(separator: ",") {
-                    let option = token.trimmingSpaces
-                    if option == "close" { closeRequested = true }
-                    if option == "keep-alive" { keepAliveRequested = true }
+            case 10 where equals(head, name, "connection", ignoringCase: true):
+                var tokenStart = value.lowerBound
+                for index in value.lowerBound...value.upperBound where index == value.upperBound || head[index] == UInt8(ascii: ",") {
+                    let option = trimmed(head, tokenStart..<index)
+                    if equals(head, option, "close", ignoringCase: true) { closeRequested = true }
+                    if equals(head, option, "keep-alive", ignoringCase: true) { keepAliveRequested = true }
+                    tokenStart = index + 1
                 }
-            case "expect":
-                guard lowercased(head, value) == "100-continue" else {
+            case 6 where equals(head, name, "expect", ignoringCase: true):
+                guard equals(head, value, "100-continue", ignoringCase: true) else {
                     return .refuse(bad("unsupported expectation \"\(printable(head, value))\"; only 100-continue is understood"))
                 }
                 expectsContinue = true
