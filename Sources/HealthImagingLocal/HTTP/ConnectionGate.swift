@@ -105,13 +105,35 @@ final class ConnectionGate {
         if let flushEvent { event_free(flushEvent) }
         if let underlyingOutputCallback { evbuffer_remove_cb_entry(bufferevent_get_output(underlying), underlyingOutputCallback) }
         if let filter { registry.gates[filter] = nil }
+        filter = nil
     }
 
     private func scheduleFlush() {
-        guard !flushScheduled, let flushEvent, let filter else { return }
+        guard !sending, !flushScheduled, let flushEvent, let filter else { return }
         flushScheduled = true
         bufferevent_incref(filter)
         event_active(flushEvent, Int32(EV_TIMEOUT), 0)
+    }
+
+    /// Set while the server hands evhttp an answer (`send`), which flushes it itself right after.
+    private var sending = false
+
+    /// Hands evhttp an answer (`reply` calls `evhttp_send_reply`) and moves it on to the socket's
+    /// bufferevent at once, in the same loop turn, rather than on the next (`scheduleFlush`): evhttp then
+    /// finishes the request and starts reading the connection again within the turn in which it stopped,
+    /// so with the epoll changelist the connection's read registration is never removed and re-added.
+    func send(_ reply: () -> Void) {
+        sending = true
+        reply()
+        sending = false
+        guard let filter else { return }
+        bufferevent_incref(filter)
+        // > bufferevent_flush: Triggers the bufferevent to produce more data if possible.  (bufferevent.h; for a
+        // > filter, BEV_NORMAL moves what its output holds to the underlying bufferevent while writing is enabled,
+        // > and runs evhttp's write callback once it is drained)
+        bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
+        shutDownIfDrained()
+        bufferevent_decref(filter)
     }
 
     private func flush() {

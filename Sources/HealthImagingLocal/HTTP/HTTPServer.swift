@@ -414,8 +414,12 @@ public final class HTTPServer {
         if !outgoing.head, !response.body.isEmpty, let buffer = evhttp_request_get_output_buffer(raw) {
             response.body.withUnsafeBytes { bytes in _ = evbuffer_add(buffer, bytes.baseAddress, bytes.count) }
         }
-        evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil)
-        gate?.answered()
+        if let gate {
+            gate.send { evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil) }
+            gate.answered()
+        } else {
+            evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil)
+        }
     }
 
     /// `value` in decimal as a C string, without formatting calls.
