@@ -118,22 +118,40 @@ final class ConnectionGate {
     /// Set while the server hands evhttp an answer (`send`), which flushes it itself right after.
     private var sending = false
 
-    /// Hands evhttp an answer (`reply` calls `evhttp_send_reply`) and moves it on to the socket's
-    /// bufferevent at once, in the same loop turn, rather than on the next (`scheduleFlush`): evhttp then
-    /// finishes the request and starts reading the connection again within the turn in which it stopped,
-    /// so with the epoll changelist the connection's read registration is never removed and re-added.
+    /// Hands evhttp an answer (`reply` calls `evhttp_send_reply`) and writes it at once, in the same loop
+    /// turn, rather than on the next (`scheduleFlush`): evhttp then finishes the request and starts reading
+    /// the connection again within the turn in which it stopped, so with the epoll changelist the
+    /// connection's registration stays as it is (no epoll_ctl per request).
     func send(_ reply: () -> Void) {
         sending = true
         reply()
         sending = false
         guard let filter else { return }
         bufferevent_incref(filter)
+        defer { bufferevent_decref(filter) }
+        // Write straight to the socket when nothing is queued ahead: the socket's bufferevent would otherwise
+        // register for writability, write on the next turn and unregister (two epoll_ctl per answer).
+        let output = bufferevent_get_output(filter)
+        let fd = bufferevent_getfd(underlying)
+        if fd >= 0, evbuffer_get_length(bufferevent_get_output(underlying)) == 0,
+           Int32(bufferevent_get_enabled(filter)) & Int32(EV_WRITE) != 0 {
+            // > evbuffer_write: Write the contents of an evbuffer to a file descriptor. The evbuffer will be
+            // > drained after the bytes have been successfully written.  (buffer.h; a non-blocking socket
+            // > takes what it can, -1 with EAGAIN when full)
+            while evbuffer_get_length(output) > 0, evbuffer_write(output, fd) > 0 {}
+            if evbuffer_get_length(output) == 0 {
+                // > bufferevent_trigger: Triggers bufferevent data callbacks ... if the watermark conditions
+                // > are met  (bufferevent.h): evhttp's write callback, which finishes the request.
+                bufferevent_trigger(filter, Int16(EV_WRITE), 0)
+                shutDownIfDrained()
+                return
+            }
+        }
         // > bufferevent_flush: Triggers the bufferevent to produce more data if possible.  (bufferevent.h; for a
         // > filter, BEV_NORMAL moves what its output holds to the underlying bufferevent while writing is enabled,
         // > and runs evhttp's write callback once it is drained)
         bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
         shutDownIfDrained()
-        bufferevent_decref(filter)
     }
 
     private func flush() {

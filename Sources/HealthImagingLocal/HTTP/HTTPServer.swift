@@ -259,16 +259,17 @@ public final class HTTPServer {
         }
     }
 
-    /// Sends an answer now, or after `afterMillis` (injected latency), then removes the request's body file.
+    /// Removes the request's body file and sends the answer, now or after `afterMillis` (injected latency).
     func transmit(_ outgoing: Outgoing, afterMillis delay: Int, bodyFile: BodyFile?) {
+        // The body file goes first: the answer is complete, and once it is written the client may look.
         guard delay > 0 else {
-            send(outgoing, gate: gates.gate(for: outgoing.request))
             bodyFile?.remove()
+            send(outgoing, gate: gates.gate(for: outgoing.request))
             return
         }
         after(milliseconds: delay) { [weak self] in
-            if let self { self.send(outgoing, gate: self.gates.gate(for: outgoing.request)) }
             bodyFile?.remove()
+            if let self { self.send(outgoing, gate: self.gates.gate(for: outgoing.request)) }
         }
     }
 
