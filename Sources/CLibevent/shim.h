@@ -8,6 +8,9 @@
 #include <sys/time.h>
 #include <netdb.h>
 #include <stdint.h>
+// mallopt / malloc_trim, which the Glibc module does not export: the HTTP server returns the memory of large
+// request bodies (HTTPServer.scheduleTrim).
+#include <malloc.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>

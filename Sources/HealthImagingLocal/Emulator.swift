@@ -184,7 +184,7 @@ public final class Emulator {
 
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
         if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
-        if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
+        if configuration.controlPlane && request.path.utf8.starts(with: ControlPlane.prefix.utf8) {
             return control(request)
         }
         let namespace = namespace(of: request)
@@ -353,8 +353,6 @@ extension Emulator: Sendable {}
 /// Request ids in the UUID v4 form, from a fast generator seeded by the system's (not a security boundary).
 struct RequestIdGenerator {
     private var state: UInt64 = UInt64.random(in: .min ... .max)
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
     private mutating func next64() -> UInt64 {
         // SplitMix64.
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -364,21 +362,30 @@ struct RequestIdGenerator {
         return z ^ (z >> 31)
     }
 
+    /// The next id, written straight into the String's storage (no arrays, no formatting).
     mutating func next() -> String {
         var high = next64()
         var low = next64()
         high = (high & ~0xF000) | 0x4000  // version 4
         low = (low & ~(0xC << 60)) | (0x8 << 60)  // variant 10
-        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var position = 0
-        for (index, word) in [high, low].enumerated() {
-            for nibble in stride(from: 60, through: 0, by: -4) {
-                if [8, 13, 18, 23].contains(position) { position += 1 }
-                out[position] = Self.hex[Int((word >> UInt64(nibble)) & 0xF)]
-                position += 1
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var position = 0
+            func emit(_ word: UInt64) {
+                var nibble = 60
+                while nibble >= 0 {
+                    if position == 8 || position == 13 || position == 18 || position == 23 {
+                        out[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    let digit = UInt8(truncatingIfNeeded: (word >> UInt64(nibble)) & 0xF)
+                    out[position] = digit < 10 ? 0x30 + digit : 0x57 + digit
+                    position += 1
+                    nibble -= 4
+                }
             }
-            _ = index
+            emit(high)
+            emit(low)
+            return 36
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

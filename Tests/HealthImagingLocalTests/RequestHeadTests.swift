@@ -15,9 +15,12 @@ import Testing
 
     @Test func passesAWellFormedHeadWithItsBodyLength() {
         #expect(verdict("POST /datastore HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n")
-            == .pass(bodyLength: 12, rewritten: nil, closeAfter: false))
-        #expect(verdict("GET /datastore HTTP/1.1\nHost: x\n\n") == .pass(bodyLength: 0, rewritten: nil, closeAfter: false))
-        #expect(verdict("GET /x HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n") == .pass(bodyLength: 0, rewritten: nil, closeAfter: true))
+            == .stream(RequestHead.Stream(framing: .length(12), limit: limits.maxBodyBytes, toFile: false,
+                                          head: Array("POST /datastore HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n".utf8),
+                                          framingHeaders: [.init(name: "Content-Length", value: "12")],
+                                          expectsContinue: false, closeAfter: false)))
+        #expect(verdict("GET /datastore HTTP/1.1\nHost: x\n\n") == .pass(rewritten: nil, closeAfter: false))
+        #expect(verdict("GET /x HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n") == .pass(rewritten: nil, closeAfter: true))
     }
 
     @Test func refusesMisframedContentLength() {
@@ -25,7 +28,12 @@ import Testing
             #expect(refusal("POST /x HTTP/1.1\r\nContent-Length: \(value)\r\n\r\n") == .badRequest, "\(value)")
         }
         #expect(refusal("POST /x HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n") == .badRequest)
-        #expect(verdict("POST /x HTTP/1.1\r\nContent-Length: 2\r\ncontent-length:2\r\n\r\n") == .pass(bodyLength: 2, rewritten: nil, closeAfter: false))
+        guard case .stream(let twice) = verdict("POST /x HTTP/1.1\r\nContent-Length: 2\r\ncontent-length:2\r\n\r\n") else {
+            Issue.record("repeated equal Content-Length refused")
+            return
+        }
+        #expect(twice.framing == .length(2))
+        #expect(String(decoding: twice.head, as: UTF8.self) == "POST /x HTTP/1.1\r\nContent-Length: 0\r\n")
         #expect(refusal("POST /x HTTP/1.1\r\nContent-Length : 2\r\n\r\n") == .badRequest)
         #expect(refusal("POST /x HTTP/1.1\r\nX: 1\r\n Content-Length: 2\r\n\r\n") == .badRequest)
         #expect(refusal("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n") == .notImplemented)
@@ -46,7 +54,11 @@ import Testing
         #expect(refusal("GET /x HTTP/2.0\r\n\r\n") == .badRequest)
         #expect(refusal("GET /x\r\n\r\n") == .badRequest)
         #expect(refusal("GET  /x HTTP/1.1\r\n\r\n") == .badRequest)
-        if case .pass(_, _, _) = verdict("GET http://127.0.0.1:7890/datastore HTTP/1.1\r\n\r\n") {} else { Issue.record("absolute form refused") }
+        // Absolute form is handed on in origin form (evhttp would take it for a proxy request).
+        #expect(verdict("GET http://127.0.0.1:7890/datastore?a=b HTTP/1.1\r\nHost: z\r\n\r\n")
+            == .pass(rewritten: Array("GET /datastore?a=b HTTP/1.1\r\nHost: z\r\n\r\n".utf8), closeAfter: false))
+        #expect(verdict("GET HTTPS://h HTTP/1.1\r\n\r\n") == .pass(rewritten: Array("GET / HTTP/1.1\r\n\r\n".utf8), closeAfter: false))
+        #expect(verdict("GET http://h?q=1 HTTP/1.1\r\n\r\n") == .pass(rewritten: Array("GET /?q=1 HTTP/1.1\r\n\r\n".utf8), closeAfter: false))
     }
 
     @Test func refusesBodiesOverTheLimitFromTheHead() {
@@ -55,12 +67,12 @@ import Testing
     }
 
     @Test func rewritesHTTP10AsHTTP11ClosingUnlessKeptAlive() {
-        guard case .pass(_, let rewritten?, true) = verdict("GET /x HTTP/1.0\r\nHost: y\r\n\r\n") else {
+        guard case .pass(let rewritten?, true) = verdict("GET /x HTTP/1.0\r\nHost: y\r\n\r\n") else {
             Issue.record("not rewritten")
             return
         }
         #expect(String(decoding: rewritten, as: UTF8.self) == "GET /x HTTP/1.1\r\nHost: y\r\nConnection: close\r\n\r\n")
-        guard case .pass(_, _?, false) = verdict("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") else {
+        guard case .pass(_?, false) = verdict("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") else {
             Issue.record("keep-alive lost")
             return
         }

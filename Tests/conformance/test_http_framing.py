@@ -292,3 +292,72 @@ def test_a_client_that_leaves_before_a_held_reply_costs_nothing(fresh_server):
     assert raw_request(fresh_server.url, "GET", "/_healthimaging/health").status == 200
     assert raw_request(fresh_server.url, "POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET)).status == 200
     assert len(os.listdir(f"/proc/{fresh_server.proc.pid}/fd")) < 64
+
+
+# ---------------------------------------------------------------------------
+# Absolute-form targets (RFC 9112 §3.2.2: a server MUST accept them) and HEAD refusals without a body.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", [
+    "http://127.0.0.1/_healthimaging/health",
+    "HTTP://example.com:8080/_healthimaging/health",
+    "https://localhost/_healthimaging/health?region=us-east-1",
+])
+def test_absolute_form_target_is_answered_and_the_connection_stays_open(server, target):
+    sock = connect(server.url)
+    try:
+        reader = Reader(sock)
+        sock.sendall(head("GET", target))
+        answer = reader.answer()
+        assert answer.status == 200 and answer.json()["status"] == "ready", answer
+        assert answer.headers.get("connection") is None, answer
+        sock.sendall(head("GET", "/_healthimaging/health"))
+        assert reader.answer().status == 200
+    finally:
+        sock.close()
+
+
+def test_absolute_form_routes_by_path_only(server):
+    r = raw_request(server.url, "POST", f"http://somewhere.example{list_path(SEED_DATASTORE, SEED_IMAGE_SET)}?maxResults=1")
+    assert r.status == 200, r
+    assert len(r.json()["imageSetPropertiesList"]) == 1
+    answer, _ = exchange(server.url, head("GET", "http://127.0.0.1"))
+    check_json_error(answer, 404, "UnknownOperationException")
+
+
+def read_to_eof(sock, timeout=10) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+@pytest.mark.parametrize("case,status", [
+    ("uri 20 KiB", 414), ("uri 100 KiB", 414), ("header 70 KiB", 431), ("header 100 KiB", 431),
+])
+def test_oversized_head_of_a_head_request_is_refused_without_a_body(fresh_server, case, status):
+    if case.startswith("uri"):
+        size = 20 if "20" in case else 100
+        data = head("HEAD", "/datastore/" + "a" * size * 1024)
+    else:
+        size = 70 if "70" in case else 100
+        data = head("HEAD", "/datastore", f"X-Big: {'b' * size * 1024}")
+    sock = connect(fresh_server.url)
+    try:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        received = read_to_eof(sock)
+    finally:
+        sock.close()
+    answer_head, separator, rest = received.partition(b"\r\n\r\n")
+    assert separator, received[:300]
+    assert answer_head.startswith(f"HTTP/1.1 {status} ".encode()), answer_head
+    assert b"\r\nContent-Length: " in answer_head and b"Content-Length: 0\r\n" not in answer_head + b"\r\n", answer_head
+    assert rest == b"", f"a HEAD answer carried {len(rest)} body bytes: {rest[:100]!r}"
+    assert raw_request(fresh_server.url, "GET", "/_healthimaging/health").status == 200

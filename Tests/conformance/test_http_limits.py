@@ -266,3 +266,44 @@ def test_accept_failures_back_off_quietly_and_recover(servers, tmp_path):
             pass
         assert time.monotonic() < deadline, "the server did not recover after descriptors were freed"
         time.sleep(0.2)
+
+
+# ---------------------------------------------------------------------------
+# Bodies within the limit: held once, and their memory given back once they are answered.
+# ---------------------------------------------------------------------------
+
+
+def post_body(url, path, body, results):
+    sock = connect(url, timeout=120)
+    try:
+        sock.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n").encode())
+        sock.sendall(body)
+        results.append(Reader(sock).answer(timeout=120))
+    finally:
+        sock.close()
+
+
+def test_memory_of_64_concurrent_15_mib_bodies_is_returned(fresh_server):
+    pid = fresh_server.proc.pid
+    # ListImageSetVersions takes no body: each 15 MiB body is read whole, then answered quickly.
+    path = list_path(SEED_DATASTORE, SEED_IMAGE_SET)
+    body = b"x" * (15 * 1024 * 1024)
+    warm = []
+    post_body(fresh_server.url, path, body, warm)
+    assert warm[0].status == 200, warm[0]
+    time.sleep(0.5)
+    before = rss_kib(pid, "VmRSS")
+    results = []
+    threads = [threading.Thread(target=post_body, args=(fresh_server.url, path, body, results)) for _ in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 64 and all(r.status == 200 for r in results), results[:3]
+    peak = rss_kib(pid, "VmHWM")
+    time.sleep(1.0)  # the server trims its heaps shortly after large bodies
+    after = rss_kib(pid, "VmRSS")
+    print(f"RSS before {before // 1024} MiB, peak {peak // 1024} MiB, idle after {after // 1024} MiB")
+    assert after - before < 64 * 1024, f"idle RSS {after // 1024} MiB, {(after - before) // 1024} MiB above the start"
+    assert raw_request(fresh_server.url, "GET", "/_healthimaging/health").status == 200

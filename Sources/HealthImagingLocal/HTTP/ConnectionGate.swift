@@ -5,7 +5,9 @@ import Glibc
 
 /// The gate in front of libevent's HTTP parser, one per connection: a filtering bufferevent
 /// (`bufferevent_filter_new`, installed with `evhttp_set_bevcb`) whose input filter hands libevent one whole,
-/// checked request head at a time (`RequestHead.inspect`) and then exactly its Content-Length of body. A
+/// checked request head at a time (`RequestHead.inspect`). Bodies are read here, not by evhttp
+/// (`StreamedBody`: into one array of the body's size, or a temporary file), and handed to the server with
+/// their head (`bodies`), which evhttp gets with `Content-Length: 0` and a body marker header. A
 /// refused head is replaced by a marker request that the server answers with the JSON error; everything after
 /// it on the connection is discarded unread, and the connection is closed once the answer is on the wire.
 ///
@@ -19,8 +21,8 @@ import Glibc
 final class ConnectionGate {
     enum State {
         case head
-        case body(remaining: Int, deadline: ContinuousClock.Instant, closeAfter: Bool)
-        /// A body going to a file (`HTTPServer.streamsBody`); its head is handed on once it is complete.
+        /// A body being read (into memory, or a file: `HTTPServer.streamsBody`); its head is handed on once
+        /// it is complete.
         case streaming(StreamedBody)
         /// Nothing more is read as a request: input is discarded.
         case closing
@@ -37,9 +39,9 @@ final class ConnectionGate {
     /// Refusals handed to evhttp as marker requests, answered in order (`head`: the refused request was a
     /// HEAD, so its answer has no body).
     var refusals: [(error: APIError, head: Bool)] = []
-    /// Streamed bodies handed to evhttp behind a body marker request, taken in order by the server, with
-    /// the framing headers the head handed on left out.
-    var bodies: [(file: BodyFile, headers: [RequestHead.Header])] = []
+    /// Bodies read by the gate, whose heads were handed to evhttp with a body marker, taken in order by the
+    /// server, with the framing headers those heads left out.
+    var bodies: [(body: StreamedBody.Finished, headers: [RequestHead.Header])] = []
     /// Requests handed to evhttp and not yet answered (`answered()`), so that a `100 Continue` never
     /// overtakes an earlier answer.
     private var unanswered = 0
@@ -98,18 +100,58 @@ final class ConnectionGate {
     /// Called when libevent frees the filter (its finalizer): drop everything that points at this gate.
     private func released() {
         if case .streaming(let body) = state { body.abandon() }
-        for body in bodies { body.file.remove() }
+        for case (.file(let file), _) in bodies { file.remove() }
         bodies = []
         if let flushEvent { event_free(flushEvent) }
         if let underlyingOutputCallback { evbuffer_remove_cb_entry(bufferevent_get_output(underlying), underlyingOutputCallback) }
         if let filter { registry.gates[filter] = nil }
+        filter = nil
     }
 
     private func scheduleFlush() {
-        guard !flushScheduled, let flushEvent, let filter else { return }
+        guard !sending, !flushScheduled, let flushEvent, let filter else { return }
         flushScheduled = true
         bufferevent_incref(filter)
         event_active(flushEvent, Int32(EV_TIMEOUT), 0)
+    }
+
+    /// Set while the server hands evhttp an answer (`send`), which flushes it itself right after.
+    private var sending = false
+
+    /// Hands evhttp an answer (`reply` calls `evhttp_send_reply`) and writes it at once, in the same loop
+    /// turn, rather than on the next (`scheduleFlush`): evhttp then finishes the request and starts reading
+    /// the connection again within the turn in which it stopped, so with the epoll changelist the
+    /// connection's registration stays as it is (no epoll_ctl per request).
+    func send(_ reply: () -> Void) {
+        sending = true
+        reply()
+        sending = false
+        guard let filter else { return }
+        bufferevent_incref(filter)
+        defer { bufferevent_decref(filter) }
+        // Write straight to the socket when nothing is queued ahead: the socket's bufferevent would otherwise
+        // register for writability, write on the next turn and unregister (two epoll_ctl per answer).
+        let output = bufferevent_get_output(filter)
+        let fd = bufferevent_getfd(underlying)
+        if fd >= 0, evbuffer_get_length(bufferevent_get_output(underlying)) == 0,
+           Int32(bufferevent_get_enabled(filter)) & Int32(EV_WRITE) != 0 {
+            // > evbuffer_write: Write the contents of an evbuffer to a file descriptor. The evbuffer will be
+            // > drained after the bytes have been successfully written.  (buffer.h; a non-blocking socket
+            // > takes what it can, -1 with EAGAIN when full)
+            while evbuffer_get_length(output) > 0, evbuffer_write(output, fd) > 0 {}
+            if evbuffer_get_length(output) == 0 {
+                // > bufferevent_trigger: Triggers bufferevent data callbacks ... if the watermark conditions
+                // > are met  (bufferevent.h): evhttp's write callback, which finishes the request.
+                bufferevent_trigger(filter, Int16(EV_WRITE), 0)
+                shutDownIfDrained()
+                return
+            }
+        }
+        // > bufferevent_flush: Triggers the bufferevent to produce more data if possible.  (bufferevent.h; for a
+        // > filter, BEV_NORMAL moves what its output holds to the underlying bufferevent while writing is enabled,
+        // > and runs evhttp's write callback once it is drained)
+        bufferevent_flush(filter, Int16(EV_WRITE), BEV_NORMAL)
+        shutDownIfDrained()
     }
 
     private func flush() {
@@ -142,21 +184,6 @@ final class ConnectionGate {
             case .closing:
                 if available > 0 { evbuffer_drain(source, available) }
                 return moved ? BEV_OK : BEV_NEED_MORE
-            case .body(let remaining, let deadline, let closeAfter):
-                guard available > 0 else { return moved ? BEV_OK : BEV_NEED_MORE }
-                if ContinuousClock.now > deadline {
-                    // Too slow: stop feeding evhttp, whose read timeout then drops the connection.
-                    state = .closing
-                    continue
-                }
-                let count = min(remaining, available)
-                evbuffer_remove_buffer(source, destination, count)
-                moved = true
-                if count == remaining {
-                    state = closeAfter ? .closing : .head
-                } else {
-                    state = .body(remaining: remaining - count, deadline: deadline, closeAfter: closeAfter)
-                }
             case .streaming(let body):
                 guard available > 0 else { return moved ? BEV_OK : BEV_NEED_MORE }
                 if ContinuousClock.now > body.deadline {
@@ -170,7 +197,7 @@ final class ConnectionGate {
                     keepReading()
                     return moved ? BEV_OK : BEV_NEED_MORE
                 case .done:
-                    bodies.append((body.file, body.stream.framingHeaders))
+                    bodies.append((body.finish(), body.stream.framingHeaders))
                     var head = body.stream.head
                     head.append(contentsOf: "\(ConnectionGates.bodyMarkerHeader): \(registry.secret)\r\n\r\n".utf8)
                     head.withUnsafeBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
@@ -189,7 +216,7 @@ final class ConnectionGate {
                     if available > limits.maxHeadBytes {
                         let tooLong = scanned == 0 ? APIError(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes")
                             : APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes")
-                        refuse(tooLong, destination)
+                        refuse(tooLong, destination, head: startsWithHEAD(source))
                         moved = true
                         continue
                     }
@@ -205,7 +232,7 @@ final class ConnectionGate {
                     verdict = .refuse(APIError(.internalServer, "The request head could not be buffered"))
                 }
                 switch verdict {
-                case .pass(let bodyLength, let rewritten, let closeAfter):
+                case .pass(let rewritten, let closeAfter):
                     if let rewritten {
                         evbuffer_drain(source, headLength)
                         rewritten.withUnsafeBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
@@ -214,12 +241,7 @@ final class ConnectionGate {
                     }
                     moved = true
                     unanswered += 1
-                    if bodyLength > 0 {
-                        let deadline = ContinuousClock.now + .milliseconds(Int(limits.bodyTimeoutSeconds * 1000))
-                        state = .body(remaining: bodyLength, deadline: deadline, closeAfter: closeAfter)
-                    } else if closeAfter {
-                        state = .closing
-                    }
+                    if closeAfter { state = .closing }
                 case .stream(let stream):
                     evbuffer_drain(source, headLength)
                     let deadline = ContinuousClock.now + .milliseconds(Int(limits.bodyTimeoutSeconds * 1000))

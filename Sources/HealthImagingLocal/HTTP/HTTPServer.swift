@@ -21,6 +21,7 @@ public final class HTTPServer {
     private let handler: Handler
     private let gates: ConnectionGates
     private var requestIds = RequestIdGenerator()
+    private var date = HTTPDate()
     private var acceptBackoff: AcceptBackoff?
     public private(set) var port: Int = 0
     public let host: String
@@ -30,7 +31,17 @@ public final class HTTPServer {
     /// in-process test server, which stops through its own event instead).
     public init(host: String, port: Int, limits: RequestHead.Limits = .init(), handleSignals: Bool = true,
                 logger: Logger = Logger(label: "healthimaging-local"), handler: @escaping Handler) throws {
-        guard let base = event_base_new() else { throw HTTPServerError(description: "event_base_new failed") }
+        // > EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST: ... tells the epoll backend to use a "changelist" so that
+        // > it can combine multiple changes to the same fd into a single epoll_ctl call, or none at all when
+        // > an event is removed and re-added before the next dispatch.  (event.h)
+        // evhttp stops reading a connection while it answers a request and starts again once the answer is
+        // queued, on every request: with the changelist that costs no epoll_ctl (the connection keeps its
+        // registration). Its caveat (file descriptors shared with dup()) does not apply: each socket is its own.
+        guard let config = event_config_new() else { throw HTTPServerError(description: "event_config_new failed") }
+        event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
+        let made = event_base_new_with_config(config)
+        event_config_free(config)
+        guard let base = made else { throw HTTPServerError(description: "event_base_new failed") }
         guard let http = evhttp_new(base) else {
             event_base_free(base)
             throw HTTPServerError(description: "evhttp_new failed")
@@ -43,6 +54,11 @@ public final class HTTPServer {
         gates = ConnectionGates(limits: limits)
         // A write to a connection the client already closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
+        // > M_MMAP_THRESHOLD: ... Allocations greater than or equal to the limit are satisfied using mmap(2)
+        // > ... Note: ... setting this parameter disables the dynamic adjustment of the threshold.  (mallopt(3))
+        // Without it, glibc raises the threshold to the size of the largest block freed (up to 32 MiB), so
+        // body-sized arrays move into the heap after the first one and their memory is never returned.
+        _ = mallopt(M_MMAP_THRESHOLD, 512 * 1024)
 
         // Every connection reads through a gate (ConnectionGate) that checks each request head's framing
         // before libevent parses it, and refuses in JSON what libevent would misread or answer in HTML.
@@ -188,15 +204,16 @@ public final class HTTPServer {
     // MARK: requests
 
     private func handle(_ raw: OpaquePointer) {
-        var request = Self.read(raw)
+        let (read, markers) = Self.read(raw)
+        var request = read
         let gate = gates.gate(for: raw)
         // HEAD is answered as GET without the body, with the GET's Content-Length.
         var head = request.method == "HEAD"
         if head { request.method = "GET" }
-        if request.header(ConnectionGates.markerHeader) != nil {
+        if let marker = markers.refused {
             // A head the gate refused: answer its error. A client cannot forge the marker (it carries the
             // gate's secret), and a request that tries is refused like any other unreadable one.
-            if let gate, request.header(ConnectionGates.markerHeader) == gates.secret, !gate.refusals.isEmpty {
+            if let gate, marker == gates.secret, !gate.refusals.isEmpty {
                 let refused = gate.refusals.removeFirst()
                 request.refusal = refused.error
                 head = refused.head
@@ -204,19 +221,21 @@ public final class HTTPServer {
                 request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
             }
         }
-        if request.refusal == nil, request.header(ConnectionGates.bodyMarkerHeader) != nil {
-            // A streamed body: the gate wrote it to a file and handed on the head without its framing headers.
-            if let gate, request.header(ConnectionGates.bodyMarkerHeader) == gates.secret, !gate.bodies.isEmpty {
+        if request.refusal == nil, let marker = markers.body {
+            // A body the gate read (into memory or a file), handed on behind its head without the framing headers.
+            if let gate, marker == gates.secret, !gate.bodies.isEmpty {
                 let body = gate.bodies.removeFirst()
-                request.headers.removeAll { $0.name.caseInsensitiveCompare(ConnectionGates.bodyMarkerHeader) }
                 request.headers.removeAll { $0.name.caseInsensitiveCompare("Content-Length") }
-                request.headers += body.headers.map { ($0.name, $0.value) }
-                request.bodyFile = body.file
+                for header in body.headers { request.headers.append((header.name, header.value)) }
+                switch body.body {
+                case .file(let file): request.bodyFile = file
+                case .memory(let bytes): request.body = bytes
+                }
             } else {
                 request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
             }
         }
-        let close = request.refusal != nil || Self.wantsClose(request)
+        let close = request.refusal != nil || markers.close
         // A refused request never reaches the application: answered here, with a request id like any answer.
         let bodyFile = request.bodyFile
         let reply = request.refusal.map { error -> Reply in
@@ -224,6 +243,7 @@ public final class HTTPServer {
             response.headers.append(("x-amzn-RequestId", requestIds.next()))
             return Reply(response)
         } ?? handler(request)
+        if request.body.count >= Self.largeBody { scheduleTrim() }
         let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
         if let start = reply.start {
             start(Responder(server: self, outgoing: outgoing, delayMillis: reply.delayMillis, edits: reply.edits,
@@ -233,16 +253,37 @@ public final class HTTPServer {
         }
     }
 
-    /// Sends an answer now, or after `afterMillis` (injected latency), then removes the request's body file.
+    /// A body this large is worth giving back to the system once its request is done (`scheduleTrim`).
+    static let largeBody = 1 << 20
+    private var trimScheduled = false
+
+    /// Returns freed heap memory to the system shortly after large bodies were handled. Their bytes pass
+    /// through libevent's buffers in chains of up to a few tens of KiB, below the mmap threshold, so glibc
+    /// keeps the freed chains in its heaps; malloc_trim hands the free pages back (RSS returns to where it
+    /// was). Coalesced: one trim per 200 ms at most, and none while only small requests come.
+    private func scheduleTrim() {
+        guard !trimScheduled else { return }
+        trimScheduled = true
+        after(milliseconds: 200) { [weak self] in
+            self?.trimScheduled = false
+            // > malloc_trim: attempts to release free memory from the heap (by calling sbrk(2) or madvise(2)
+            // > with suitable arguments)... pad = 0: only the minimum amount of memory is maintained at the
+            // > top of the heap.  (malloc_trim(3); since glibc 2.8 every arena, not only the top of the heap)
+            _ = malloc_trim(0)
+        }
+    }
+
+    /// Removes the request's body file and sends the answer, now or after `afterMillis` (injected latency).
     func transmit(_ outgoing: Outgoing, afterMillis delay: Int, bodyFile: BodyFile?) {
+        // The body file goes first: the answer is complete, and once it is written the client may look.
         guard delay > 0 else {
-            Self.send(outgoing, gate: gates.gate(for: outgoing.request))
             bodyFile?.remove()
+            send(outgoing, gate: gates.gate(for: outgoing.request))
             return
         }
         after(milliseconds: delay) { [weak self] in
-            if let self { Self.send(outgoing, gate: self.gates.gate(for: outgoing.request)) }
             bodyFile?.remove()
+            if let self { self.send(outgoing, gate: self.gates.gate(for: outgoing.request)) }
         }
     }
 
@@ -259,16 +300,16 @@ public final class HTTPServer {
         }, timer.toOpaque(), &delay)
     }
 
-    /// Whether the client asked for the connection to close after this answer (HTTP/1.0 arrives from the
-    /// gate as 1.1 with `Connection: close` spelled out).
-    private static func wantsClose(_ request: Request) -> Bool {
-        request.headers.contains { header in
-            header.name.caseInsensitiveCompare("Connection")
-                && header.value.lowercased().split(separator: ",").contains { $0.trimmingSpaces == "close" }
-        }
+    /// What `read` noticed in the headers on the way: the gate's markers (taken out of the request's
+    /// headers) and whether the client asked for the connection to close after this answer (HTTP/1.0
+    /// arrives from the gate as 1.1 with `Connection: close` spelled out).
+    struct Markers {
+        var refused: String?
+        var body: String?
+        var close = false
     }
 
-    private static func read(_ raw: OpaquePointer) -> Request {
+    private static func read(_ raw: OpaquePointer) -> (Request, Markers) {
         let method: String
         switch evhttp_request_get_command(raw) {
         case EVHTTP_REQ_GET: method = "GET"
@@ -284,11 +325,24 @@ public final class HTTPServer {
         }
         let uri = evhttp_request_get_uri(raw).map { String(cString: $0) } ?? "/"
         var headers: [(name: String, value: String)] = []
+        var markers = Markers()
         if let list = evhttp_request_get_input_headers(raw) {
+            headers.reserveCapacity(8)
             var entry = hil_evkeyvalq_first(list)
             while let current = entry {
-                headers.append((String(cString: current.pointee.key), String(cString: current.pointee.value)))
                 entry = hil_evkeyval_next(current)
+                let key = current.pointee.key!, value = current.pointee.value!
+                // The few names that matter here are told apart by their C bytes, before any String is made.
+                if strcasecmp(key, ConnectionGates.markerHeader) == 0 {
+                    markers.refused = String(cString: value)
+                    continue
+                }
+                if strcasecmp(key, ConnectionGates.bodyMarkerHeader) == 0 {
+                    markers.body = String(cString: value)
+                    continue
+                }
+                if strcasecmp(key, "Connection") == 0 && Self.listsClose(value) { markers.close = true }
+                headers.append((String(cString: key), String(cString: value)))
             }
         }
         var body: [UInt8] = []
@@ -296,11 +350,36 @@ public final class HTTPServer {
             let length = evbuffer_get_length(input)
             if length > 0 {
                 body = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-                    count = Int(evbuffer_remove(input, buffer.baseAddress, length))
+                    // Piece by piece: each evbuffer_remove drains — and frees — the chains it copied, so the
+                    // body is held once, not twice, while it is copied.
+                    // > evbuffer_remove: Read data from an event buffer and drain the bytes read.  (buffer.h)
+                    var done = 0
+                    while done < length {
+                        let piece = evbuffer_remove(input, buffer.baseAddress! + done, min(length - done, 256 * 1024))
+                        guard piece > 0 else { break }
+                        done += Int(piece)
+                    }
+                    count = done
                 }
             }
         }
-        return Request(method: method, uri: uri, headers: headers, body: body)
+        return (Request(method: method, uri: uri, headers: headers, body: body), markers)
+    }
+
+    /// Whether a `Connection` value lists the `close` option (case-insensitive, comma-separated, optional
+    /// whitespace), read from its C bytes.
+    static func listsClose(_ value: UnsafePointer<CChar>) -> Bool {
+        var start = value
+        while true {
+            while start.pointee == 0x20 || start.pointee == 0x09 || start.pointee == 0x2C { start += 1 }
+            if start.pointee == 0 { return false }
+            var end = start
+            while end.pointee != 0 && end.pointee != 0x2C { end += 1 }
+            var last = end
+            while last > start && ((last - 1).pointee == 0x20 || (last - 1).pointee == 0x09) { last -= 1 }
+            if last - start == 5 && strncasecmp(start, "close", 5) == 0 { return true }
+            start = end
+        }
     }
 
     /// One answer on its way out.
@@ -317,15 +396,18 @@ public final class HTTPServer {
         }
     }
 
-    private static func send(_ outgoing: Outgoing, gate: ConnectionGate?) {
+    private func send(_ outgoing: Outgoing, gate: ConnectionGate?) {
         let raw = outgoing.request
         let response = outgoing.response
         if let output = evhttp_request_get_output_headers(raw) {
             for header in response.headers where !header.name.caseInsensitiveCompare("Content-Length") {
                 evhttp_add_header(output, header.name, header.value)
             }
-            // Always given (libevent adds one only for HTTP/1.1 answers that carry a body).
-            evhttp_add_header(output, "Content-Length", String(response.body.count))
+            // Always given (libevent adds one only for HTTP/1.1 answers that carry a body), as digits written
+            // into a small buffer.
+            Self.withDecimal(response.body.count) { evhttp_add_header(output, "Content-Length", $0) }
+            // Given, so that evhttp does not format one per answer.
+            date.withCurrent { evhttp_add_header(output, "Date", $0) }
             if outgoing.close {
                 if let gate {
                     // evhttp must not close by itself (see ConnectionGate): it never sees a close — not in the
@@ -341,15 +423,34 @@ public final class HTTPServer {
                 }
             }
         }
-        let buffer = evbuffer_new()
-        if !outgoing.head {
-            response.body.withUnsafeBytes { bytes in
-                if let address = bytes.baseAddress, bytes.count > 0 { evbuffer_add(buffer, address, bytes.count) }
-            }
+        // The body goes into the request's own output buffer (no buffer made and freed per answer).
+        // > evhttp_send_reply ... databuf: the body of the response (may be NULL)  (http.h; with NULL the
+        // > request's output buffer is sent)
+        if !outgoing.head, !response.body.isEmpty, let buffer = evhttp_request_get_output_buffer(raw) {
+            response.body.withUnsafeBytes { bytes in _ = evbuffer_add(buffer, bytes.baseAddress, bytes.count) }
         }
-        evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), buffer)
-        evbuffer_free(buffer)
-        gate?.answered()
+        if let gate {
+            gate.send { evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil) }
+            gate.answered()
+        } else {
+            evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil)
+        }
+    }
+
+    /// `value` in decimal as a C string, without formatting calls.
+    static func withDecimal<T>(_ value: Int, _ body: (UnsafePointer<CChar>) -> T) -> T {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 24) { buffer in
+            var index = 23
+            buffer[index] = 0
+            var rest = value.magnitude
+            repeat {
+                index -= 1
+                buffer[index] = CChar(48 + Int(rest % 10))
+                rest /= 10
+            } while rest > 0
+            if value < 0 { index -= 1; buffer[index] = CChar(UInt8(ascii: "-")) }
+            return body(buffer.baseAddress! + index)
+        }
     }
 }
 

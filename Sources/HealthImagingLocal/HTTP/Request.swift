@@ -131,7 +131,10 @@ public func percentDecode<C: Collection<UInt8>>(_ text: C, plusIsSpace: Bool = f
 }
 
 extension String {
+    /// Equal ignoring ASCII case (header names are ASCII tokens), byte by byte: no lowercased copies.
     func caseInsensitiveCompare(_ other: String) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+        let a = utf8, b = other.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { $0 == $1 || ($0 | 0x20 == $1 | 0x20 && ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A) }
     }
 }

@@ -1,7 +1,8 @@
 /// The framing rules a request head must meet before libevent reads it as a request (RFC 9112, strictly):
 /// one request line `METHOD SP target SP HTTP/1.x`, header lines `name: value` with a token name and no
 /// whitespace before the colon, no obsolete line folding, at most one Content-Length value (repeats must be
-/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. A head that breaks one is refused whole —
+/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. The gate
+/// reads every body itself (`Verdict.stream`): evhttp is handed heads only. A head that breaks one is refused whole —
 /// its body is never read and nothing after it on the connection is read as a request — so no request can
 /// hide inside another one's body.
 public struct RequestHead: Sendable {
@@ -24,14 +25,37 @@ public struct RequestHead: Sendable {
     }
 
     /// The methods the routes use; any other is answered 501 before its body is read.
-    public static let allowedMethods: Set<String> = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+    public static let allowedMethods: [String] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+
+    /// The method's name when the routes use it (one of `allowedMethods`, compared byte by byte).
+    static func knownMethod(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
+        allowedMethods.first { equals(head, range, $0) }
+    }
+
+    /// Whether the bytes in `range` are `literal` (ASCII), optionally ignoring ASCII case (`literal` then
+    /// lowercase).
+    static func equals(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString,
+                       ignoringCase: Bool = false) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount else { return false }
+        let bytes = literal.utf8Start
+        for offset in 0..<range.count {
+            var byte = head[range.lowerBound + offset]
+            if ignoringCase, byte >= 0x41, byte <= 0x5A { byte |= 0x20 }
+            if byte != bytes[offset] { return false }
+        }
+        return true
+    }
+
+    private static func equals(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ text: String) -> Bool {
+        range.count == text.utf8.count && zip(range, text.utf8).allSatisfy { head[$0] == $1 }
+    }
 
     public enum Verdict: Equatable, Sendable {
-        /// Hand the head on (as `rewritten` when it had to change: HTTP/1.0 is passed on as 1.1 with its
-        /// connection semantics spelled out), then `bodyLength` bytes of body.
-        case pass(bodyLength: Int, rewritten: [UInt8]?, closeAfter: Bool)
-        /// A route whose body is streamed to a file (`HTTPServer.streamsBody`): read the body as `stream`
-        /// says, then hand on its `head`.
+        /// A request without a body: hand the head on (as `rewritten` when it had to change: HTTP/1.0 is
+        /// passed on as 1.1 with its connection semantics spelled out, an absolute-form target in origin form).
+        case pass(rewritten: [UInt8]?, closeAfter: Bool)
+        /// A request with a body: read the body as `stream` says (into memory, or into a file for a route
+        /// `HTTPServer.streamsBody` names), then hand on its `head`.
         case stream(Stream)
         /// Answer this error, read nothing more from the connection, and close it.
         case refuse(APIError)
@@ -43,10 +67,13 @@ public struct RequestHead: Sendable {
             case length(Int)
             case chunked
         }
+        public typealias HeadParts = (head: [UInt8], framingHeaders: [Header])
         public var framing: Framing
         /// The most body bytes accepted (the route's limit).
         public var limit: Int
-        /// The head to hand on once the body is on disk, without its final empty line: the request line (as
+        /// Whether the body goes to a temporary file (a streamed route) or into memory.
+        public var toFile: Bool
+        /// The head to hand on once the body is read, without its final empty line: the request line (as
         /// HTTP/1.1) and header lines, less the framing headers (Content-Length, Transfer-Encoding, Expect), plus
         /// `Content-Length: 0`.
         public var head: [UInt8]
@@ -69,6 +96,7 @@ public struct RequestHead: Sendable {
     /// Inspects one complete head: the bytes up to and including the empty line that ends it.
     public static func inspect(_ head: UnsafeRawBufferPointer, limits: Limits, streams: StreamsBody? = nil) -> Verdict {
         var lines: [Range<Int>] = []
+        lines.reserveCapacity(16)
         var start = 0
         for index in 0..<head.count where head[index] == 0x0A {
             var end = index
@@ -84,25 +112,29 @@ public struct RequestHead: Sendable {
         if requestLine.count > limits.maxURILength + 32 {
             return .refuse(APIError(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes"))
         }
-        let parts = split(head, requestLine, on: 0x20)
-        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
+        // METHOD SP target SP version: exactly two spaces, three non-empty parts (no array of parts is made).
+        guard let space1 = requestLine.first(where: { head[$0] == 0x20 }),
+              let space2 = (space1 + 1..<requestLine.upperBound).first(where: { head[$0] == 0x20 }),
+              !(space2 + 1..<requestLine.upperBound).contains(where: { head[$0] == 0x20 }),
+              space1 > requestLine.lowerBound, space2 > space1 + 1, space2 + 1 < requestLine.upperBound else {
             return .refuse(bad("malformed request line \"\(printable(head, requestLine))\"; expected METHOD /path HTTP/1.1"))
         }
-        let method = String(decoding: UnsafeRawBufferPointer(rebasing: head[parts[0]]), as: UTF8.self)
+        let parts = [requestLine.lowerBound..<space1, space1 + 1..<space2, space2 + 1..<requestLine.upperBound]
         let target = parts[1]
-        let version = String(decoding: UnsafeRawBufferPointer(rebasing: head[parts[2]]), as: UTF8.self)
         guard parts[0].allSatisfy({ isTokenByte(head[$0]) }) else {
             return .refuse(bad("malformed request method \"\(printable(head, parts[0]))\""))
         }
-        guard version == "HTTP/1.1" || version == "HTTP/1.0" else {
+        let http11 = equals(head, parts[2], "HTTP/1.1")
+        guard http11 || equals(head, parts[2], "HTTP/1.0") else {
             return .refuse(bad("unsupported protocol version \"\(printable(head, parts[2]))\"; use HTTP/1.1"))
         }
         guard target.allSatisfy({ (0x21...0x7E).contains(head[$0]) }) else {
             return .refuse(bad("the request target contains a byte that is not printable ASCII"))
         }
-        guard allowedMethods.contains(method) else {
+        guard let method = knownMethod(head, parts[0]) else {
             return .refuse(APIError(.notImplemented, "The method \(printable(head, parts[0])) is not supported; the API uses GET, POST, PUT, DELETE, PATCH (and HEAD)"))
         }
+        let version = http11 ? "HTTP/1.1" : "HTTP/1.0"
         let first = head[target.lowerBound]
         let second = target.count > 1 ? head[target.lowerBound + 1] : 0
         if first == UInt8(ascii: "/") && second == UInt8(ascii: "/") {
@@ -140,8 +172,9 @@ public struct RequestHead: Sendable {
             guard value.allSatisfy({ head[$0] == 0x09 || head[$0] >= 0x20 && head[$0] != 0x7F }) else {
                 return .refuse(bad("the value of header \(printable(head, name)) contains a control character"))
             }
-            switch lowercased(head, name) {
-            case "content-length":
+            // Header names compared byte by byte, ignoring ASCII case (no lowercased copies).
+            switch name.count {
+            case 14 where equals(head, name, "content-length", ignoringCase: true):
                 guard !value.isEmpty, value.count <= 18, value.allSatisfy({ (0x30...0x39).contains(head[$0]) }),
                       let length = Int(String(decoding: UnsafeRawBufferPointer(rebasing: head[value]), as: UTF8.self)) else {
                     return .refuse(bad("invalid Content-Length \"\(printable(head, value))\"; expected digits only"))
@@ -151,18 +184,20 @@ public struct RequestHead: Sendable {
                 }
                 contentLength = length
                 framingLines.append((line, name, value))
-            case "transfer-encoding":
+            case 17 where equals(head, name, "transfer-encoding", ignoringCase: true):
                 if transferEncoding != nil { transferEncoding = line.lowerBound..<line.lowerBound }  // repeated: never plain "chunked"
                 else { transferEncoding = value }
                 framingLines.append((line, name, value))
-            case "connection":
-                for token in lowercased(head, value).split(separator: ",") {
-                    let option = token.trimmingSpaces
-                    if option == "close" { closeRequested = true }
-                    if option == "keep-alive" { keepAliveRequested = true }
+            case 10 where equals(head, name, "connection", ignoringCase: true):
+                var tokenStart = value.lowerBound
+                for index in value.lowerBound...value.upperBound where index == value.upperBound || head[index] == UInt8(ascii: ",") {
+                    let option = trimmed(head, tokenStart..<index)
+                    if equals(head, option, "close", ignoringCase: true) { closeRequested = true }
+                    if equals(head, option, "keep-alive", ignoringCase: true) { keepAliveRequested = true }
+                    tokenStart = index + 1
                 }
-            case "expect":
-                guard lowercased(head, value) == "100-continue" else {
+            case 6 where equals(head, name, "expect", ignoringCase: true):
+                guard equals(head, value, "100-continue", ignoringCase: true) else {
                     return .refuse(bad("unsupported expectation \"\(printable(head, value))\"; only 100-continue is understood"))
                 }
                 expectsContinue = true
@@ -174,6 +209,26 @@ public struct RequestHead: Sendable {
         if transferEncoding != nil && contentLength != nil {
             return .refuse(bad("both Transfer-Encoding and Content-Length are given"))
         }
+        let closeAfter = closeRequested || (version == "HTTP/1.0" && !keepAliveRequested)
+        /// The head handed on for a body the gate reads itself: without the framing headers, and
+        /// `Content-Length: 0`, so that evhttp reads no body.
+        func bodylessHead() -> Stream.HeadParts {
+            var rewritten: [UInt8] = []
+            rewritten.reserveCapacity(head.count + 24)
+            appendRequestLine(&rewritten, head, method: parts[0], target: target)
+            for line in lines.dropFirst() where !framingLines.contains(where: { $0.line == line }) {
+                rewritten.append(contentsOf: head[line])
+                rewritten.append(contentsOf: [0x0D, 0x0A])
+            }
+            if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
+            rewritten.append(contentsOf: "Content-Length: 0\r\n".utf8)
+            let headers = framingLines.map {
+                Header(name: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.name]), as: UTF8.self),
+                       value: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.value]), as: UTF8.self))
+            }
+            return (rewritten, headers)
+        }
+
         // A streamed route: the body (Content-Length or chunked) goes to a file, within the route's limit.
         if let streams, transferEncoding != nil || (contentLength ?? 0) > 0,
            let limit = streams(method, originPath(head, target)) {
@@ -192,23 +247,8 @@ public struct RequestHead: Sendable {
                 }
                 framing = .length(length)
             }
-            let closeAfter = closeRequested || (version == "HTTP/1.0" && !keepAliveRequested)
-            var rewritten: [UInt8] = []
-            rewritten.reserveCapacity(head.count + 24)
-            rewritten.append(contentsOf: head[parts[0].lowerBound..<parts[1].upperBound])
-            rewritten.append(contentsOf: " HTTP/1.1\r\n".utf8)
-            let dropped = Set(framingLines.map(\.line.lowerBound))
-            for line in lines.dropFirst() where !dropped.contains(line.lowerBound) {
-                rewritten.append(contentsOf: head[line])
-                rewritten.append(contentsOf: [0x0D, 0x0A])
-            }
-            if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
-            rewritten.append(contentsOf: "Content-Length: 0\r\n".utf8)
-            let headers = framingLines.map {
-                Header(name: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.name]), as: UTF8.self),
-                       value: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.value]), as: UTF8.self))
-            }
-            return .stream(Stream(framing: framing, limit: limit, head: rewritten, framingHeaders: headers,
+            let (rewritten, headers) = bodylessHead()
+            return .stream(Stream(framing: framing, limit: limit, toFile: true, head: rewritten, framingHeaders: headers,
                                   expectsContinue: expectsContinue, closeAfter: closeAfter))
         }
         if transferEncoding != nil {
@@ -221,22 +261,30 @@ public struct RequestHead: Sendable {
         if bodyLength > limits.maxBodyBytes {
             return .refuse(APIError(.payloadTooLarge, "The request body is larger than \(limits.maxBodyBytes) bytes"))
         }
+        // Any other body is read by the gate into one array of its exact size (never held twice, nor in
+        // half-filled buffer chains), then handed to the server with its head.
+        if bodyLength > 0 {
+            let (rewritten, headers) = bodylessHead()
+            return .stream(Stream(framing: .length(bodyLength), limit: limits.maxBodyBytes, toFile: false, head: rewritten,
+                                  framingHeaders: headers, expectsContinue: expectsContinue, closeAfter: closeAfter))
+        }
 
         // HTTP/1.0 is handed on as 1.1 (the answer is 1.1, as RFC 9110 §6.2 recommends), closing after the
         // answer unless the client asked to keep the connection.
-        guard version == "HTTP/1.0" else { return .pass(bodyLength: bodyLength, rewritten: nil, closeAfter: closeRequested) }
-        let closeAfter = closeRequested || !keepAliveRequested
+        // An absolute-form target (`http://host/path`, RFC 9112 §3.2.2) is handed on in origin form: the Host
+        // never routes, and evhttp would take the request for a proxy request and close after answering it.
+        let absolute = head[target.lowerBound] != UInt8(ascii: "/")
+        guard version == "HTTP/1.0" || absolute else { return .pass(rewritten: nil, closeAfter: closeRequested) }
         var rewritten: [UInt8] = []
         rewritten.reserveCapacity(head.count + 24)
-        rewritten.append(contentsOf: head[parts[0].lowerBound..<parts[1].upperBound])
-        rewritten.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        appendRequestLine(&rewritten, head, method: parts[0], target: target)
         for line in lines.dropFirst() {
             rewritten.append(contentsOf: head[line])
             rewritten.append(contentsOf: [0x0D, 0x0A])
         }
         if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
         rewritten.append(contentsOf: [0x0D, 0x0A])
-        return .pass(bodyLength: bodyLength, rewritten: rewritten, closeAfter: closeAfter)
+        return .pass(rewritten: rewritten, closeAfter: closeAfter)
     }
 
     private static func bad(_ message: String) -> APIError { APIError(.badRequest, "Malformed HTTP request: \(message)") }
@@ -275,22 +323,45 @@ public struct RequestHead: Sendable {
         String(decoding: UnsafeRawBufferPointer(rebasing: head[range]), as: UTF8.self).lowercased()
     }
 
+    /// Where the origin form (path and query) of a request target starts: the target itself, or after the
+    /// scheme and authority of an absolute-form target (`http://authority/path?query`); nil when an absolute
+    /// target has no path (`http://host`, `http://host?q`), which means `/`.
+    static func originStart(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> Int? {
+        guard head[target.lowerBound] != UInt8(ascii: "/") else { return target.lowerBound }
+        var slashes = 0
+        for index in target {
+            if head[index] == UInt8(ascii: "?") && slashes >= 2 { return nil }
+            if head[index] == UInt8(ascii: "/") {
+                slashes += 1
+                if slashes == 3 { return index }
+            }
+        }
+        return nil
+    }
+
     /// The path of a request target (origin or absolute form), without the query.
     static func originPath(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> String {
-        var start = target.lowerBound
-        if head[start] != UInt8(ascii: "/") {
-            // `http://authority/path`: skip the scheme's "//" and the authority.
-            var slashes = 0
-            start = target.upperBound
-            for index in target where head[index] == UInt8(ascii: "/") {
-                slashes += 1
-                if slashes == 3 { start = index; break }
-            }
-            if start == target.upperBound { return "/" }
-        }
+        guard let start = originStart(head, target) else { return "/" }
         var end = start
         while end < target.upperBound, head[end] != UInt8(ascii: "?") { end += 1 }
         return String(decoding: UnsafeRawBufferPointer(rebasing: head[start..<end]), as: UTF8.self)
+    }
+
+    /// `METHOD SP origin-form SP HTTP/1.1 CRLF`.
+    private static func appendRequestLine(_ out: inout [UInt8], _ head: UnsafeRawBufferPointer, method: Range<Int>,
+                                          target: Range<Int>) {
+        out.append(contentsOf: head[method])
+        out.append(0x20)
+        if let start = originStart(head, target) {
+            out.append(contentsOf: head[start..<target.upperBound])
+        } else {
+            out.append(UInt8(ascii: "/"))
+            // `http://host?q`: the query follows the empty path.
+            if let mark = target.first(where: { head[$0] == UInt8(ascii: "?") }) {
+                out.append(contentsOf: head[mark..<target.upperBound])
+            }
+        }
+        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
     }
 
     private static func startsWithHTTPScheme(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {

@@ -3,11 +3,13 @@ import CLibevent
 import Glibc
 #endif
 
-/// One request body being written to a temporary file as it arrives (a route `HTTPServer.streamsBody`
-/// names): `Content-Length` bytes, or a `Transfer-Encoding: chunked` body decoded on the way (RFC 9112 §7.1:
-/// chunk extensions are skipped, trailer fields read and dropped). Bytes go from the connection's input
-/// buffer to the file with `evbuffer_write_atmost`, never through Swift memory, so a 1 GB body costs no more
-/// memory than a socket read.
+/// One request body being read by the connection's gate: into a temporary file as it arrives (a route
+/// `HTTPServer.streamsBody` names), or into one array of the body's exact size. `Content-Length` bytes, or
+/// (to a file only) a `Transfer-Encoding: chunked` body decoded on the way (RFC 9112 §7.1: chunk extensions
+/// are skipped, trailer fields read and dropped). File bytes go from the connection's input buffer to the
+/// file with `evbuffer_write_atmost`, never through Swift memory, so a 1 GB body costs no more memory than a
+/// socket read; memory bytes are copied once, out of libevent's 4 KiB read chains (which are then freed)
+/// into the array.
 ///
 /// Not Sendable: owned by its connection's gate, on the loop thread.
 final class StreamedBody {
@@ -26,9 +28,16 @@ final class StreamedBody {
         case trailers(bytes: Int)
     }
 
+    /// A finished body, as the server hands it to the request.
+    enum Finished {
+        case file(BodyFile)
+        case memory([UInt8])
+    }
+
     let stream: RequestHead.Stream
     let path: String
     private var fd: Int32
+    private var bytes: [UInt8] = []
     private(set) var count = 0
     /// Bytes of a `Content-Length` body still to come.
     private var remaining: Int
@@ -46,11 +55,15 @@ final class StreamedBody {
         self.deadline = deadline
         maxLineBytes = maxTrailerBytes
         if case .length(let length) = stream.framing { remaining = length } else { remaining = 0 }
+        if !stream.toFile { bytes.reserveCapacity(remaining) }
     }
 
     /// Opens a new temporary file in `directory` for the body.
     static func open(_ stream: RequestHead.Stream, directory: String, deadline: ContinuousClock.Instant,
                      maxTrailerBytes: Int) -> Result<StreamedBody, APIError> {
+        guard stream.toFile else {
+            return .success(StreamedBody(stream: stream, path: "", fd: -1, deadline: deadline, maxTrailerBytes: maxTrailerBytes))
+        }
         var template = Array((directory.hasSuffix("/") ? directory : directory + "/").utf8) + Array("hil-body-XXXXXX".utf8) + [0]
         // > mkstemp: generates a unique temporary filename from template, creates and opens the file, and returns
         // > an open file descriptor for the file. ... The file is created with permissions 0600.  (mkstemp(3))
@@ -64,11 +77,18 @@ final class StreamedBody {
         return .success(StreamedBody(stream: stream, path: path, fd: fd, deadline: deadline, maxTrailerBytes: maxTrailerBytes))
     }
 
-    /// The finished body, handed to the request.
-    var file: BodyFile { BodyFile(path: path, count: count) }
+    /// The finished body, handed to the request (once).
+    func finish() -> Finished {
+        guard stream.toFile else {
+            defer { bytes = [] }
+            return .memory(bytes)
+        }
+        return .file(BodyFile(path: path, count: count))
+    }
 
     /// Gives up: closes and removes the file.
     func abandon() {
+        guard stream.toFile else { return }
         closeFile()
         unlink(path)
     }
@@ -142,8 +162,23 @@ final class StreamedBody {
         }
     }
 
-    /// Moves `count` bytes from `source` to the file.
+    /// Moves `count` bytes from `source` to the file (or the array).
     private func write(_ source: OpaquePointer, _ count: Int) -> APIError? {
+        guard stream.toFile else {
+            var left = count
+            var vector = iovec()  // evbuffer_iovec is `#define evbuffer_iovec iovec` (event2/buffer.h)
+            while left > 0 {
+                // > evbuffer_peek: Function to peek at data inside an evbuffer without removing it or copying it
+                // > out.  (buffer.h; here the first chain, which is then drained and freed)
+                guard evbuffer_peek(source, -1, nil, &vector, 1) > 0, let base = vector.iov_base else { break }
+                let piece = min(left, vector.iov_len)
+                bytes.append(contentsOf: UnsafeRawBufferPointer(start: base, count: piece))
+                evbuffer_drain(source, piece)
+                left -= piece
+                self.count += piece
+            }
+            return nil
+        }
         var left = count
         while left > 0 {
             // > evbuffer_write_atmost: Write some of the contents of an evbuffer to a file descriptor. The

@@ -1,7 +1,7 @@
 /// Routes by method + path only (the Host never matters: SDKs prefix `runtime-` to data-plane hosts).
-/// Built once: templates are split into byte segments up front; a request's path is split on `/` *before*
-/// percent-decoding, so an ARN with `%2F` stays one segment. Matching compares bytes, no allocation but
-/// the captured parameters.
+/// Built once: templates are split into byte segments up front and grouped by segment count; a request's
+/// path is split on `/` *before* percent-decoding, so an ARN with `%2F` stays one segment. Matching looks only
+/// at the routes with the path's segment count and compares bytes, no allocation but the captured parameters.
 public struct Router<Target> {
     enum Segment: Equatable {
         case literal([UInt8])
@@ -21,7 +21,8 @@ public struct Router<Target> {
         case notFound
     }
 
-    private var routes: [Route] = []
+    /// Routes by segment count (index), in the order added.
+    private var routes: [[Route]] = []
 
     public init() {}
 
@@ -30,7 +31,8 @@ public struct Router<Target> {
         let segments: [Segment] = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
             $0.hasPrefix("{") && $0.hasSuffix("}") ? .parameter(String($0.dropFirst().dropLast())) : .literal(Array($0.utf8))
         }
-        routes.append(Route(method: method, segments: segments, target: target))
+        while routes.count <= segments.count { routes.append([]) }
+        routes[segments.count].append(Route(method: method, segments: segments, target: target))
     }
 
     public func match(method: String, path: String) -> Match {
@@ -41,8 +43,11 @@ public struct Router<Target> {
     private func match(method: String, bytes: UnsafeBufferPointer<UInt8>) -> Match {
         guard bytes.first == UInt8(ascii: "/") else { return .notFound }
         // Segment boundaries after the leading slash: ranges into `bytes`.
+        var count = 1
+        for index in 1..<bytes.count where bytes[index] == UInt8(ascii: "/") { count += 1 }
+        guard count < routes.count, !routes[count].isEmpty else { return .notFound }
         var parts: [Range<Int>] = []
-        parts.reserveCapacity(8)
+        parts.reserveCapacity(count)
         var start = 1
         for index in 1..<bytes.count where bytes[index] == UInt8(ascii: "/") {
             parts.append(start..<index)
@@ -51,7 +56,7 @@ public struct Router<Target> {
         parts.append(start..<bytes.count)
 
         var allowed: [String] = []
-        for route in routes where route.segments.count == parts.count {
+        for route in routes[count] {
             var matched = true
             for (segment, part) in zip(route.segments, parts) {
                 switch segment {
