@@ -27,6 +27,7 @@ public final class Store {
             if isFile { try Store.checkIntegrity(database) }
             try Schema.migrate(database)
             tokenKey = try Store.loadOrCreateTokenKey(database)
+            try indexStudiesIfPending()
         } catch {
             lock = nil
             throw DatabaseOpenError(path: path ?? ":memory:", problem: "\(error)")
