@@ -50,7 +50,7 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
-    private static let maxDepth = 128
+    static let maxDepth = 128
     /// Objects up to this many members check duplicates by a scan; larger ones with a set.
     private static let scanLimit = 16
 
@@ -61,6 +61,16 @@ public struct JSONParser {
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.error("unexpected text after the JSON value") }
         return value
+    }
+
+    /// The value at the start of `bytes` and how many bytes it took, text after it left alone: the fixture stream
+    /// (FixtureStream.swift) parses a document a piece at a time. `depth`: how deep the piece sits, so that the
+    /// nesting limit counts from the document's root. Errors are placed in `bytes` (line and column from its start).
+    static func parsePrefix(_ bytes: [UInt8], depth: Int) throws(JSONSyntaxError) -> (value: JSONValue, count: Int) {
+        var parser = JSONParser(bytes: bytes)
+        parser.depth = depth
+        let value = try parser.value()
+        return (value, parser.index)
     }
 
     private init(bytes: [UInt8]) { self.bytes = bytes }

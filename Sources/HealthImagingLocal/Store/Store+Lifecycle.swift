@@ -26,7 +26,8 @@ extension Store {
         try indexStudy(imageSet: key, versionId: versionId, document)
     }
 
-    private func writeMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
+    /// Stores a document without recording it in the study index (the caller does: fixture loads).
+    func writeMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
         try database.cached("UPDATE image_set_versions SET metadata = ? WHERE image_set_pk = ? AND version = ?")
             .bind(1, blob: document).bind(2, key).bind(3, versionId).run()
     }
