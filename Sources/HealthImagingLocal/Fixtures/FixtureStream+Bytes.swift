@@ -133,6 +133,7 @@ final class FixtureBytes {
                 }
             }
         default:
+            end += 1  // the first byte, whatever it is (a misplaced ',' or '}' is JSONParser's to name)
             while let byte = at(&end) {
                 switch byte {
                 case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09:
