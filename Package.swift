@@ -38,7 +38,7 @@ let package = Package(
                 .linkedLibrary("dcmjpls"), .linkedLibrary("dcmtkcharls"), .linkedLibrary("dcmjpeg"),
                 .linkedLibrary("ijg8"), .linkedLibrary("ijg12"), .linkedLibrary("ijg16"),
                 .linkedLibrary("dcmimgle"), .linkedLibrary("dcmdata"), .linkedLibrary("oflog"),
-                .linkedLibrary("ofstd"), .linkedLibrary("openjp2"), .linkedLibrary("stdc++"),
+                .linkedLibrary("ofstd"), .linkedLibrary("openjp2"), .linkedLibrary("z"), .linkedLibrary("stdc++"),
             ]
         ),
         // HTJ2K (OpenJPH) and JPEG 2000 (OpenJPEG) behind one C header; linked by name (openjph.pc is empty).

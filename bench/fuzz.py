@@ -11,7 +11,16 @@ server RSS and open descriptors before/after, and the WAL size after (the run us
     bench/fuzz.py                          # 100,000 requests, seed 1, at most 15 minutes
     bench/fuzz.py --requests 3000 --seed 7 --time-limit 25 --json out.json
 
-Exit status 0 when nothing is wrong, 1 otherwise. Tests/conformance/test_fuzz.py runs a short version in CI.
+DICOM mode (issue #16): N Part 10 files mutated from the shipped samples (fixtures/s3/healthimaging-local-samples)
+— byte flips, lying lengths, changed VRs, inserted nesting up to 50,000 levels, extreme pixel-module values,
+truncation, spliced chunks — each sent through ``POST /_healthimaging/datastores/{id}/dicom``. Every answer must be
+JSON (2xx for a file that still imports, 4xx for one that does not); no crash, no hang, no 5xx; the report gives the
+slowest file and the peak RSS growth.
+
+    bench/fuzz.py --dicom 10000            # the full run
+    bench/fuzz.py --dicom 300 --seed 7     # what CI runs (Tests/conformance/test_fuzz.py)
+
+Exit status 0 when nothing is wrong, 1 otherwise. Tests/conformance/test_fuzz.py runs a short version of each in CI.
 """
 
 from __future__ import annotations
@@ -182,22 +191,30 @@ def build_request(rng: random.Random) -> tuple[bytes, str, bool]:
     return data, method, complete
 
 
+def receive(sock: socket.socket, deadline: float) -> bytes | None:
+    """The next bytes from ``sock``: b"" when the peer closed (or reset), None when ``deadline`` passed first."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        r, _, _ = select.select([sock], [], [], left)
+        if not r:
+            continue
+        try:
+            return sock.recv(65536)
+        except OSError:  # ConnectionResetError included
+            return b""
+
+
 def read_answer(sock: socket.socket, timeout: float, head_request: bool):
     """Returns ('answer', status, headers, body, closed_after) | ('closed',) | ('hang',)."""
     deadline = time.monotonic() + timeout
     buf = b""
     while True:
         while b"\r\n\r\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            chunk = receive(sock, deadline)
+            if chunk is None:
                 return ("hang", buf)
-            r, _, _ = select.select([sock], [], [], left)
-            if not r:
-                continue
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, OSError):
-                chunk = b""
             if not chunk:
                 return ("closed", buf) if not buf else ("garbage", buf)
             buf += chunk
@@ -220,16 +237,9 @@ def read_answer(sock: socket.socket, timeout: float, head_request: bool):
             return ("nolength", status, headers, rest)
         n = int(headers["content-length"])
         while len(rest) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            chunk = receive(sock, deadline)
+            if chunk is None:
                 return ("hang", buf)
-            r, _, _ = select.select([sock], [], [], left)
-            if not r:
-                continue
-            try:
-                chunk = sock.recv(65536)
-            except OSError:
-                chunk = b""
             if not chunk:
                 return ("short", status, headers, rest)
             rest += chunk
@@ -402,6 +412,195 @@ def run(binary: Path, requests: int, seed: int, time_limit: float, workers: int 
     return report
 
 
+# ---- DICOM mode ------------------------------------------------------------------------------------------------------
+
+SAMPLES = ROOT / "fixtures" / "s3" / "healthimaging-local-samples" / "dicom"
+VR_NAMES = [b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF",
+            b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN",
+            b"UR", b"US", b"UT", b"UV"]
+LONG_VR_NAMES = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+VR_PATTERN = re.compile(b"(?=(" + b"|".join(VR_NAMES) + b"))")
+LENGTHS_32 = [0, 1, 2, 3, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFE, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF]
+LENGTHS_16 = [0, 1, 2, 3, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF]
+PIXEL_US_TAGS = [(0x0028, 0x0002), (0x0028, 0x0010), (0x0028, 0x0011), (0x0028, 0x0100), (0x0028, 0x0101),
+                 (0x0028, 0x0103), (0x0028, 0x0006)]
+FRAME_COUNTS = [b"0", b"-1", b"2", b"1000", b"65535", b"99999999", b"2147483647", b"4294967296", b"1e9", b""]
+DEPTHS = [1, 2, 10, 63, 64, 65, 500, 5000, 50000]
+SQ_OPEN = b"\x40\x00\x30\xa7SQ\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0\xff\xff\xff\xff"
+SQ_CLOSE = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+class Sample:
+    def __init__(self, path: Path):
+        self.name = path.name
+        self.data = path.read_bytes()
+        # Where explicit-VR element headers may start (a VR two bytes after a 4-byte tag), past the preamble.
+        self.headers = [m.start() - 4 for m in VR_PATTERN.finditer(self.data, 136)]
+
+
+def mutate(sample: Sample, rng: random.Random) -> tuple[bytes, str]:
+    data = bytearray(sample.data)
+    done = []
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        kind = rng.choice(["flip", "length", "length", "vr", "nesting", "pixel", "frames", "truncate", "splice"])
+        headers = [h for h in sample.headers if h + 12 <= len(data)]
+        if kind == "flip":
+            for _ in range(rng.randint(1, 16)):
+                i = rng.randrange(128, len(data))
+                data[i] ^= rng.randrange(1, 256)
+        elif kind == "length" and headers:
+            h = rng.choice(headers)
+            if bytes(data[h + 4:h + 6]) in LONG_VR_NAMES:
+                data[h + 8:h + 12] = rng.choice(LENGTHS_32).to_bytes(4, "little")
+            else:
+                data[h + 6:h + 8] = rng.choice(LENGTHS_16).to_bytes(2, "little")
+        elif kind == "vr" and headers:
+            h = rng.choice(headers)
+            data[h + 4:h + 6] = rng.choice(VR_NAMES + [b"XX", b"\x00\x00", b"sq"])
+        elif kind == "nesting" and headers:
+            h = rng.choice([x for x in headers if x >= 132] or headers)
+            depth = rng.choice(DEPTHS)
+            data[h:h] = SQ_OPEN * depth + SQ_CLOSE * depth
+        elif kind == "pixel":
+            group, element = rng.choice(PIXEL_US_TAGS)
+            i = bytes(data).find(group.to_bytes(2, "little") + element.to_bytes(2, "little") + b"US")
+            if i >= 0 and i + 10 <= len(data):
+                data[i + 8:i + 10] = rng.choice(LENGTHS_16).to_bytes(2, "little")
+        elif kind == "frames":
+            i = bytes(data).find(b"\x28\x00\x08\x00IS")
+            if i >= 0:
+                n = int.from_bytes(data[i + 6:i + 8], "little")
+                value = rng.choice(FRAME_COUNTS)
+                data[i + 6:i + 8 + n] = (len(value) + len(value) % 2).to_bytes(2, "little") + value + b" " * (len(value) % 2)
+        elif kind == "truncate":
+            del data[rng.randrange(132, len(data)):]
+        elif kind == "splice":
+            a = rng.randrange(132, len(data))
+            b = min(len(data), a + rng.randint(1, 4096))
+            at = rng.randrange(132, len(data))
+            data[at:at] = data[a:b] * rng.randint(1, 4)
+        done.append(kind)
+    return bytes(data), "+".join(done)
+
+
+def dicom_worker(port: int, jobs: list, stats: Stats, stop_at: float, answer_timeout: float, lock: threading.Lock):
+    while time.monotonic() < stop_at:
+        with lock:
+            if not jobs:
+                return
+            name, data, how = jobs.pop()
+        request = (f"POST /_healthimaging/datastores/{DS}/dicom?inputFile={name} HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: application/dicom\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data
+        started = time.monotonic()
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=answer_timeout)
+        except OSError:
+            stats.add(connect_errors=1)
+            time.sleep(0.05)
+            continue
+        try:
+            sock.sendall(request)
+            result = read_answer(sock, answer_timeout, head_request=False)
+        except OSError:
+            result = ("closed", b"")
+        finally:
+            sock.close()
+        took = time.monotonic() - started
+        stats.add(requests=1)
+        with stats.lock:
+            stats.slowest = max(getattr(stats, "slowest", (0.0, "")), (took, f"{name} ({how})"))
+        sample = {"file": name, "mutations": how}
+        if result[0] == "answer":
+            _, status, headers, body = result
+            stats.add(answered=1)
+            with stats.lock:
+                stats.statuses[status] += 1
+            if status >= 500:
+                stats.add(server_errors=dict(sample, status=status, body=body[:300].decode("latin-1")))
+            try:
+                json.loads(body)
+                if headers.get("content-type") != "application/json":
+                    raise ValueError
+            except ValueError:
+                stats.add(non_json=dict(sample, status=status, answer=body[:200].decode("latin-1")))
+        elif result[0] == "hang":
+            stats.add(hangs=sample)
+        else:
+            stats.add(closed_without_answer=1, non_json=dict(sample, kind=result[0]))
+
+
+def run_dicom(binary: Path, files: int, seed: int, time_limit: float, workers: int = 2, answer_timeout: float = 10.0,
+              work_dir: Path | None = None, extra: list[str] = ()) -> dict:
+    """Sends ``files`` mutated Part 10 files through /dicom; the report says what went wrong, if anything."""
+    work = Path(work_dir or tempfile.mkdtemp(prefix="hil-fuzz-dicom-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "fuzz-dicom.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    samples = [Sample(p) for p in sorted(SAMPLES.glob("*.dcm"))]
+    rng = random.Random(seed)
+    jobs = []
+    for n in range(files):
+        data, how = mutate(rng.choice(samples), rng)
+        jobs.append((f"fuzz-{n:05d}.dcm", data, how))
+    jobs.reverse()  # popped from the end: sent in order
+    stderr_path = work / "server.stderr"
+    # The largest mutation (nesting 50,000 deep, about 2 MB) is within the default body limit.
+    proc, port = start_server(binary, db, stderr_path, list(extra))
+    stats = Stats()
+    elapsed = 0.0
+    try:
+        time.sleep(0.2)
+        before = proc_status(proc.pid)
+        started = time.monotonic()
+        lock = threading.Lock()
+        threads = [threading.Thread(target=dicom_worker, args=(port, jobs, stats, started + time_limit, answer_timeout, lock))
+                   for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+        alive = proc.poll() is None
+        after = proc_status(proc.pid) if alive else {}
+        final_ok = False
+        if alive:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"GET /_healthimaging/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                final_ok = read_answer(s, 5, False)[0] == "answer"
+                s.close()
+            except OSError:
+                final_ok = False
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    slowest = getattr(stats, "slowest", (0.0, ""))
+    report = {
+        "mode": "dicom", "seed": seed, "files": stats.requests, "files_planned": files, "seconds": round(elapsed, 1),
+        "crashed": not alive, "exit_code": proc.returncode, "answering_at_end": final_ok,
+        "answered": stats.answered, "closed_without_answer": stats.closed_without_answer,
+        "connect_errors": stats.connect_errors,
+        "hangs": getattr(stats, "hangs_count", 0), "non_json": getattr(stats, "non_json_count", 0),
+        "server_errors_5xx": getattr(stats, "server_errors_count", 0),
+        "statuses": dict(sorted(stats.statuses.items())),
+        "slowest_seconds": round(slowest[0], 3), "slowest_file": slowest[1],
+        "rss_kib_before": before.get("VmRSS"), "rss_kib_after": after.get("VmRSS"),
+        "peak_rss_kib_before": before.get("VmHWM"), "peak_rss_kib": after.get("VmHWM"),
+        "peak_rss_growth_kib": (after.get("VmHWM", 0) - before.get("VmHWM", 0)) if after else None,
+        "fds_before": before.get("fds"), "fds_after": after.get("fds"),
+        "samples": {"hangs": stats.hangs, "non_json": stats.non_json, "server_errors": stats.server_errors},
+    }
+    report["ok"] = (alive and final_ok and report["hangs"] == 0 and report["non_json"] == 0
+                    and report["server_errors_5xx"] == 0 and proc.returncode == 0)
+    return report
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.environ.get("HIL_BINARY", str(ROOT / ".build/release/healthimaging-local")))
@@ -411,8 +610,12 @@ def main():
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--answer-timeout", type=float, default=10)
     ap.add_argument("--json", help="also write the report here")
+    ap.add_argument("--dicom", type=int, metavar="N", help="DICOM mode: N mutated Part 10 files through /dicom")
     args = ap.parse_args()
-    report = run(Path(args.binary), args.requests, args.seed, args.time_limit, args.workers, args.answer_timeout)
+    if args.dicom:
+        report = run_dicom(Path(args.binary), args.dicom, args.seed, args.time_limit, min(args.workers, 2), args.answer_timeout)
+    else:
+        report = run(Path(args.binary), args.requests, args.seed, args.time_limit, args.workers, args.answer_timeout)
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).write_text(text)

@@ -1,5 +1,8 @@
 // The C++ side of CDICOM (see include/cdicom.h for the contract and buffer ownership).
 #include "cdicom.h"
+#include "CodecHeaders.hpp"
+#include "Prescan.hpp"
+#include "RangeInputStream.hpp"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -14,8 +17,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <mutex>
+#include <unistd.h>
 #include <new>
 #include <string>
 #include <vector>
@@ -74,6 +81,9 @@ bool isJPEG2000Family(const std::string &ts) {
 
 struct hil_dicom {
     DcmFileFormat file;
+    hil_dicom_limits limits;
+    /// Opened with hil_dicom_open_file: large values are read from the file on demand (and released after use).
+    bool fromFile = false;
     std::string transferSyntax;
     std::vector<Node> nodes;
     // Encapsulated frame → [first fragment, end fragment) (fragment 0 is the Basic Offset Table), built once.
@@ -106,7 +116,7 @@ int dictionaryVMMax(DcmTag &tag) {
     return vm;
 }
 
-void addElement(hil_dicom *d, DcmElement *el, int depth, int isMeta) {
+Node makeNode(DcmElement *el, int depth, int isMeta) {
     Node node{};
     node.isMeta = isMeta;
     DcmTag tag = el->getTag();
@@ -121,29 +131,11 @@ void addElement(hil_dicom *d, DcmElement *el, int depth, int isMeta) {
     if (name && std::strcmp(name, DcmTag_ERROR_TagName) != 0) node.keyword = name;
     node.valueKind = HIL_VALUE_NONE;
     node.count = 0;
+    return node;
+}
 
-    if (el->ident() == EVR_SQ) {
-        node.kind = HIL_NODE_SEQUENCE_BEGIN;
-        d->nodes.push_back(node);
-        DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(el);
-        for (unsigned long i = 0; i < sq->card(); i++) {
-            Node item{};
-            item.kind = HIL_NODE_ITEM_BEGIN;
-            item.depth = depth;
-            item.isMeta = isMeta;
-            item.valueKind = HIL_VALUE_NONE;
-            d->nodes.push_back(item);
-            DcmItem *it = sq->getItem(i);
-            for (unsigned long j = 0; j < it->card(); j++) addElement(d, it->getElement(j), depth + 1, isMeta);
-            item.kind = HIL_NODE_ITEM_END;
-            d->nodes.push_back(item);
-        }
-        Node end = node;
-        end.kind = HIL_NODE_SEQUENCE_END;
-        end.keyword.clear();
-        d->nodes.push_back(end);
-        return;
-    }
+void addLeaf(hil_dicom *d, DcmElement *el, int depth, int isMeta) {
+    Node node = makeNode(el, depth, isMeta);
     node.kind = HIL_NODE_ELEMENT;
     const bool pixelData = node.group == 0x7FE0 && (node.element == 0x0010 || node.element == 0x0008 || node.element == 0x0009);
     if (pixelData || el->getLength() == 0) {
@@ -187,6 +179,82 @@ void addElement(hil_dicom *d, DcmElement *el, int depth, int isMeta) {
     }
     }
     d->nodes.push_back(node);
+    // > DcmElement::compact: "remove the attribute value from memory if the attribute value can be loaded from file
+    // when needed again" (dcelem.h): a large value copied into the node need not stay in DCMTK as well.
+    if (d->fromFile) el->compact();
+}
+
+// The dataset (or meta header) as a pre-order node list, walked with an explicit stack rather than recursion so that
+// no file can drive the depth of the C++ stack (the prescan already bounds nesting; this holds whatever DCMTK
+// accepted). Returns false, with `error` set, past limits.max_sequence_depth.
+bool addElements(hil_dicom *d, DcmItem *root, int isMeta, hil_dicom_error *error) {
+    struct Cursor {
+        DcmItem *item;
+        unsigned long next;
+        int depth;                 // depth of the item's elements
+        DcmSequenceOfItems *sq;    // the sequence the item belongs to (nullptr for the root)
+        unsigned long itemIndex;
+        Node sequenceNode;
+    };
+    std::vector<Cursor> stack;
+    stack.push_back({root, 0, 0, nullptr, 0, Node{}});
+    while (!stack.empty()) {
+        Cursor &c = stack.back();
+        if (c.next < c.item->card()) {
+            DcmElement *el = c.item->getElement(c.next++);
+            const int depth = c.depth;
+            if (el->ident() != EVR_SQ) {
+                addLeaf(d, el, depth, isMeta);
+                continue;
+            }
+            Node node = makeNode(el, depth, isMeta);
+            node.kind = HIL_NODE_SEQUENCE_BEGIN;
+            d->nodes.push_back(node);
+            DcmSequenceOfItems *sq = static_cast<DcmSequenceOfItems *>(el);
+            if (sq->card() == 0) {
+                Node end = node;
+                end.kind = HIL_NODE_SEQUENCE_END;
+                end.keyword.clear();
+                d->nodes.push_back(end);
+                continue;
+            }
+            if ((uint32_t)(depth + 1) > d->limits.max_sequence_depth) {
+                setError(error, HIL_DICOM_LIMIT, "sequences nest more than " + std::to_string(d->limits.max_sequence_depth) + " levels deep");
+                return false;
+            }
+            Node item{};
+            item.kind = HIL_NODE_ITEM_BEGIN;
+            item.depth = depth;
+            item.isMeta = isMeta;
+            item.valueKind = HIL_VALUE_NONE;
+            d->nodes.push_back(item);
+            stack.push_back({sq->getItem(0), 0, depth + 1, sq, 0, node});
+            continue;
+        }
+        if (!c.sq) {
+            stack.pop_back();
+            continue;
+        }
+        Node item{};
+        item.kind = HIL_NODE_ITEM_END;
+        item.depth = c.depth - 1;
+        item.isMeta = isMeta;
+        item.valueKind = HIL_VALUE_NONE;
+        d->nodes.push_back(item);
+        if (c.itemIndex + 1 < c.sq->card()) {
+            c.item = c.sq->getItem(++c.itemIndex);
+            c.next = 0;
+            item.kind = HIL_NODE_ITEM_BEGIN;
+            d->nodes.push_back(item);
+        } else {
+            Node end = c.sequenceNode;
+            end.kind = HIL_NODE_SEQUENCE_END;
+            end.keyword.clear();
+            d->nodes.push_back(end);
+            stack.pop_back();
+        }
+    }
+    return true;
 }
 
 DcmPixelData *pixelDataElement(hil_dicom *d) {
@@ -398,31 +466,184 @@ bool decodeJPEG2000(const std::vector<uint8_t> &bytes, const hil_dicom_pixel_inf
     return true;
 }
 
-}  // namespace
+// ---- Sizes before allocations ------------------------------------------------------------------------------------
 
-extern "C" {
+/// Bytes one decoded frame takes (hil_dicom_decode_frame's layout: 1-bit samples unpacked to a byte each).
+uint64_t decodedFrameBytes(const hil_dicom_pixel_info &info) {
+    const uint64_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
+    return (uint64_t)info.rows * (uint64_t)info.columns * (uint64_t)info.samples_per_pixel * bytesPer;
+}
 
-hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, hil_dicom_error *error) {
-    clearError(error);
+/// What the attributes claim against what the file holds and the limits, before any pixel buffer exists.
+bool checkSizes(hil_dicom *d, const hil_dicom_pixel_info &info, DcmPixelData *px, DcmPixelSequence *seq, hil_dicom_error *error) {
+    const uint64_t frames = (uint64_t)info.number_of_frames;
+    const uint64_t frameBytes = decodedFrameBytes(info);
+    const std::string shape = std::to_string(info.rows) + " rows × " + std::to_string(info.columns) + " columns × " +
+                              std::to_string(info.samples_per_pixel) + " samples × " + std::to_string(info.bits_allocated) + " bits";
+    if (frameBytes > d->limits.max_frame_bytes) {
+        setError(error, HIL_DICOM_LIMIT, "one frame (" + shape + ") decodes to " + std::to_string(frameBytes) +
+                 " bytes, over the limit of " + std::to_string(d->limits.max_frame_bytes) + " bytes per frame (--max-frame-bytes)");
+        return false;
+    }
+    // frames ≤ 2^31 and frameBytes ≤ max_frame_bytes: compare by division, no overflow.
+    if (frames > d->limits.max_decoded_file_bytes / (frameBytes ? frameBytes : 1)) {
+        setError(error, HIL_DICOM_LIMIT, std::to_string(frames) + " frames of " + std::to_string(frameBytes) +
+                 " bytes decode to more than the limit of " + std::to_string(d->limits.max_decoded_file_bytes) +
+                 " bytes per file (--max-decoded-file-bytes)");
+        return false;
+    }
+    if (seq) {
+        // PS3.5 §A.4: every frame has at least one fragment of its own (item 0 is the Basic Offset Table).
+        const unsigned long fragments = seq->card() > 0 ? seq->card() - 1 : 0;
+        if (frames > fragments) {
+            setError(error, HIL_DICOM_ELEMENT_LENGTH, "Number of Frames is " + std::to_string(frames) +
+                     " but the encapsulated Pixel Data holds " + std::to_string(fragments) + " fragments");
+            return false;
+        }
+        return true;
+    }
+    // Native: the stored size of every frame must be in the Pixel Data (PS3.5 §8.1.1; 1-bit frames are bit-packed,
+    // YBR_FULL_422 stores two samples per pixel).
+    uint64_t storedBits;
+    if (info.bits_allocated == 1) {
+        storedBits = frames * (uint64_t)info.rows * info.columns * info.samples_per_pixel;
+    } else if (info.samples_per_pixel == 3 && std::strcmp(info.photometric, "YBR_FULL_422") == 0) {
+        storedBits = frames * (uint64_t)info.rows * info.columns * 2 * info.bits_allocated;
+    } else {
+        storedBits = frames * (uint64_t)info.rows * info.columns * info.samples_per_pixel * info.bits_allocated;
+    }
+    const uint64_t needed = (storedBits + 7) / 8;
+    const uint64_t held = px->getLength();
+    if (needed > held) {
+        setError(error, HIL_DICOM_ELEMENT_LENGTH, "Pixel Data holds " + std::to_string(held) + " bytes; " +
+                 std::to_string(frames) + " frames of " + shape + " need " + std::to_string(needed));
+        return false;
+    }
+    return true;
+}
+
+/// The first fragment of encapsulated frame `index` and the total size of its fragments.
+bool firstFragment(hil_dicom *d, DcmPixelSequence *seq, size_t index, const Uint8 *&bytes, size_t &size, uint64_t &total,
+                   hil_dicom_error *error) {
+    auto range = d->frameFragments[index];
+    total = 0;
+    for (unsigned long i = range.first; i < range.second; i++) {
+        DcmPixelItem *item = nullptr;
+        if (seq->getItem(item, i).good() && item) total += item->getLength();
+    }
+    DcmPixelItem *item = nullptr;
+    Uint8 *raw = nullptr;
+    if (seq->getItem(item, range.first).bad() || !item || item->getLength() == 0 || item->getUint8Array(raw).bad() || !raw) {
+        setError(error, HIL_DICOM_DECODE_FAILED, "frame " + std::to_string(index) + " has no data");
+        return false;
+    }
+    bytes = raw;
+    size = item->getLength();
+    return true;
+}
+
+/// The frame's codestream header agrees with the attributes (PS3.5 §8.2: the encapsulated stream and the Image Pixel
+/// Module describe the same image), so no codec is asked to decode more than one frame's ceiling.
+bool checkCodestream(hil_dicom *d, const hil_dicom_pixel_info &info, size_t index, hil_dicom_error *error) {
+    DcmPixelSequence *seq = nullptr;
+    if (!encapsulatedPixels(d, seq)) return true;
+    if (!mapFragments(d, seq, (size_t)info.number_of_frames, error)) return false;
+    const Uint8 *bytes = nullptr;
+    size_t size = 0;
+    uint64_t total = 0;
+    if (!firstFragment(d, seq, index, bytes, size, total, error)) return false;
+    const std::string &ts = d->transferSyntax;
+    const std::string frame = "frame " + std::to_string(index + 1);
+    std::string why;
+    if (ts == "1.2.840.10008.1.2.5") {
+        const uint32_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
+        if (!hil::rleCheck(bytes, size, total, (uint32_t)info.samples_per_pixel * bytesPer,
+                           (uint64_t)info.rows * info.columns, why)) {
+            setError(error, HIL_DICOM_DECODE_FAILED, frame + ": " + why);
+            return false;
+        }
+        return true;
+    }
+    hil::CodestreamShape shape;
+    const bool jpeg = ts.rfind("1.2.840.10008.1.2.4.", 0) == 0 && !isJPEG2000Family(ts);
+    if (jpeg) {
+        if (!hil::jpegShape(bytes, size, shape, why)) { setError(error, HIL_DICOM_DECODE_FAILED, frame + ": " + why); return false; }
+    } else if (isJPEG2000Family(ts)) {
+        if (!hil::j2kShape(bytes, size, shape, why)) { setError(error, HIL_DICOM_DECODE_FAILED, frame + ": " + why); return false; }
+    } else {
+        return true;  // another encapsulated syntax: refused by DCMTK as unsupported
+    }
+    const bool sizeAgrees = shape.width == (uint32_t)info.columns && (shape.height == (uint32_t)info.rows || (jpeg && shape.height == 0));
+    if (!sizeAgrees || shape.components != (uint32_t)info.samples_per_pixel) {
+        setError(error, HIL_DICOM_DECODE_FAILED, frame + "'s codestream header describes " + std::to_string(shape.height) + " rows × " +
+                 std::to_string(shape.width) + " columns × " + std::to_string(shape.components) + " components; the dataset says " +
+                 std::to_string(info.rows) + " × " + std::to_string(info.columns) + " × " + std::to_string(info.samples_per_pixel));
+        return false;
+    }
+    if (shape.precision > (uint32_t)info.bits_allocated) {
+        setError(error, HIL_DICOM_DECODE_FAILED, frame + "'s codestream holds " + std::to_string(shape.precision) +
+                 "-bit samples; Bits Allocated is " + std::to_string(info.bits_allocated));
+        return false;
+    }
+    return true;
+}
+
+/// In a file-backed handle: drops the values DCMTK loaded for frame `index` (they are read again if needed).
+void releaseFrame(hil_dicom *d, size_t index) {
+    if (!d->fromFile) return;
+    DcmPixelSequence *seq = nullptr;
+    if (encapsulatedPixels(d, seq)) {
+        if (!d->fragmentsMapped || index >= d->frameFragments.size()) return;
+        auto range = d->frameFragments[index];
+        for (unsigned long i = range.first; i < range.second; i++) {
+            DcmPixelItem *item = nullptr;
+            if (seq->getItem(item, i).good() && item) item->compact();
+        }
+    } else if (DcmPixelData *px = pixelDataElement(d)) {
+        px->compact();
+    }
+}
+
+// ---- Opening -----------------------------------------------------------------------------------------------------
+
+/// Values over this many bytes stay in the file when a handle is opened with hil_dicom_open_file.
+constexpr Uint32 largeValueBytes = 8192;
+
+bool ready(hil_dicom_error *error) {
     std::call_once(setupOnce, setup);
     if (!dictionaryLoaded) {
         setError(error, HIL_DICOM_INVALID_FILE,
                  "DCMTK's data dictionary is not loaded (install libdcmtk17, which ships /usr/share/libdcmtk17/dicom.dic, or set DCMDICTPATH)");
-        return nullptr;
+        return false;
     }
-    // Part 10: a 128-byte preamble, then "DICM", then the File Meta Information.
-    if (!bytes || length < 132 || std::memcmp(bytes + 128, "DICM", 4) != 0) {
-        setError(error, HIL_DICOM_INVALID_FILE, "not a DICOM Part 10 file: no \"DICM\" prefix after the 128-byte preamble");
-        return nullptr;
-    }
+    return true;
+}
+
+hil_dicom_limits withDefaults(const hil_dicom_limits *given) {
+    hil_dicom_limits l{};
+    if (given) l = *given;
+    if (!l.max_frame_bytes) l.max_frame_bytes = HIL_DICOM_DEFAULT_MAX_FRAME_BYTES;
+    if (!l.max_decoded_file_bytes) l.max_decoded_file_bytes = HIL_DICOM_DEFAULT_MAX_DECODED_FILE_BYTES;
+    if (!l.max_sequence_depth) l.max_sequence_depth = HIL_DICOM_DEFAULT_MAX_SEQUENCE_DEPTH;
+    if (!l.max_elements) l.max_elements = HIL_DICOM_DEFAULT_MAX_ELEMENTS;
+    if (!l.max_inflated_bytes) l.max_inflated_bytes = HIL_DICOM_DEFAULT_MAX_INFLATED_BYTES;
+    return l;
+}
+
+hil::ScanLimits scanLimits(const hil_dicom_limits &l) {
+    return hil::ScanLimits{l.max_sequence_depth, l.max_elements, l.max_inflated_bytes};
+}
+
+/// DCMTK reads the (prescanned) stream; then the transfer syntax, UTF-8 strings and the node list.
+hil_dicom *parse(DcmInputStream &stream, const hil_dicom_limits &limits, bool fromFile, Uint32 maxReadLength,
+                 hil_dicom_error *error) {
     hil_dicom *d = new (std::nothrow) hil_dicom();
     if (!d) { setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory"); return nullptr; }
+    d->limits = limits;
+    d->fromFile = fromFile;
     try {
-        DcmInputBufferStream stream;
-        stream.setBuffer(bytes, (offile_off_t)length);
-        stream.setEos();
         d->file.transferInit();
-        OFCondition cond = d->file.read(stream, EXS_Unknown, EGL_noChange, DCM_UndefinedLength);
+        OFCondition cond = d->file.read(stream, EXS_Unknown, EGL_noChange, maxReadLength);
         d->file.transferEnd();
         if (cond.bad()) {
             setError(error, mapReadCondition(cond), std::string("DCMTK could not read the file: ") + cond.text());
@@ -448,9 +669,10 @@ hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, hil_dicom_error *
         const bool hasCharset = d->file.getDataset()->findAndGetOFStringArray(DCM_SpecificCharacterSet, declaredCharset).good();
         d->file.getDataset()->convertToUTF8();
         DcmMetaInfo *meta = d->file.getMetaInfo();
-        for (unsigned long i = 0; meta && i < meta->card(); i++) addElement(d, meta->getElement(i), 0, 1);
-        DcmDataset *ds = d->file.getDataset();
-        for (unsigned long i = 0; i < ds->card(); i++) addElement(d, ds->getElement(i), 0, 0);
+        if ((meta && !addElements(d, meta, 1, error)) || !addElements(d, d->file.getDataset(), 0, error)) {
+            delete d;
+            return nullptr;
+        }
         if (hasCharset) {
             for (Node &n : d->nodes) {
                 if (!n.isMeta && n.depth == 0 && n.kind == HIL_NODE_ELEMENT && n.group == 0x0008 && n.element == 0x0005) {
@@ -465,6 +687,66 @@ hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, hil_dicom_error *
         return nullptr;
     }
     return d;
+}
+
+}  // namespace
+
+extern "C" {
+
+hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, const hil_dicom_limits *limits, hil_dicom_error *error) {
+    clearError(error);
+    if (!ready(error)) return nullptr;
+    // Part 10: a 128-byte preamble, then "DICM", then the File Meta Information.
+    if (!bytes || length < 132 || std::memcmp(bytes + 128, "DICM", 4) != 0) {
+        setError(error, HIL_DICOM_INVALID_FILE, "not a DICOM Part 10 file: no \"DICM\" prefix after the 128-byte preamble");
+        return nullptr;
+    }
+    const hil_dicom_limits effective = withDefaults(limits);
+    std::string declared;
+    hil::MemorySource source(bytes, length);
+    if (!hil::prescan(source, scanLimits(effective), declared, error)) return nullptr;
+    DcmInputBufferStream stream;
+    stream.setBuffer(bytes, (offile_off_t)length);
+    stream.setEos();
+    return parse(stream, effective, false, DCM_UndefinedLength, error);
+}
+
+hil_dicom *hil_dicom_open_file(const char *path, uint64_t offset, uint64_t length, const hil_dicom_limits *limits,
+                               hil_dicom_error *error) {
+    clearError(error);
+    if (!ready(error)) return nullptr;
+    // > open(2): "returns the new file descriptor … On error, -1 is returned, and errno is set".
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        setError(error, HIL_DICOM_INVALID_FILE, std::string("cannot open the file: ") + std::strerror(errno));
+        return nullptr;
+    }
+    struct stat info;
+    const bool sized = ::fstat(fd, &info) == 0;
+    const uint64_t size = sized ? (uint64_t)info.st_size : 0;
+    if (!sized || offset > size || (length != 0 && length > size - offset)) {
+        ::close(fd);
+        setError(error, HIL_DICOM_INVALID_FILE, "the byte range is not inside the file");
+        return nullptr;
+    }
+    if (length == 0) length = size - offset;
+    const hil_dicom_limits effective = withDefaults(limits);
+    std::string declared;
+    bool scanned;
+    {
+        hil::FileSource source(fd, offset, length);
+        scanned = hil::prescan(source, scanLimits(effective), declared, error);
+    }
+    ::close(fd);
+    if (!scanned) return nullptr;
+    hil::RangeInputStream stream(path, (offile_off_t)offset, (offile_off_t)(offset + length));
+    if (stream.status().bad()) {
+        setError(error, HIL_DICOM_INVALID_FILE, std::string("cannot open the file: ") + stream.status().text());
+        return nullptr;
+    }
+    // > DcmFileFormat::read: "maxReadLength: attribute values larger than this value are skipped while parsing and
+    // read later upon first access if the stream type supports this" (dcfilefo.h): the stream's factory does.
+    return parse(stream, effective, true, largeValueBytes, error);
 }
 
 void hil_dicom_close(hil_dicom *dicom) { delete dicom; }
@@ -506,6 +788,10 @@ int hil_dicom_pixel_info_get(hil_dicom *dicom, hil_dicom_pixel_info *info, hil_d
     info->pixel_representation = (int)intAttribute(ds, DCM_PixelRepresentation, 0);
     info->planar_configuration = (int)intAttribute(ds, DCM_PlanarConfiguration, 0);
     long frames = intAttribute(ds, DCM_NumberOfFrames, 1);
+    if (frames > INT32_MAX) {
+        setError(error, HIL_DICOM_ELEMENT_LENGTH, "Number of Frames " + std::to_string(frames) + " is over 2147483647");
+        return -1;
+    }
     info->number_of_frames = frames < 1 ? 1 : (int)frames;
     DcmPixelSequence *seq = nullptr;
     info->encapsulated = encapsulatedPixels(dicom, seq) ? 1 : 0;
@@ -529,7 +815,7 @@ int hil_dicom_pixel_info_get(hil_dicom *dicom, hil_dicom_pixel_info *info, hil_d
         setError(error, HIL_DICOM_DECODE_FAILED, "Bits Allocated " + std::to_string(info->bits_allocated) + " is over 32");
         return -1;
     }
-    return 0;
+    return checkSizes(dicom, *info, px, seq, error) ? 0 : -1;
 }
 
 int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t *out_length, hil_dicom_error *error) {
@@ -547,7 +833,13 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
     const size_t spp = info.samples_per_pixel;
     const size_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
     std::vector<uint8_t> samples;
+    struct Release {
+        hil_dicom *d;
+        size_t index;
+        ~Release() { releaseFrame(d, index); }
+    } release{dicom, index};
     try {
+        if (info.encapsulated && !checkCodestream(dicom, info, index, error)) return -1;
         DcmPixelData *px = pixelDataElement(dicom);
         DcmDataset *ds = dicom->file.getDataset();
         if (isJPEG2000Family(dicom->transferSyntax)) {
@@ -673,6 +965,12 @@ int hil_dicom_encoded_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_
     *out = buffer;
     *out_length = bytes.size();
     return 0;
+}
+
+void hil_dicom_release_frames(hil_dicom *dicom) {
+    if (!dicom || !dicom->fromFile) return;
+    for (size_t i = 0; i < dicom->frameFragments.size(); i++) releaseFrame(dicom, i);
+    if (dicom->frameFragments.empty()) releaseFrame(dicom, 0);
 }
 
 void hil_dicom_free(void *buffer) { std::free(buffer); }

@@ -37,6 +37,14 @@ public final class Emulator {
         public var objectStore: (any ObjectStore)?
         /// The largest DICOM file an import job accepts (`--max-import-file-bytes`).
         public var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
+        /// The import pool (`--import-workers`, `--import-worker-memory-mb`, `--import-file-seconds`): worker
+        /// processes when `executable` is set (the binary does), in-process threads otherwise (library use).
+        public var importPool = ImportPool.Configuration()
+        /// Per-job bounds (`--max-import-job-files`, `--max-import-job-seconds`).
+        public var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
+        public var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
+        /// `--max-frame-bytes`, `--max-decoded-file-bytes` and the fixed DICOM parsing limits (docs/hardening.md).
+        public var dicomLimits = DICOMLimits.standard
 
         public init(databasePath: String? = nil, account: String = "123456789012", region: String = "us-east-1") {
             self.databasePath = databasePath
@@ -72,7 +80,13 @@ public final class Emulator {
         try store.resetTransitionModes(nil, startup: configuration.transitions)
         readCache = ResponseCache(budget: configuration.readCacheBytes)
         imports = ImportCoordinator(store: store, objects: configuration.objectStore ?? UnconfiguredObjectStore(),
-                                    maxFileBytes: configuration.maxImportFileBytes, logger: logger)
+                                    maxFileBytes: configuration.maxImportFileBytes, pool: configuration.importPool.with(limits: configuration.dicomLimits),
+                                    maxJobFiles: configuration.maxImportJobFiles,
+                                    maxJobSeconds: configuration.maxImportJobSeconds, logger: logger)
+        if configuration.databasePath != nil {
+            let interrupted = try store.failInterruptedImportJobs()
+            if interrupted > 0 { logger.warning("\(interrupted) import job(s) left running by a stopped server ended FAILED") }
+        }
         var router = Router<any Operation.Type>()
         for operation in Operations.all {
             router.add(operation.method, operation.path, operation)
@@ -108,8 +122,9 @@ public final class Emulator {
         let began = ContinuousClock.now
         imports.pumpForRequest()
         var reply = respond(request, began: began)
-        reply.response.headers.append(("x-amzn-RequestId", requestIds.next()))
-        logger.debug("\(request.method) \(request.path) → \(reply.response.status)")
+        let requestId = requestIds.next()
+        reply.edit { $0.headers.append(("x-amzn-RequestId", requestId)) }
+        logger.debug("\(request.method) \(request.path) → \(reply.isDeferred ? "deferred" : String(reply.response.status))")
         // No read snapshot outlives the request (a statement left mid-step would hold one and stall checkpoints).
         store.database.resetBusyStatements()
         return reply
@@ -118,7 +133,7 @@ public final class Emulator {
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
         if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
         if configuration.controlPlane && request.path.hasPrefix(ControlPlane.prefix) {
-            return Reply(control(request))
+            return control(request)
         }
         let namespace = namespace(of: request)
         var operationName: String?
@@ -200,22 +215,23 @@ public final class Emulator {
         return nil
     }
 
-    private func control(_ request: Request) -> Response {
-        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return refused }
+    private func control(_ request: Request) -> Reply {
+        if let refused = UIEndpoints.refusal(request, token: configuration.controlToken) { return Reply(refused) }
         switch controlRouter.match(method: request.method, path: request.path) {
         case .found(let endpoint, let parameters):
             do {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,
                                        allNamespaces: all)
-                return try endpoint.handler(call)
+                if let reply = endpoint.replyHandler { return try reply(call) }
+                return Reply(try endpoint.handler(call))
             } catch {
-                return error.response
+                return Reply(error.response)
             }
         case .wrongMethod(let allowed):
-            return wrongMethod(request, allowed)
+            return Reply(wrongMethod(request, allowed))
         case .notFound:
-            return APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response
+            return Reply(APIError(.unknownOperation, "No control endpoint matches \(request.method) \(request.path)").response)
         }
     }
 

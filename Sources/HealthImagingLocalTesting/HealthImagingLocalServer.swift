@@ -107,10 +107,17 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
         var logger = Logger(label: "healthimaging-local.testing")
         logger.logLevel = logLevel
         let server: HTTPServer
+        let emulator: Emulator
         do {
-            let emulator = try Emulator(configuration: configuration, logger: logger)
+            emulator = try Emulator(configuration: configuration, logger: logger)
             try emulator.loadStartupFixtures()
             server = try HTTPServer(host: "127.0.0.1", port: 0, handleSignals: false) { emulator.handle($0) }
+            // Import results (jobs, the deferred /dicom reply) come back on the loop when the pool posts them.
+            let imports = emulator.imports
+            server.watch(fd: imports.worker.wakeFD) {
+                imports.worker.drainWakeups()
+                imports.pump()
+            }
         } catch {
             startup.result = .failure(error)
             startup.ready.signal()
@@ -125,6 +132,8 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
         startup.result = .success(server.port)
         startup.ready.signal()
         server.run()
+        // The pool's threads end with the server (they would otherwise wait for work for ever).
+        emulator.imports.pool.shutdown()
         if let stopEvent { event_free(stopEvent) }
         _ = server  // the HTTPServer (and its evhttp) is freed here, on its own thread
     }

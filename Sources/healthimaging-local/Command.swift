@@ -82,7 +82,43 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "The largest DICOM file an import job accepts; larger ones are per-file customer errors.")
     var maxImportFileBytes = ImportScanner.defaultMaxFileBytes
 
+    @Option(help: "Import worker processes (each file of an import is parsed, decoded and encoded in one, apart from the server); default: the core count. 0: one thread inside the server instead (no isolation).")
+    var importWorkers = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Address-space limit of each import worker process, in MiB (0: none); a file that needs more fails alone, as a server error.")
+    var importWorkerMemoryMb = 4096
+
+    @Option(help: "Seconds one file may take in an import worker; a worker over it is killed and the file fails as a server error.")
+    var importFileSeconds = 300.0
+
+    @Option(help: "The most files one import job may list; a job over it ends FAILED before importing anything.")
+    var maxImportJobFiles = ImportCoordinator.defaultMaxJobFiles
+
+    @Option(help: "Seconds an import job may run; a job still importing then ends FAILED, importing nothing.")
+    var maxImportJobSeconds = ImportCoordinator.defaultMaxJobSeconds
+
+    /// `healthimaging-local import-worker …` (hidden): the import worker process the server starts itself
+    /// (docs/hardening.md, "Import worker pool"); anything else is the server.
+    static func main() {
+        let arguments = CommandLine.arguments
+        if arguments.count > 1, arguments[1] == ImportWorkerProcess.subcommand {
+            Foundation.exit(ImportWorkerProcess.serve(arguments: Array(arguments.dropFirst(2))))
+        }
+        main(nil)
+    }
+
+    @Option(help: "The largest decoded frame (rows × columns × samples × bytes per sample) a DICOM file may hold; larger is a per-file customer error (docs/hardening.md).")
+    var maxFrameBytes = DICOMLimits.standard.maxFrameBytes
+
+    @Option(help: "The largest decoded size of all frames of one DICOM file; larger is a per-file customer error (docs/hardening.md).")
+    var maxDecodedFileBytes = DICOMLimits.standard.maxDecodedFileBytes
+
     func validate() throws {
+        guard importWorkers >= 0, importWorkers <= 256 else { throw ValidationError("--import-workers must be between 0 and 256") }
+        guard importWorkerMemoryMb >= 0 else { throw ValidationError("--import-worker-memory-mb must be 0 or more") }
+        guard importFileSeconds > 0, importFileSeconds <= 86400 else { throw ValidationError("--import-file-seconds must be between 0 and 86400") }
+        guard maxImportJobFiles > 0 else { throw ValidationError("--max-import-job-files must be positive") }
+        guard maxImportJobSeconds > 0, maxImportJobSeconds <= 7 * 86400 else { throw ValidationError("--max-import-job-seconds must be between 0 and 604800") }
         guard headerTimeout > 0, headerTimeout <= 86400 else { throw ValidationError("--header-timeout must be between 0 and 86400 seconds") }
         guard bodyTimeout > 0, bodyTimeout <= 86400 else { throw ValidationError("--body-timeout must be between 0 and 86400 seconds") }
         if s3Dir != nil, s3Endpoint != nil { throw ValidationError("give --s3-dir or --s3-endpoint, not both") }
@@ -90,6 +126,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             throw ValidationError("--s3-endpoint must be http://host[:port] (TLS is not spoken)")
         }
         guard maxImportFileBytes > 0 else { throw ValidationError("--max-import-file-bytes must be positive") }
+        guard maxFrameBytes > 0 else { throw ValidationError("--max-frame-bytes must be positive") }
+        guard maxDecodedFileBytes > 0 else { throw ValidationError("--max-decoded-file-bytes must be positive") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard readCacheBytes >= 0 else { throw ValidationError("--read-cache-bytes must be 0 or more") }
         guard journalSize >= 0 else { throw ValidationError("--journal-size must be 0 or more") }
@@ -134,6 +172,15 @@ struct HealthImagingLocalCommand: ParsableCommand {
         configuration.controlPlane = controlPlane == "on"
         configuration.controlToken = controlToken
         configuration.maxImportFileBytes = maxImportFileBytes
+        // The binary re-executes itself as the import worker: /proc/self/exe is this very file, even if the path
+        // that started it has since changed.
+        configuration.importPool = ImportPool.Configuration(
+            workers: max(1, importWorkers), executable: importWorkers > 0 ? ImportWorkerProcess.ownExecutable() : nil,
+            memoryMiB: importWorkerMemoryMb, fileSeconds: importFileSeconds)
+        configuration.maxImportJobFiles = maxImportJobFiles
+        configuration.maxImportJobSeconds = maxImportJobSeconds
+        configuration.dicomLimits.maxFrameBytes = maxFrameBytes
+        configuration.dicomLimits.maxDecodedFileBytes = maxDecodedFileBytes
         if let s3Dir {
             configuration.objectStore = FolderObjectStore(root: s3Dir)
         } else if let s3Endpoint {

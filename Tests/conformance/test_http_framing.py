@@ -5,6 +5,7 @@ connection closed, and no request can ride inside another one's body."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 
@@ -246,3 +247,48 @@ def test_a_large_answer_with_connection_close_arrives_whole(fresh_server):
         assert reader.closed()
     finally:
         sock.close()
+
+
+# ---------------------------------------------------------------------------
+# Replies completed later (a latency fault holds the reply through the same path as a deferred reply,
+# HTTP/Responder.swift): the connection is held, pipelined requests wait their turn, and a client that
+# leaves first costs nothing.
+# ---------------------------------------------------------------------------
+
+
+def add_latency(url: str, millis: int, times: int):
+    r = raw_request(url, "POST", "/_healthimaging/faults",
+                    body=json.dumps({"operation": "ListImageSetVersions", "latencyMs": millis, "times": times}).encode(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status in (200, 201), r
+
+
+def test_a_held_reply_keeps_pipelined_answers_in_order(fresh_server):
+    add_latency(fresh_server.url, 300, 1)
+    listing = head("POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET), "Content-Length: 0")
+    sock = connect(fresh_server.url)
+    try:
+        started = time.monotonic()
+        sock.sendall(listing + head("GET", "/_healthimaging/health"))
+        reader = Reader(sock)
+        first = reader.answer()
+        assert first.status == 200 and "imageSetPropertiesList" in first.json(), first
+        assert time.monotonic() - started >= 0.3
+        second = reader.answer()
+        assert second.status == 200 and "imageSetPropertiesList" not in second.json(), second
+    finally:
+        sock.close()
+
+
+def test_a_client_that_leaves_before_a_held_reply_costs_nothing(fresh_server):
+    add_latency(fresh_server.url, 200, 5)
+    listing = head("POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET), "Content-Length: 0")
+    for _ in range(5):
+        sock = connect(fresh_server.url)
+        sock.sendall(listing)
+        sock.close()
+    time.sleep(0.5)  # every held reply is sent (into a closed connection) by now
+    assert fresh_server.proc.poll() is None
+    assert raw_request(fresh_server.url, "GET", "/_healthimaging/health").status == 200
+    assert raw_request(fresh_server.url, "POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET)).status == 200
+    assert len(os.listdir(f"/proc/{fresh_server.proc.pid}/fd")) < 64

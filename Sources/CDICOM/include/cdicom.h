@@ -7,6 +7,8 @@
  * Ownership, in one place:
  *  - hil_dicom_open copies nothing it does not need: DCMTK parses the caller's buffer into its own dataset, so the
  *    caller may free `bytes` as soon as hil_dicom_open returns.
+ *  - hil_dicom_open_file leaves values larger than 8 KiB (Pixel Data, its fragments) in the file and reads them when a
+ *    frame needs them: the file must stay in place, unchanged, until hil_dicom_close.
  *  - Every `const char *` and `const uint8_t *` reached through a hil_dicom handle (transfer syntax, nodes, their
  *    keywords, VRs and values) is owned by the handle and stays valid until hil_dicom_close.
  *  - hil_dicom_decode_frame and hil_dicom_encoded_frame return a buffer the caller owns and frees with hil_dicom_free.
@@ -36,8 +38,33 @@ typedef enum {
     HIL_DICOM_DECODE_FAILED = 5,
     /* Specific Character Set could not be converted to UTF-8. */
     HIL_DICOM_CHARSET = 6,
-    HIL_DICOM_OUT_OF_MEMORY = 7
+    HIL_DICOM_OUT_OF_MEMORY = 7,
+    /* The file is beyond one of the hil_dicom_limits (the message names the limit and the value). */
+    HIL_DICOM_LIMIT = 8
 } hil_dicom_code;
+
+/* ---- Limits ----------------------------------------------------------------------------------------------------
+ * What one file may make the shim do. Before DCMTK sees a byte, an iterative prescan walks the whole stream and
+ * refuses a file whose declared lengths run past their item, sequence or the data, whose undefined lengths are
+ * where PS3.5 allows none, whose sequences nest deeper than max_sequence_depth or which holds more than
+ * max_elements elements and items. hil_dicom_pixel_info_get then checks, before any pixel buffer exists, that
+ * NumberOfFrames × Rows × Columns × SamplesPerPixel × bytes per sample fits the Pixel Data (native) or the
+ * fragments (encapsulated), and the decoded sizes against max_frame_bytes and max_decoded_file_bytes; each frame's
+ * codestream header (JPEG, JPEG-LS, JPEG 2000, HTJ2K, RLE) is checked against Rows, Columns, Samples per Pixel and
+ * Bits Allocated before its codec runs. A zero field means "the default" (HIL_DICOM_DEFAULT_*). */
+typedef struct {
+    uint64_t max_frame_bytes;         /* decoded bytes of one frame */
+    uint64_t max_decoded_file_bytes;  /* decoded bytes of all frames of one file */
+    uint32_t max_sequence_depth;      /* a top-level SQ is depth 1 */
+    uint64_t max_elements;            /* elements + items, at every depth */
+    uint64_t max_inflated_bytes;      /* a deflated dataset, inflated */
+} hil_dicom_limits;
+
+#define HIL_DICOM_DEFAULT_MAX_FRAME_BYTES (1ull << 30)
+#define HIL_DICOM_DEFAULT_MAX_DECODED_FILE_BYTES (16ull << 30)
+#define HIL_DICOM_DEFAULT_MAX_SEQUENCE_DEPTH 64
+#define HIL_DICOM_DEFAULT_MAX_ELEMENTS 1000000ull
+#define HIL_DICOM_DEFAULT_MAX_INFLATED_BYTES (1ull << 30)
 
 typedef struct {
     int code;            /* a hil_dicom_code */
@@ -49,7 +76,13 @@ typedef struct hil_dicom hil_dicom;
 /* Parses one Part 10 file (preamble + "DICM" + meta header + dataset) held in memory. Returns NULL and fills
  * `error` on failure. Any transfer syntax DCMTK reads: implicit / explicit little endian, explicit big endian,
  * deflated, encapsulated. The dataset's strings are converted to UTF-8 from its Specific Character Set. */
-hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, hil_dicom_error *error);
+hil_dicom *hil_dicom_open(const uint8_t *bytes, size_t length, const hil_dicom_limits *limits, hil_dicom_error *error);
+
+/* The same for bytes [offset, offset + length) of the file at `path` (length 0: to the end of the file), without
+ * reading it whole: values over 8 KiB stay on disk and each frame reads its own bytes (see Ownership). `limits` may be
+ * NULL (the defaults). */
+hil_dicom *hil_dicom_open_file(const char *path, uint64_t offset, uint64_t length, const hil_dicom_limits *limits,
+                               hil_dicom_error *error);
 void hil_dicom_close(hil_dicom *dicom);
 
 /* The file's transfer syntax UID (from the meta header, else as detected). */
@@ -113,8 +146,13 @@ typedef struct {
                               YBR_FULL_422 into RGB) */
 } hil_dicom_pixel_info;
 
-/* Fills `info`; returns 0, or -1 with `error` set when the pixel module is incomplete. Cheap: no decoding. */
+/* Fills `info`; returns 0, or -1 with `error` set when the pixel module is incomplete, claims more frames or bytes
+ * than the Pixel Data holds, or is over a limit (see Limits). Cheap: no decoding, no allocation. */
 int hil_dicom_pixel_info_get(hil_dicom *dicom, hil_dicom_pixel_info *info, hil_dicom_error *error);
+
+/* Gives back the memory of values read from the file for frames already decoded (hil_dicom_open_file handles;
+ * a no-op otherwise). */
+void hil_dicom_release_frames(hil_dicom *dicom);
 
 /* Decodes frame `index` (0-based) into a new buffer of rows*columns*samples_per_pixel samples, each a little-endian
  * integer of the smallest size holding bits_allocated (1, 2 or 4 bytes; bit-packed 1-bit data unpacked to one byte

@@ -10,6 +10,8 @@ public enum ControlPlane {
         public let handler: @Sendable (ControlCall) throws(APIError) -> Response
         /// Query parameters it takes besides `account` and `region`; any other is refused with a 400.
         public let query: Set<String>
+        /// For endpoints that may answer later (`Reply.deferred`); nil: `handler` answers at once.
+        public let replyHandler: (@Sendable (ControlCall) throws(APIError) -> Reply)?
 
         public init(_ method: String, _ path: String, query: Set<String> = [],
                     _ handler: @escaping @Sendable (ControlCall) throws(APIError) -> Response) {
@@ -17,6 +19,17 @@ public enum ControlPlane {
             self.path = path
             self.query = query
             self.handler = handler
+            replyHandler = nil
+        }
+
+        /// An endpoint whose answer may be deferred (work off the loop, answered when it is done).
+        public init(_ method: String, _ path: String, query: Set<String> = [],
+                    reply: @escaping @Sendable (ControlCall) throws(APIError) -> Reply) {
+            self.method = method
+            self.path = path
+            self.query = query
+            handler = { call throws(APIError) in try reply(call).response }
+            replyHandler = reply
         }
     }
 

@@ -15,8 +15,32 @@ public enum DICOMReader {
 
     /// Parses `bytes` (one whole Part 10 file) and decodes its frames.
     /// Throws `DICOMFileError` with an `exceptionType` naming the cause (see `DICOMFileError` members below).
-    public static func read(_ bytes: [UInt8]) throws(DICOMFileError) -> DICOMInstance {
-        let file = try DICOMFile(bytes)
+    public static func read(_ bytes: [UInt8], limits: DICOMLimits = .standard) throws(DICOMFileError) -> DICOMInstance {
+        try open(bytes, limits: limits).readAll()
+    }
+
+    /// Parses bytes [offset, offset + length) of the file at `path` (length 0: to its end) and decodes its frames.
+    public static func read(path: String, offset: Int = 0, length: Int = 0,
+                            limits: DICOMLimits = .standard) throws(DICOMFileError) -> DICOMInstance {
+        try open(path: path, offset: offset, length: length, limits: limits).readAll()
+    }
+
+    /// Parses `bytes` (one whole Part 10 file); its frames are then decoded one at a time.
+    public static func open(_ bytes: [UInt8], limits: DICOMLimits = .standard) throws(DICOMFileError) -> DICOMFrameSource {
+        try DICOMFrameSource(try DICOMFile(bytes, limits: limits))
+    }
+
+    /// Parses bytes [offset, offset + length) of the file at `path` (length 0: to its end) without reading the file
+    /// whole: values over 8 KiB (Pixel Data, its fragments) stay on disk until a frame needs them, and each frame's
+    /// bytes are let go once it is decoded. Peak memory is the metadata plus about one frame, whatever the file's
+    /// size. The file must stay in place until the source is gone.
+    public static func open(path: String, offset: Int = 0, length: Int = 0,
+                            limits: DICOMLimits = .standard) throws(DICOMFileError) -> DICOMFrameSource {
+        try DICOMFrameSource(try DICOMFile(path: path, offset: offset, length: length, limits: limits))
+    }
+
+    /// The instance's attributes, sorted into levels and encoded (no frames).
+    static func instance(_ file: DICOMFile) throws(DICOMFileError) -> DICOMInstance {
         var walker = DICOMElementWalker(file: file)
         let elements = walker.elements()
         let transferSyntax = file.transferSyntax
@@ -45,16 +69,55 @@ public enum DICOMReader {
         let studyUID = try required("StudyInstanceUID", study)
         let seriesUID = try required("SeriesInstanceUID", series)
         let sopUID = try required("SOPInstanceUID", instance)
-
-        let frames = try file.frames(keepOriginal: originalEncodingTransferSyntaxes.contains(transferSyntax))
         return DICOMInstance(
             studyInstanceUID: studyUID, seriesInstanceUID: seriesUID, sopInstanceUID: sopUID,
             transferSyntaxUID: transferSyntax,
             patient: patient.sorted { $0.key < $1.key }, study: study.sorted { $0.key < $1.key },
             series: series.sorted { $0.key < $1.key }, instance: instance,
-            vrs: walker.privateVRs, frames: frames)
+            vrs: walker.privateVRs, frames: [])
     }
 }
+
+/// A parsed Part 10 file whose frames are decoded one at a time (`DICOMReader.open`). Its attributes are read and
+/// its pixel module checked (sizes against the Pixel Data and `DICOMLimits`) when it is made; a frame is decoded
+/// only when asked for.
+///
+/// Not `Sendable`: it owns a CDICOM handle, which is not thread-safe; use it on one thread.
+public final class DICOMFrameSource {
+    /// The instance's attributes; `frames` is empty (see `frame(_:)`).
+    public let instance: DICOMInstance
+    /// Number of frames (0 for an instance without Pixel Data).
+    public let frameCount: Int
+    private let file: DICOMFile
+    private let info: hil_dicom_pixel_info
+    private let keepOriginal: Bool
+
+    init(_ file: DICOMFile) throws(DICOMFileError) {
+        self.file = file
+        instance = try DICOMReader.instance(file)
+        info = try file.pixelInfo()
+        frameCount = info.has_pixel_data != 0 ? Int(info.number_of_frames) : 0
+        keepOriginal = DICOMReader.originalEncodingTransferSyntaxes.contains(instance.transferSyntaxUID)
+    }
+
+    /// Frame `index` (0-based), decoded (its codestream header checked against the pixel module first).
+    public func frame(_ index: Int) throws(DICOMFileError) -> PixelFrame {
+        guard index >= 0 && index < frameCount else {
+            throw DICOMFileError(exceptionType: DICOMFileError.invalidPixelData, message: "frame \(index) is out of range (\(frameCount) frames)")
+        }
+        return try file.frame(index, info: info, keepOriginal: keepOriginal)
+    }
+
+    /// The instance with every frame decoded.
+    public func readAll() throws(DICOMFileError) -> DICOMInstance {
+        var result = instance
+        result.frames.reserveCapacity(frameCount)
+        for index in 0..<frameCount { result.frames.append(try frame(index)) }
+        return result
+    }
+}
+
+@available(*, unavailable) extension DICOMFrameSource: Sendable {}
 
 extension DICOMReader {
     /// Maximum lengths from the developer guide's "DICOM element constraints" ("the following DICOM elements have
@@ -98,6 +161,8 @@ extension DICOMFileError {
     public static let invalidPixelData = "InvalidPixelData"
     /// A Specific Character Set that cannot be converted to UTF-8.
     public static let unsupportedCharacterSet = "UnsupportedCharacterSet"
+    /// Over one of the documented `DICOMLimits` (the message names the flag where there is one).
+    public static let limitExceeded = "ValidationException"
     /// The emulator's own failure (out of memory): a server error, not the file's fault.
     public static let internalServerError = "InternalServerError"
 
@@ -115,6 +180,7 @@ extension DICOMFileError {
         case HIL_DICOM_DECODE_FAILED: Self.invalidPixelData
         case HIL_DICOM_CHARSET: Self.unsupportedCharacterSet
         case HIL_DICOM_OUT_OF_MEMORY: Self.internalServerError
+        case HIL_DICOM_LIMIT: Self.limitExceeded
         default: Self.invalidDICOMFile
         }
         self.init(exceptionType: type, message: message.isEmpty ? "unreadable DICOM file" : message)

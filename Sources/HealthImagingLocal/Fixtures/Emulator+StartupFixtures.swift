@@ -49,6 +49,7 @@ extension Emulator {
     /// The end of a clean shutdown (SIGTERM, SIGINT): the WAL checkpointed into the database file and truncated,
     /// the database closed and its lock released.
     public func shutdown() throws {
+        imports.pool.shutdown()
         try store.close()
     }
 }

@@ -51,12 +51,14 @@ final class FixtureBytes {
             dropped += keep
             index -= keep
         }
-        let old = buffer.count
-        buffer.reserveCapacity(old + Self.chunk)
-        buffer.append(contentsOf: repeatElement(0, count: Self.chunk))
-        // > read(): "On success, the number of bytes read is returned (zero indicates end of file) ... On error, -1"
-        let count = buffer.withUnsafeMutableBytes { read(file, $0.baseAddress! + old, Self.chunk) }
-        buffer.removeSubrange((old + max(0, count))...)
+        var count = 0
+        let chunk = [UInt8](unsafeUninitializedCapacity: Self.chunk) { raw, initialized in
+            // > read(): "On success, the number of bytes read is returned (zero indicates end of file) ... On
+            // > error, -1" (read(2))
+            count = read(file, raw.baseAddress, Self.chunk)
+            initialized = max(0, count)
+        }
+        buffer.append(contentsOf: chunk)
         if count <= 0 {
             atEnd = true
             if count < 0 { failed = true }

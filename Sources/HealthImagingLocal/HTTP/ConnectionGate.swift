@@ -20,6 +20,8 @@ final class ConnectionGate {
     enum State {
         case head
         case body(remaining: Int, deadline: ContinuousClock.Instant, closeAfter: Bool)
+        /// A body going to a file (`HTTPServer.streamsBody`); its head is handed on once it is complete.
+        case streaming(StreamedBody)
         /// Nothing more is read as a request: input is discarded.
         case closing
     }
@@ -35,6 +37,15 @@ final class ConnectionGate {
     /// Refusals handed to evhttp as marker requests, answered in order (`head`: the refused request was a
     /// HEAD, so its answer has no body).
     var refusals: [(error: APIError, head: Bool)] = []
+    /// Streamed bodies handed to evhttp behind a body marker request, taken in order by the server, with
+    /// the framing headers the head handed on left out.
+    var bodies: [(file: BodyFile, headers: [RequestHead.Header])] = []
+    /// Requests handed to evhttp and not yet answered (`answered()`), so that a `100 Continue` never
+    /// overtakes an earlier answer.
+    private var unanswered = 0
+    private var continueOwed = false
+    /// When the filter's read timeout was last pushed back during a streamed body.
+    private var lastTimeoutReset = ContinuousClock.now
     /// Set when the answer being written is the connection's last.
     var closeAfterResponse = false
     private var shutDown = false
@@ -86,6 +97,9 @@ final class ConnectionGate {
 
     /// Called when libevent frees the filter (its finalizer): drop everything that points at this gate.
     private func released() {
+        if case .streaming(let body) = state { body.abandon() }
+        for body in bodies { body.file.remove() }
+        bodies = []
         if let flushEvent { event_free(flushEvent) }
         if let underlyingOutputCallback { evbuffer_remove_cb_entry(bufferevent_get_output(underlying), underlyingOutputCallback) }
         if let filter { registry.gates[filter] = nil }
@@ -143,6 +157,31 @@ final class ConnectionGate {
                 } else {
                     state = .body(remaining: remaining - count, deadline: deadline, closeAfter: closeAfter)
                 }
+            case .streaming(let body):
+                guard available > 0 else { return moved ? BEV_OK : BEV_NEED_MORE }
+                if ContinuousClock.now > body.deadline {
+                    // Too slow, as for a buffered body: read nothing more; the read timeout drops the connection.
+                    body.abandon()
+                    state = .closing
+                    continue
+                }
+                switch body.consume(source) {
+                case .needMore:
+                    keepReading()
+                    return moved ? BEV_OK : BEV_NEED_MORE
+                case .done:
+                    bodies.append((body.file, body.stream.framingHeaders))
+                    var head = body.stream.head
+                    head.append(contentsOf: "\(ConnectionGates.bodyMarkerHeader): \(registry.secret)\r\n\r\n".utf8)
+                    head.withUnsafeBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
+                    unanswered += 1
+                    moved = true
+                    state = body.stream.closeAfter ? .closing : .head
+                case .refuse(let error):
+                    body.abandon()
+                    refuse(error, destination)
+                    moved = true
+                }
             case .head:
                 guard available > 0 else { return moved ? BEV_OK : BEV_NEED_MORE }
                 if scanned == 0 && skipEmptyLines(source) { continue }
@@ -160,7 +199,8 @@ final class ConnectionGate {
                 if headLength > limits.maxHeadBytes {
                     verdict = .refuse(APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes"))
                 } else if let bytes = evbuffer_pullup(source, headLength) {
-                    verdict = RequestHead.inspect(UnsafeRawBufferPointer(start: bytes, count: headLength), limits: limits)
+                    verdict = RequestHead.inspect(UnsafeRawBufferPointer(start: bytes, count: headLength), limits: limits,
+                                                  streams: registry.streamsBody)
                 } else {
                     verdict = .refuse(APIError(.internalServer, "The request head could not be buffered"))
                 }
@@ -173,11 +213,25 @@ final class ConnectionGate {
                         evbuffer_remove_buffer(source, destination, headLength)
                     }
                     moved = true
+                    unanswered += 1
                     if bodyLength > 0 {
                         let deadline = ContinuousClock.now + .milliseconds(Int(limits.bodyTimeoutSeconds * 1000))
                         state = .body(remaining: bodyLength, deadline: deadline, closeAfter: closeAfter)
                     } else if closeAfter {
                         state = .closing
+                    }
+                case .stream(let stream):
+                    evbuffer_drain(source, headLength)
+                    let deadline = ContinuousClock.now + .milliseconds(Int(limits.bodyTimeoutSeconds * 1000))
+                    switch StreamedBody.open(stream, directory: registry.bodyDirectory, deadline: deadline,
+                                             maxTrailerBytes: limits.maxHeaderBytes) {
+                    case .success(let body):
+                        state = .streaming(body)
+                        lastTimeoutReset = ContinuousClock.now
+                        if stream.expectsContinue { sendContinue() }
+                    case .failure(let error):
+                        refuse(error, destination)
+                        moved = true
                     }
                 case .refuse(let error):
                     let head = startsWithHEAD(source)
@@ -189,9 +243,44 @@ final class ConnectionGate {
         }
     }
 
+    /// The server answered one request of this connection.
+    func answered() {
+        unanswered = max(0, unanswered - 1)
+        if continueOwed && unanswered == 0 { sendContinue() }
+    }
+
+    /// `100 Continue` for a streamed body whose client waits for it (evhttp never sees that head until the
+    /// body is in, so it cannot send one). Written through the filter's output, behind any earlier answer,
+    /// and only once every earlier request is answered.
+    private func sendContinue() {
+        guard unanswered == 0 else {
+            continueOwed = true
+            return
+        }
+        continueOwed = false
+        guard let filter else { return }
+        let line = "HTTP/1.1 100 Continue\r\n\r\n"
+        var bytes = Array(line.utf8)
+        bytes.withUnsafeMutableBytes { _ = evbuffer_add(bufferevent_get_output(filter), $0.baseAddress, $0.count) }
+    }
+
+    /// A streamed body hands evhttp nothing until it is complete, so evhttp's read timeout (which only
+    /// bytes handed on push back) would fire during a long upload: push it back, at most once a second,
+    /// while the body keeps arriving (`--body-timeout` still bounds the whole body).
+    private func keepReading() {
+        let now = ContinuousClock.now
+        guard now - lastTimeoutReset > .seconds(1), let filter,
+              Int32(bufferevent_get_enabled(filter)) & Int32(EV_READ) != 0 else { return }
+        lastTimeoutReset = now
+        // > bufferevent_enable ... (re-arms the bufferevent's read timeout: bufferevent_filter.c be_filter_enable
+        // > calls BEV_RESET_GENERIC_READ_TIMEOUT)
+        bufferevent_enable(filter, Int16(EV_READ))
+    }
+
     /// Hands evhttp a marker request in place of a refused head; the server answers it with `error`.
     private func refuse(_ error: APIError, _ destination: OpaquePointer, head: Bool = false) {
         refusals.append((error, head))
+        unanswered += 1
         let marker = "GET /_healthimaging-refused HTTP/1.1\r\n\(ConnectionGates.markerHeader): \(registry.secret)\r\nContent-Length: 0\r\n\r\n"
         var bytes = Array(marker.utf8)
         bytes.withUnsafeMutableBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
@@ -249,8 +338,14 @@ extension ConnectionGate: Sendable {}
 /// every gate shares.
 final class ConnectionGates {
     static let markerHeader = "X-HIL-Refused"
+    /// Marks a request whose body the gate streamed to a file (`ConnectionGate.bodies`).
+    static let bodyMarkerHeader = "X-HIL-Body"
     var gates: [OpaquePointer: ConnectionGate] = [:]
     let limits: RequestHead.Limits
+    /// Which requests stream their body to a file (`HTTPServer.streamsBody`).
+    var streamsBody: RequestHead.StreamsBody?
+    /// Where streamed bodies are written.
+    var bodyDirectory = ConnectionGates.defaultBodyDirectory()
     /// Proves a marker request came from a gate, not from a client.
     let secret: String
 
@@ -258,6 +353,12 @@ final class ConnectionGates {
         self.limits = limits
         var generator = SystemRandomNumberGenerator()
         secret = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+    }
+
+    /// `$TMPDIR`, else /tmp.
+    static func defaultBodyDirectory() -> String {
+        if let value = getenv("TMPDIR"), value.pointee != 0 { return String(cString: value) }
+        return "/tmp"
     }
 
     func gate(for request: OpaquePointer) -> ConnectionGate? {

@@ -123,6 +123,21 @@ public final class HTTPServer {
         }
     }
 
+    /// Which requests stream their body to a temporary file instead of memory (`Request.bodyFile`): given
+    /// method and path, the body limit, or nil for an ordinary body (`limits.maxBodyBytes`, in memory). Only
+    /// these requests may send `Transfer-Encoding: chunked`. Set it before `run()`.
+    public var streamsBody: RequestHead.StreamsBody? {
+        get { gates.streamsBody }
+        set { gates.streamsBody = newValue }
+    }
+
+    /// Where streamed bodies are written (default `$TMPDIR`, else /tmp); each file is removed once its
+    /// request's reply is sent.
+    public var bodyDirectory: String {
+        get { gates.bodyDirectory }
+        set { gates.bodyDirectory = newValue }
+    }
+
     /// The libevent base the server runs on, for code that adds its own events (the in-process test server's
     /// cross-thread stop). Use it only from the thread that runs `run()`, before or during the loop.
     public var eventBase: OpaquePointer { base }
@@ -175,25 +190,59 @@ public final class HTTPServer {
                 request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
             }
         }
+        if request.refusal == nil, request.header(ConnectionGates.bodyMarkerHeader) != nil {
+            // A streamed body: the gate wrote it to a file and handed on the head without its framing headers.
+            if let gate, request.header(ConnectionGates.bodyMarkerHeader) == gates.secret, !gate.bodies.isEmpty {
+                let body = gate.bodies.removeFirst()
+                request.headers.removeAll { $0.name.caseInsensitiveCompare(ConnectionGates.bodyMarkerHeader) }
+                request.headers.removeAll { $0.name.caseInsensitiveCompare("Content-Length") }
+                request.headers += body.headers.map { ($0.name, $0.value) }
+                request.bodyFile = body.file
+            } else {
+                request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
+            }
+        }
         let close = request.refusal != nil || Self.wantsClose(request)
         // A refused request never reaches the application: answered here, with a request id like any answer.
+        let bodyFile = request.bodyFile
         let reply = request.refusal.map { error -> Reply in
             var response = error.response
             response.headers.append(("x-amzn-RequestId", requestIds.next()))
             return Reply(response)
         } ?? handler(request)
         let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
-        if reply.delayMillis > 0 {
-            let pending = Unmanaged.passRetained(PendingReply(outgoing, gates: gates))
-            var delay = timeval(tv_sec: reply.delayMillis / 1000, tv_usec: Int((reply.delayMillis % 1000) * 1000))
-            event_base_once(base, -1, Int16(EV_TIMEOUT), { _, _, context in
-                guard let context else { return }
-                let pending = Unmanaged<PendingReply>.fromOpaque(context).takeRetainedValue()
-                HTTPServer.send(pending.outgoing, gate: pending.gates.gate(for: pending.outgoing.request))
-            }, pending.toOpaque(), &delay)
+        if let start = reply.start {
+            start(Responder(server: self, outgoing: outgoing, delayMillis: reply.delayMillis, edits: reply.edits,
+                            bodyFile: bodyFile))
         } else {
-            Self.send(outgoing, gate: gate)
+            transmit(outgoing, afterMillis: reply.delayMillis, bodyFile: bodyFile)
         }
+    }
+
+    /// Sends an answer now, or after `afterMillis` (injected latency), then removes the request's body file.
+    func transmit(_ outgoing: Outgoing, afterMillis delay: Int, bodyFile: BodyFile?) {
+        guard delay > 0 else {
+            Self.send(outgoing, gate: gates.gate(for: outgoing.request))
+            bodyFile?.remove()
+            return
+        }
+        after(milliseconds: delay) { [weak self] in
+            if let self { Self.send(outgoing, gate: self.gates.gate(for: outgoing.request)) }
+            bodyFile?.remove()
+        }
+    }
+
+    /// Calls `callback` once on the loop after `milliseconds` (loop thread only). A callback still waiting
+    /// when the server is freed never runs.
+    public func after(milliseconds: Int, _ callback: @escaping () -> Void) {
+        let timer = Unmanaged.passRetained(Watcher(callback))
+        var delay = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
+        // > event_base_once: Schedule a one-time event ... The callback will be invoked exactly once.
+        // https://libevent.org/doc/event_8h.html (so the retained watcher is released there, exactly once)
+        event_base_once(base, -1, Int16(EV_TIMEOUT), { _, _, context in
+            guard let context else { return }
+            Unmanaged<Watcher>.fromOpaque(context).takeRetainedValue().callback()
+        }, timer.toOpaque(), &delay)
     }
 
     /// Whether the client asked for the connection to close after this answer (HTTP/1.0 arrives from the
@@ -248,6 +297,10 @@ public final class HTTPServer {
         let head: Bool
         /// The connection's last answer.
         let close: Bool
+
+        func with(_ response: Response) -> Outgoing {
+            Outgoing(request: request, response: response, head: head, close: close)
+        }
     }
 
     private static func send(_ outgoing: Outgoing, gate: ConnectionGate?) {
@@ -282,24 +335,14 @@ public final class HTTPServer {
         }
         evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), buffer)
         evbuffer_free(buffer)
+        gate?.answered()
     }
 }
 
-/// A callback of `HTTPServer.watch`, kept alive by the server.
+/// A callback of `HTTPServer.watch` (kept alive by the server) or `after` (kept alive by its timer).
 private final class Watcher {
     let callback: () -> Void
     init(_ callback: @escaping () -> Void) { self.callback = callback }
-}
-
-/// A reply held back by injected latency. Owned by the timer callback (retained until it fires).
-private final class PendingReply {
-    let outgoing: HTTPServer.Outgoing
-    let gates: ConnectionGates
-
-    init(_ outgoing: HTTPServer.Outgoing, gates: ConnectionGates) {
-        self.outgoing = outgoing
-        self.gates = gates
-    }
 }
 
 @available(*, unavailable)

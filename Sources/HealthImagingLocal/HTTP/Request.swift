@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An HTTP request as the emulator sees it: copied out of libevent once, so it can outlive the callback.
 public struct Request: Sendable {
     public var method: String
@@ -9,6 +13,9 @@ public struct Request: Sendable {
     public var rawQuery: String = ""
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// A body streamed to a temporary file (routes the server was told to stream: `HTTPServer.streamsBody`);
+    /// `body` is then empty. The server removes the file once the reply is sent.
+    public var bodyFile: BodyFile?
     /// Length of the request target (path + query) as received.
     public var uriLength: Int
     /// Set when the connection's gate refused the request's framing (`RequestHead`): the server answers it
@@ -70,6 +77,19 @@ public struct Request: Sendable {
             return (percentDecode(pair, plusIsSpace: true), "")
         }
     }
+}
+
+/// A request body on disk: `count` bytes in the file at `path` (a temporary file the server owns).
+public struct BodyFile: Sendable, Equatable {
+    public let path: String
+    public let count: Int
+
+    public init(path: String, count: Int) {
+        self.path = path
+        self.count = count
+    }
+
+    func remove() { unlink(path) }
 }
 
 /// Decodes `%XX` escapes (and `+` as space in query strings). Invalid escapes are kept as they are.

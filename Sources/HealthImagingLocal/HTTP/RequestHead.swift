@@ -1,7 +1,7 @@
 /// The framing rules a request head must meet before libevent reads it as a request (RFC 9112, strictly):
 /// one request line `METHOD SP target SP HTTP/1.x`, header lines `name: value` with a token name and no
 /// whitespace before the colon, no obsolete line folding, at most one Content-Length value (repeats must be
-/// equal), no Transfer-Encoding, and a body within the limit. A head that breaks one is refused whole —
+/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. A head that breaks one is refused whole —
 /// its body is never read and nothing after it on the connection is read as a request — so no request can
 /// hide inside another one's body.
 public struct RequestHead: Sendable {
@@ -30,12 +30,44 @@ public struct RequestHead: Sendable {
         /// Hand the head on (as `rewritten` when it had to change: HTTP/1.0 is passed on as 1.1 with its
         /// connection semantics spelled out), then `bodyLength` bytes of body.
         case pass(bodyLength: Int, rewritten: [UInt8]?, closeAfter: Bool)
+        /// A route whose body is streamed to a file (`HTTPServer.streamsBody`): read the body as `stream`
+        /// says, then hand on its `head`.
+        case stream(Stream)
         /// Answer this error, read nothing more from the connection, and close it.
         case refuse(APIError)
     }
 
+    /// How a streamed body arrives, and what evhttp is handed once it has.
+    public struct Stream: Equatable, Sendable {
+        public enum Framing: Equatable, Sendable {
+            case length(Int)
+            case chunked
+        }
+        public var framing: Framing
+        /// The most body bytes accepted (the route's limit).
+        public var limit: Int
+        /// The head to hand on once the body is on disk, without its final empty line: the request line (as
+        /// HTTP/1.1) and header lines, less the framing headers (Content-Length, Transfer-Encoding, Expect), plus
+        /// `Content-Length: 0`.
+        public var head: [UInt8]
+        /// The framing headers taken out of `head`, given back to the application with the request.
+        public var framingHeaders: [Header]
+        /// The client waits for `100 Continue` before sending the body.
+        public var expectsContinue: Bool
+        public var closeAfter: Bool
+    }
+
+    public struct Header: Equatable, Sendable {
+        public var name: String
+        public var value: String
+    }
+
+    /// Which requests stream their body to a file: given the method and the path (without the query, still
+    /// percent-encoded), the body limit in bytes, or nil for an ordinary body held in memory.
+    public typealias StreamsBody = (_ method: String, _ path: String) -> Int?
+
     /// Inspects one complete head: the bytes up to and including the empty line that ends it.
-    public static func inspect(_ head: UnsafeRawBufferPointer, limits: Limits) -> Verdict {
+    public static func inspect(_ head: UnsafeRawBufferPointer, limits: Limits, streams: StreamsBody? = nil) -> Verdict {
         var lines: [Range<Int>] = []
         var start = 0
         for index in 0..<head.count where head[index] == 0x0A {
@@ -82,7 +114,10 @@ public struct RequestHead: Sendable {
 
         // Header lines.
         var contentLength: Int?
-        var transferEncoding = false
+        var transferEncoding: Range<Int>?
+        var expectsContinue = false
+        /// Header lines a streamed body's head leaves out (framing).
+        var framingLines: [(line: Range<Int>, name: Range<Int>, value: Range<Int>)] = []
         var closeRequested = false
         var keepAliveRequested = false
         var headerBytes = 0
@@ -115,8 +150,11 @@ public struct RequestHead: Sendable {
                     return .refuse(bad("conflicting Content-Length headers (\(contentLength) and \(length))"))
                 }
                 contentLength = length
+                framingLines.append((line, name, value))
             case "transfer-encoding":
-                transferEncoding = true
+                if transferEncoding != nil { transferEncoding = line.lowerBound..<line.lowerBound }  // repeated: never plain "chunked"
+                else { transferEncoding = value }
+                framingLines.append((line, name, value))
             case "connection":
                 for token in lowercased(head, value).split(separator: ",") {
                     let option = token.trimmingSpaces
@@ -127,12 +165,53 @@ public struct RequestHead: Sendable {
                 guard lowercased(head, value) == "100-continue" else {
                     return .refuse(bad("unsupported expectation \"\(printable(head, value))\"; only 100-continue is understood"))
                 }
+                expectsContinue = true
+                framingLines.append((line, name, value))
             default:
                 break
             }
         }
-        if transferEncoding {
-            if contentLength != nil { return .refuse(bad("both Transfer-Encoding and Content-Length are given")) }
+        if transferEncoding != nil && contentLength != nil {
+            return .refuse(bad("both Transfer-Encoding and Content-Length are given"))
+        }
+        // A streamed route: the body (Content-Length or chunked) goes to a file, within the route's limit.
+        if let streams, transferEncoding != nil || (contentLength ?? 0) > 0,
+           let limit = streams(method, originPath(head, target)) {
+            let framing: Stream.Framing
+            if let transferEncoding {
+                // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
+                guard version == "HTTP/1.1" else { return .refuse(bad("Transfer-Encoding is not defined for HTTP/1.0")) }
+                guard lowercased(head, transferEncoding) == "chunked" else {
+                    return .refuse(APIError(.notImplemented, "Transfer-Encoding \"\(printable(head, transferEncoding))\" is not supported; send chunked or a Content-Length"))
+                }
+                framing = .chunked
+            } else {
+                let length = contentLength ?? 0
+                if length > limit {
+                    return .refuse(APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes"))
+                }
+                framing = .length(length)
+            }
+            let closeAfter = closeRequested || (version == "HTTP/1.0" && !keepAliveRequested)
+            var rewritten: [UInt8] = []
+            rewritten.reserveCapacity(head.count + 24)
+            rewritten.append(contentsOf: head[parts[0].lowerBound..<parts[1].upperBound])
+            rewritten.append(contentsOf: " HTTP/1.1\r\n".utf8)
+            let dropped = Set(framingLines.map(\.line.lowerBound))
+            for line in lines.dropFirst() where !dropped.contains(line.lowerBound) {
+                rewritten.append(contentsOf: head[line])
+                rewritten.append(contentsOf: [0x0D, 0x0A])
+            }
+            if closeAfter && !closeRequested { rewritten.append(contentsOf: "Connection: close\r\n".utf8) }
+            rewritten.append(contentsOf: "Content-Length: 0\r\n".utf8)
+            let headers = framingLines.map {
+                Header(name: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.name]), as: UTF8.self),
+                       value: String(decoding: UnsafeRawBufferPointer(rebasing: head[$0.value]), as: UTF8.self))
+            }
+            return .stream(Stream(framing: framing, limit: limit, head: rewritten, framingHeaders: headers,
+                                  expectsContinue: expectsContinue, closeAfter: closeAfter))
+        }
+        if transferEncoding != nil {
             return .refuse(APIError(.notImplemented, "Transfer-Encoding is not supported; send the body with a Content-Length"))
         }
         let bodyLength = contentLength ?? 0
@@ -194,6 +273,24 @@ public struct RequestHead: Sendable {
 
     private static func lowercased(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: head[range]), as: UTF8.self).lowercased()
+    }
+
+    /// The path of a request target (origin or absolute form), without the query.
+    static func originPath(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> String {
+        var start = target.lowerBound
+        if head[start] != UInt8(ascii: "/") {
+            // `http://authority/path`: skip the scheme's "//" and the authority.
+            var slashes = 0
+            start = target.upperBound
+            for index in target where head[index] == UInt8(ascii: "/") {
+                slashes += 1
+                if slashes == 3 { start = index; break }
+            }
+            if start == target.upperBound { return "/" }
+        }
+        var end = start
+        while end < target.upperBound, head[end] != UInt8(ascii: "?") { end += 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: head[start..<end]), as: UTF8.self)
     }
 
     private static func startsWithHTTPScheme(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {

@@ -43,13 +43,46 @@ public struct Response: Sendable {
     }
 }
 
-/// What the application answers: the response and how long to hold it back (injected latency).
-public struct Reply: Sendable {
+/// What the application answers: the response now, or later (`deferred`), and how long to hold it back
+/// (injected latency).
+///
+/// Not Sendable: a deferred reply's `start` belongs to the loop thread, like the `Responder` it is given.
+public struct Reply {
     public var response: Response
     public var delayMillis: Int
+    /// For a deferred reply: run on the loop right after the handler returns, with the `Responder` that
+    /// completes it (`response` is then unused).
+    public let start: ((Responder) -> Void)?
+    /// Changes made to the response before it goes out (`edit`), in order; kept for a deferred reply.
+    var edits: [(inout Response) -> Void] = []
 
     public init(_ response: Response, delayMillis: Int = 0) {
         self.response = response
         self.delayMillis = delayMillis
+        start = nil
+    }
+
+    /// A reply completed later, on the loop thread: `start` runs right after the handler returns, and the
+    /// connection is held until `Responder.send` is called (exactly once). If the client goes away first,
+    /// `send` is a no-op. Pipelined requests behind it on the same connection wait for it, in order.
+    public static func deferred(_ start: @escaping (Responder) -> Void) -> Reply {
+        Reply(start: start)
+    }
+
+    private init(start: @escaping (Responder) -> Void) {
+        response = Response(status: 500)
+        delayMillis = 0
+        self.start = start
+    }
+
+    public var isDeferred: Bool { start != nil }
+
+    /// Changes the response on its way out: at once for an immediate reply, at `send` for a deferred one
+    /// (the emulator's request id, for example).
+    public mutating func edit(_ change: @escaping (inout Response) -> Void) {
+        if start == nil { change(&response) } else { edits.append(change) }
     }
 }
+
+@available(*, unavailable)
+extension Reply: Sendable {}

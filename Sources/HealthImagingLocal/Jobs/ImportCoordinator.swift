@@ -10,7 +10,8 @@ import Glibc
 /// A job's life:
 /// 1. StartDICOMImportJob stores it SUBMITTED and queues it.
 /// 2. The worker starts it → IN_PROGRESS (at once, whatever the transition mode: the work really started).
-/// 3. The worker lists and reads the input, parses every file and encodes its frames (off the loop).
+/// 3. The worker lists the input; the pool (`ImportPool`) reads, parses and encodes every file off the loop, in
+///    worker processes, files of concurrent jobs taking turns; the results return in key order.
 /// 4. The loop groups the files into image sets and commits them (`ImportCommit`), in turns of a few
 ///    milliseconds between which it answers requests; new versions of existing primary image sets go
 ///    LOCKED/IMPORTING → ACTIVE/IMPORTED through the image-set transition mode.
@@ -35,37 +36,116 @@ public final class ImportCoordinator {
     /// Whether the loop's wake-up event calls `pump()` (the server does; a library user driving `Emulator.handle`
     /// alone does not, and then requests commit turns).
     private var pumpedByLoop = false
+    /// `process` calls whose results have not come back yet, by token.
+    private var completions: [Int: ([Result<ImportedFile, RejectedFile>]) -> Void] = [:]
+    private var nextToken = 0
 
-    init(store: Store, objects: any ObjectStore, maxFileBytes: Int, logger: Logger) {
+    /// The per-file work of every import (jobs, `/dicom`, STOW-RS): worker processes or threads.
+    public let pool: ImportPool
+    /// A job listing more files than this ends FAILED before importing any (`--max-import-job-files`).
+    public let maxJobFiles: Int
+    /// A job still importing this many seconds after it started ends FAILED (`--max-import-job-seconds`).
+    public let maxJobSeconds: Double
+    /// The DICOM parsing limits every file is read with (`--max-frame-bytes`, …): given to the pool's workers.
+    public var limits: DICOMLimits { pool.configuration.limits }
+
+    init(store: Store, objects: any ObjectStore, maxFileBytes: Int, pool: ImportPool.Configuration,
+         maxJobFiles: Int = ImportCoordinator.defaultMaxJobFiles, maxJobSeconds: Double = ImportCoordinator.defaultMaxJobSeconds,
+         logger: Logger) {
         self.store = store
         self.objects = objects
         self.maxFileBytes = maxFileBytes
+        self.maxJobFiles = maxJobFiles
+        self.maxJobSeconds = maxJobSeconds
         self.logger = logger
-        worker = ImportWorker()
+        self.pool = ImportPool(pool)
+        // Two threads for listings and output folders, so that one slow listing does not hold another job's.
+        worker = ImportWorker(threadCount: 2)
     }
 
-    /// Queues the work of a job just stored SUBMITTED.
+    public static let defaultMaxJobFiles = 10_000
+    public static let defaultMaxJobSeconds: Double = 3600
+
+    /// Queues the work of a job just stored SUBMITTED: list the input (on the worker thread), then hand every
+    /// file to the pool as one batch, in key order, with the job's wall-clock deadline; the results come back to
+    /// the loop as one `.scanned` message, files in key order, whatever order the pool finished them in.
     func submit(_ namespace: Namespace, _ job: ImportJob, format: LosslessStorageFormat) {
         let key = ImportJobKey(namespace: namespace, datastoreId: job.datastoreId, jobId: job.jobId)
+        do {
+            // Until its end is scheduled, the job is marked running: a server that stops before then fails it at
+            // the next startup (`Store.failInterruptedImportJobs`).
+            try store.markImportRunning(namespace, job.datastoreId, job.jobId)
+        } catch {
+            logger.error("import job \(job.jobId) could not be marked running: \(error)")
+        }
         let objects = self.objects
         let maxFileBytes = self.maxFileBytes
+        let maxJobFiles = self.maxJobFiles
+        let maxJobSeconds = self.maxJobSeconds
+        let pool = self.pool
+        let loop = self.worker
         let input = S3Location(job.inputS3Uri)?.folder
         let output = S3Location(job.outputS3Uri)
         worker.enqueue { post in
             post(.started(key))
+            let began = ContinuousClock.now
             guard let input, let output else {
                 post(.failed(key, "INVALID_REQUEST: the input or output S3 URI cannot be read"))
                 return
             }
+            let listed: [ObjectInfo]
             do throws(ObjectStoreError) {
                 // The output bucket is checked first, so that a job that could never write its results
                 // fails before it imports anything.
                 _ = try objects.list(bucket: output.bucket, prefix: output.key)
-                let scan = try ImportScanner.scan(objects, input: input, format: format, maxFileBytes: maxFileBytes)
-                post(.scanned(key, scan))
+                listed = try objects.list(bucket: input.bucket, prefix: input.key).filter { !$0.key.hasSuffix("/") }
+                    .sorted { $0.key < $1.key }
             } catch {
                 post(.failed(key, error.message))
+                return
             }
+            guard listed.count <= maxJobFiles else {
+                post(.failed(key, "The input holds \(listed.count) files, more than the limit of \(maxJobFiles) files per import job (--max-import-job-files); nothing was imported"))
+                return
+            }
+            let units = ImportScanner.units(listed, input: input, objects: objects, format: format, maxFileBytes: maxFileBytes)
+            let message = "The import job ran longer than its limit of \(ImportPool.seconds(maxJobSeconds)) seconds (--max-import-job-seconds); nothing was imported"
+            pool.submit(units, deadline: began + .milliseconds(Int64(maxJobSeconds * 1000)), deadlineMessage: message) { outcomes in
+                var scan = ImportScan()
+                scan.scanned = listed.count
+                for outcome in outcomes {
+                    switch outcome {
+                    case .file(.success(let file)): scan.imported.append(file)
+                    case .file(.failure(let rejected)): scan.rejected.append(rejected)
+                    case .stopped(let why): return loop.post(.failed(key, why))
+                    }
+                }
+                loop.post(.scanned(key, scan))
+            }
+        }
+    }
+
+    /// Imports files off the loop (seam S3): parse, decode, encode and checksum each task's file. `completion`
+    /// runs later on the loop, with one result per task, in task order. Nothing is committed: the caller
+    /// commits the imported files (`ImportCommit.commit`) on the loop.
+    public func process(_ tasks: [ImportTask], completion: @escaping ([Result<ImportedFile, RejectedFile>]) -> Void) {
+        nextToken += 1
+        let token = nextToken
+        completions[token] = completion
+        let units = tasks.map { task in
+            ImportPool.Unit(inputFile: task.inputFile, format: task.format, fetch: { .success(task.source) })
+        }
+        let worker = self.worker
+        pool.submit(units) { outcomes in
+            worker.post(.processed(token, outcomes.enumerated().map { index, outcome in
+                switch outcome {
+                case .file(let result): return result
+                case .stopped(let why):
+                    return .failure(RejectedFile(inputFile: tasks[index].inputFile,
+                                                 error: DICOMFileError(exceptionType: "InternalServerException", message: why),
+                                                 serverError: true))
+                }
+            }))
         }
     }
 
@@ -162,6 +242,8 @@ public final class ImportCoordinator {
             let batch = ImportCommit.Batch(scan.imported)
             scan.imported = []
             committing.append(Committing(key: key, scan: scan, batch: batch))
+        case .processed(let token, let results):
+            completions.removeValue(forKey: token)?(results)
         case .written(let key, let failure):
             writing[key] = nil
             try end(key, failure: failure)
@@ -172,6 +254,7 @@ public final class ImportCoordinator {
     private func end(_ key: ImportJobKey, failure: String?) throws {
         guard try store.importJob(key.namespace, key.datastoreId, key.jobId) != nil else { return }
         try store.database.transaction {
+            try store.markImportEnded(key.namespace, key.datastoreId, key.jobId)
             try store.schedule(PendingTransition(
                 namespace: key.namespace, datastoreId: key.datastoreId, imageSet: nil,
                 state: (failure == nil ? JobStatus.completed : JobStatus.failed).rawValue,

@@ -22,61 +22,77 @@ public struct ImportScan: Sendable {
     public var scanned = 0
 }
 
-/// The work done off the loop: list the input prefix, read every object, parse it, encode its frames.
+/// The per-file work done off the loop: read an object, parse it, encode its frames.
 public enum ImportScanner {
     /// The largest Part 10 file a job accepts. HealthImaging's quotas page lists the maximum size of one DICOM P10
     /// file in an import job; over it the file is a customer error (see README, "Import limits").
     public static let defaultMaxFileBytes = 4 << 30
 
-    /// Reads everything under `input` (a folder prefix). Throws only for what stops the whole job
-    /// (source not configured, bucket missing, endpoint unreachable); a bad file is a `RejectedFile`.
-    static func scan(_ objects: any ObjectStore, input: S3Location, format: LosslessStorageFormat,
-                     maxFileBytes: Int) throws(ObjectStoreError) -> ImportScan {
-        var scan = ImportScan()
-        let listed = try objects.list(bucket: input.bucket, prefix: input.key).filter { !$0.key.hasSuffix("/") }
-        for object in listed {
-            scan.scanned += 1
-            guard object.size <= maxFileBytes else {
-                scan.rejected.append(RejectedFile(
-                    inputFile: object.key,
-                    error: DICOMFileError(exceptionType: "ValidationException",
-                                          message: "File size \(object.size) bytes exceeds the maximum DICOM P10 file size of \(maxFileBytes) bytes"),
-                    serverError: false))
-                continue
-            }
-            let bytes: [UInt8]
-            do throws(ObjectStoreError) {
-                bytes = try objects.get(bucket: input.bucket, key: object.key)
-            } catch {
-                // The listing named it but it cannot be fetched: not the file's fault.
-                if error.kind == .unreachable || error.kind == .notConfigured { throw error }
-                scan.rejected.append(RejectedFile(
-                    inputFile: object.key, error: DICOMFileError(exceptionType: "InternalServerException", message: error.message),
-                    serverError: true))
-                continue
-            }
-            switch importFile(object.key, bytes, format: format) {
-            case .success(let file): scan.imported.append(file)
-            case .failure(let rejected): scan.rejected.append(rejected)
-            }
+    /// The pool's units for a job's listed objects: an object over `maxFileBytes` is a customer error without
+    /// being read; an object the listing named but that cannot be fetched is a server error of that file, unless
+    /// the store itself is gone (not configured, unreachable), which stops the job.
+    static func units(_ listed: [ObjectInfo], input: S3Location, objects: any ObjectStore, format: LosslessStorageFormat,
+                      maxFileBytes: Int) -> [ImportPool.Unit] {
+        listed.map { object in
+            let key = object.key
+            let size = object.size
+            return ImportPool.Unit(inputFile: key, format: format, fetch: { () -> Result<ImportSource, ImportPool.FetchFailure> in
+                guard size <= maxFileBytes else {
+                    return .failure(.rejected(RejectedFile(
+                        inputFile: key,
+                        error: DICOMFileError(exceptionType: "ValidationException",
+                                              message: "File size \(size) bytes exceeds the maximum DICOM P10 file size of \(maxFileBytes) bytes"),
+                        serverError: false)))
+                }
+                do throws(ObjectStoreError) {
+                    return .success(.bytes(try objects.get(bucket: input.bucket, key: key)))
+                } catch {
+                    if error.kind == .unreachable || error.kind == .notConfigured { return .failure(.stop(error.message)) }
+                    return .failure(.rejected(RejectedFile(
+                        inputFile: key, error: DICOMFileError(exceptionType: "InternalServerException", message: error.message),
+                        serverError: true)))
+                }
+            })
         }
-        return scan
     }
 
     /// Parses one Part 10 file and encodes its frames for storage.
-    static func importFile(_ inputFile: String, _ bytes: [UInt8], format: LosslessStorageFormat) -> Result<ImportedFile, RejectedFile> {
-        var instance: DICOMInstance
-        do throws(DICOMFileError) {
-            instance = try ImportCodec.read(bytes)
-        } catch {
-            return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: false))
+    static func importFile(_ inputFile: String, _ bytes: [UInt8], format: LosslessStorageFormat,
+                           limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
+        importFile(inputFile, format: format) { () throws(DICOMFileError) in try ImportCodec.open(bytes, limits: limits) }
+    }
+
+    /// The same for bytes [offset, offset + length) of the file at `path` (length 0: to its end), never read whole:
+    /// large values stay on disk and one frame at a time is decoded, encoded and let go (the S4 seam).
+    public static func importFile(_ inputFile: String, path: String, offset: Int = 0, length: Int = 0,
+                                  format: LosslessStorageFormat, limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
+        importFile(inputFile, format: format) { () throws(DICOMFileError) in
+            try ImportCodec.open(path: path, offset: offset, length: length, limits: limits)
         }
-        if let violation = ImportConstraints.violation(instance) {
+    }
+
+    /// Opens the file, checks the service's constraints, then decodes and encodes one frame at a time, so that only
+    /// one decoded frame is held besides the stored ones.
+    private static func importFile(_ inputFile: String, format: LosslessStorageFormat,
+                                   open: () throws(DICOMFileError) -> DICOMFrameSource) -> Result<ImportedFile, RejectedFile> {
+        let source: DICOMFrameSource
+        do throws(DICOMFileError) {
+            source = try open()
+        } catch {
+            return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+        }
+        if let violation = ImportConstraints.violation(source.instance) {
             return .failure(RejectedFile(inputFile: inputFile, error: violation, serverError: false))
         }
         var frames: [(id: String, frame: StoredFrame)] = []
-        frames.reserveCapacity(instance.frames.count)
-        for (index, frame) in instance.frames.enumerated() {
+        frames.reserveCapacity(source.frameCount)
+        for index in 0..<source.frameCount {
+            let frame: PixelFrame
+            do throws(DICOMFileError) {
+                frame = try source.frame(index)
+            } catch {
+                return .failure(RejectedFile(inputFile: inputFile, error: error, serverError: error.isServerError))
+            }
             do {
                 frames.append((ResourceIds.make(), try ImportCodec.store(frame, format: format)))
             } catch let error as FrameCodecError where error.code == 1 {
@@ -92,8 +108,7 @@ public enum ImportScanner {
                     serverError: true))
             }
         }
-        // The decoded samples are no longer needed: only the stored frames travel on.
-        instance.frames = []
-        return .success(ImportedFile(inputFile: inputFile, instance: instance, frames: frames))
+        // Only the stored frames travel on; the instance carries no decoded samples.
+        return .success(ImportedFile(inputFile: inputFile, instance: source.instance, frames: frames))
     }
 }

@@ -90,6 +90,11 @@ public final class ImportWorker: @unchecked Sendable {
         shared.condition.unlock()
     }
 
+    /// Posts a message for the loop from any thread (the import pool's results).
+    public func post(_ message: ImportMessage) {
+        shared.post(message)
+    }
+
     /// Queues work; it runs on the worker thread.
     public func enqueue(_ work: @escaping Work) {
         shared.condition.lock()
@@ -136,6 +141,8 @@ public enum ImportMessage: Sendable {
     case scanned(ImportJobKey, ImportScan)
     /// The job cannot go on (no source, bucket missing, endpoint down): it ends FAILED with this message.
     case failed(ImportJobKey, String)
+    /// The files of one `ImportCoordinator.process` call (by its token), in task order.
+    case processed(Int, [Result<ImportedFile, RejectedFile>])
     /// The output folder was written (nil) or could not be (the message): the job ends COMPLETED or FAILED.
     case written(ImportJobKey, String?)
 }

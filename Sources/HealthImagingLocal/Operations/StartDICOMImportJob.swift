@@ -34,8 +34,8 @@ public enum StartDICOMImportJob: Operation {
                 Validate.isClientToken($0) ? nil : "must be 1–64 characters of [A-Za-z0-9._-]"
             }
             let s3 = "must be 1–1024 characters matching s3://[a-z0-9][\\.\\-a-z0-9]{1,61}[a-z0-9](/.*)?"
-            let input = reader.member("inputS3Uri", required: true)?.string { Validate.isS3Uri($0) ? nil : s3 }
-            let output = reader.member("outputS3Uri", required: true)?.string { Validate.isS3Uri($0) ? nil : s3 }
+            let input = reader.member("inputS3Uri", required: true)?.string { Validate.isS3Uri($0) ? dotSegments($0) : s3 }
+            let output = reader.member("outputS3Uri", required: true)?.string { Validate.isS3Uri($0) ? dotSegments($0) : s3 }
             let owner = reader.member("inputOwnerAccountId")?.string { Validate.isAccountId($0) ? nil : "must be 12 digits" }
             var configuration: JSONValue?
             if let member = reader.member("importConfiguration") {
@@ -88,6 +88,14 @@ public enum StartDICOMImportJob: Operation {
             $0.field("submittedAt", timestampMillis: job.submittedAt)
         }
         return Response(json: json.bytes)
+    }
+
+    /// A prefix is a plain path inside its bucket: a `.` or `..` segment is refused here, before anything is imported
+    /// (docs/hardening.md, "Folders as buckets").
+    static func dotSegments(_ uri: String) -> String? {
+        let key = uri.dropFirst("s3://".count).drop { $0 != "/" }
+        return key.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == "." || $0 == ".." }
+            ? "must not contain \".\" or \"..\" path segments" : nil
     }
 
     /// The ImportConfiguration union: `{"dicomJsonMetadataImportConfiguration": {"dicomMetadataMappings": [{

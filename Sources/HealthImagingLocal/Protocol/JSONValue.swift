@@ -50,7 +50,10 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
-    static let maxDepth = 128
+    /// Arrays and objects nest at most this deep. A stored metadata document is 7 levels plus 2 per DICOM sequence
+    /// level (an array of item objects), and the DICOM reader allows 64 sequence levels (`DICOMLimits`), so every
+    /// document the emulator writes parses again; the writer (`JSONValue.write`) recurses no deeper than this either.
+    static let maxDepth = 256
     /// Objects up to this many members check duplicates by a scan; larger ones with a set.
     private static let scanLimit = 16
 

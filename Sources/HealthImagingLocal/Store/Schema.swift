@@ -167,7 +167,20 @@ enum Schema {
         CREATE INDEX import_jobs_by_token ON import_jobs (account, region, datastore_id, client_token);
         ALTER TABLE transitions ADD COLUMN job_id TEXT;
         """,
-        // 7: the study and series that each image set's newest stored document holds (Store+StudyIndex.swift), so
+        // pool: import jobs whose work is queued or running in this process (Store+ImportRuns): a row left by a
+        // server that stopped (kill -9) marks a job to end FAILED at the next startup.
+        """
+        CREATE TABLE import_runs (
+            account      TEXT NOT NULL,
+            region       TEXT NOT NULL,
+            datastore_id TEXT NOT NULL,
+            job_id       TEXT NOT NULL,
+            PRIMARY KEY (account, region, datastore_id, job_id),
+            FOREIGN KEY (account, region, datastore_id, job_id)
+                REFERENCES import_jobs (account, region, datastore_id, job_id) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        """,
+        // 8 (commit): the study and series that each image set's newest stored document holds (Store+StudyIndex.swift), so
         // that an import finds the primary image set of a series, and the other primaries of a study, without
         // reading every document of the datastore. `study_key` is the patient + study grouping elements. Filled
         // for existing image sets at the next open (the 'study-index-pending' mark).
