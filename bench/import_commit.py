@@ -69,16 +69,26 @@ def run_job(host, port, log: Log, token: str, output: str):
     status, polls = "SUBMITTED", 0
     while status in ("SUBMITTED", "IN_PROGRESS"):
         t0 = time.perf_counter()
-        health.request("GET", "/_healthimaging/health")
-        reply = health.getresponse()
-        reply.read()
+        try:
+            health.request("GET", "/_healthimaging/health")
+            reply = health.getresponse()
+            reply.read()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            health.close()
+            health = http.client.HTTPConnection(host, port, timeout=60)
+            continue
         t1 = time.perf_counter()
         assert reply.status == 200, reply.status
         samples.append((t0, (t1 - t0) * 1000))
         polls += 1
         if polls % 20 == 0:
-            conn.request("GET", f"/getDICOMImportJob/datastore/{DATASTORE}/job/{job_id}")
-            status = json.loads(conn.getresponse().read())["jobProperties"]["jobStatus"]
+            try:
+                conn.request("GET", f"/getDICOMImportJob/datastore/{DATASTORE}/job/{job_id}")
+                status = json.loads(conn.getresponse().read())["jobProperties"]["jobStatus"]
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # A server whose loop stalled (an older build committing) may have closed the idle connection.
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=60)
         time.sleep(0.0005)
     elapsed = time.perf_counter() - began
     time.sleep(0.2)
