@@ -25,26 +25,9 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Tests" / "conformance"))
+from fixture_files import write_many_versions_fixture  # noqa: E402  (stdlib only, shared with the tests)
 MiB = 1 << 20
-
-
-def hex_id(n, prefix=""):
-    return f"{prefix}{n:x}".rjust(32, "0")[:32]
-
-
-def write_fixture(path, image_sets, per):
-    created = 1680027126.436
-    with open(path, "w") as f:
-        f.write('{"datastores": [{"datastoreId": "%s", "datastoreName": "many", "imageSets": [' % hex_id(1, "many"))
-        for i in range(image_sets):
-            isid = hex_id(i, "m")
-            f.write(("," if i else "") + '{"imageSetId": "%s", "versions": [' % isid)
-            f.write(",".join(
-                '{"imageSetId":"%s","versionId":"%d","imageSetState":"ACTIVE","ImageSetWorkflowStatus":"%s",'
-                '"createdAt":%.3f,"updatedAt":%.3f}' % (isid, v, "CREATED" if v == 1 else "UPDATED", created, created + v)
-                for v in range(per, 0, -1)))
-            f.write("]}")
-        f.write("]}]}")
 
 
 def status(pid):
@@ -87,8 +70,8 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="hil-bench-store-"))
     try:
         small, big = tmp / "small.json", tmp / "big.json"
-        write_fixture(small, 1, 10)
-        write_fixture(big, max(1, a.versions // a.per_image_set), a.per_image_set)
+        write_many_versions_fixture(small, 1, 10)
+        write_many_versions_fixture(big, max(1, a.versions // a.per_image_set), a.per_image_set)
         base, _, _ = start(a.bin, "--fixtures", str(small), "--db", str(tmp / "small.db"))
         b = status(base.pid)
         stop(base)

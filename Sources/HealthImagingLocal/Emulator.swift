@@ -171,7 +171,7 @@ public final class Emulator {
     /// Answers one request. Never throws: every failure is a JSON error response with `x-amzn-ErrorType`.
     public func handle(_ request: Request) -> Reply {
         let began = ContinuousClock.now
-        imports.pump()
+        imports.pumpForRequest()
         var reply = respond(request, began: began)
         store.flushStagedEvents()
         let requestId = requestIds.next()

@@ -216,7 +216,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
         let emulator: Emulator
         do {
             // Everything is read and validated before the store is touched: a bad file loads nothing.
-            let documents = try FixtureLoader.read(paths: fixtures)
+            try FixtureLoader.validate(paths: fixtures)
             if let faults {
                 guard let data = FileManager.default.contents(atPath: faults) else {
                     throw FixtureError(source: faults, issues: [FixtureIssue(path: "$", reason: "cannot read the file")])
@@ -235,7 +235,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
                 configuration.signatures = SignatureVerifier(secrets: Dictionary(pairs.map { ($0.accessKeyId, $0.secret) }, uniquingKeysWith: { _, last in last }))
             }
             emulator = try Emulator(configuration: configuration, logger: logger)
-            let counts = try emulator.loadStartupFixtures(documents)
+            let counts = try emulator.loadStartupFixtures()
             if counts.skipped > 0 {
                 logger.info("fixtures: loaded \(counts.loaded) datastores, left \(counts.skipped) already in \(db ?? "the database") as they are")
             }

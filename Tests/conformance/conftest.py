@@ -294,10 +294,7 @@ def datastore(datastore_id: str, image_sets: list[dict], name: str | None = None
     return {"datastoreId": datastore_id, "datastoreName": name or f"ds-{datastore_id[:6]}", "imageSets": image_sets}
 
 
-def hex_id(n: int, prefix: str = "") -> str:
-    """A valid 32-character [0-9a-z] id."""
-    s = f"{prefix}{n:x}"
-    return s.rjust(32, "0")[:32]
+from fixture_files import hex_id  # noqa: E402,F401  (shared with bench/store.py)
 
 
 def load_expected(name: str):

@@ -163,3 +163,33 @@ def document_value(document: dict, sop: str, keyword: str):
         if keyword in level:
             return level[keyword]
     return None
+
+
+def write_single_instance_series(folder: Path, count: int, study_uid: str | None = None) -> list[str]:
+    """``count`` tiny Part 10 CT files (8x8, 16-bit), each the only instance of its own series, all in one study
+    (the layout whose commit was quadratic: issue 16 item 5). Returns the series UIDs in file order; file i is
+    ``s{i:05d}.dcm``, so the job's listing order is the series order."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    study = study_uid or generate_uid()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("template", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.PatientID, ds.PatientName, ds.StudyDate, ds.StudyTime = "COMMIT-1", "Commit^Bench", "20240101", "120000"
+    ds.StudyInstanceUID, ds.Modality, ds.AccessionNumber, ds.StudyID = study, "CT", "ACC-COMMIT", "1"
+    ds.Rows = ds.Columns = 8
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.InstanceNumber = 1, "MONOCHROME2", 1
+    series_uids = []
+    for index in range(count):
+        series = generate_uid()
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SeriesInstanceUID, ds.SeriesNumber = series, index + 1
+        ds.PixelData = bytes((index + k) % 251 for k in range(128))
+        ds.save_as(folder / f"s{index:05d}.dcm", enforce_file_format=True)
+        series_uids.append(series)
+    return series_uids

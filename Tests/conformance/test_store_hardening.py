@@ -16,6 +16,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from fixture_files import write_many_versions_fixture
 from conftest import (
     SEED_DATASTORE,
     SEED_FIXTURE,
@@ -321,27 +322,11 @@ def test_read_cache_budget_flag_is_validated():
     assert p.returncode != 0 and "read-cache-bytes" in p.stderr, (p.returncode, p.stderr)
 
 
-def _many_versions_fixture(path: Path, image_sets: int, versions: int) -> Path:
-    created = 1680027126.436
-    with open(path, "w") as f:
-        f.write('{"datastores": [{"datastoreId": "%s", "datastoreName": "many", "imageSets": [' % hex_id(1, "many"))
-        for i in range(image_sets):
-            isid = hex_id(i, "m")
-            f.write(("," if i else "") + '{"imageSetId": "%s", "versions": [' % isid)
-            f.write(",".join(
-                '{"imageSetId":"%s","versionId":"%d","imageSetState":"ACTIVE","ImageSetWorkflowStatus":"%s",'
-                '"createdAt":%.3f,"updatedAt":%.3f}' % (isid, v, "CREATED" if v == 1 else "UPDATED", created, created + v)
-                for v in range(versions, 0, -1)))
-            f.write("]}")
-        f.write("]}]}")
-    return path
-
-
 def test_startup_fixtures_are_not_kept_in_memory_with_db(servers, tmp_path):
     """5 x 10^4 versions loaded with --db: the server's RSS stays near that of a server with a tiny fixture (the
     parsed documents are dropped once the store holds them)."""
-    big = _many_versions_fixture(tmp_path / "big.json", 50, 1000)
-    small = _many_versions_fixture(tmp_path / "small.json", 1, 10)
+    big = write_many_versions_fixture(tmp_path / "big.json", 50, 1000)
+    small = write_many_versions_fixture(tmp_path / "small.json", 1, 10)
     base = servers.start(fixtures=(small,), db=tmp_path / "small.db")
     base_rss = rss_bytes(base.proc.pid)
     base.stop()

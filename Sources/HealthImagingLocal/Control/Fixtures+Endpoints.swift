@@ -14,22 +14,20 @@ enum FixtureEndpoints {
         .init("POST", "/_healthimaging/reset", query: ["scope"], reset),
     ]
 
+    /// The document is read a piece at a time and inserted as it is read, in one transaction (FixtureStream).
     static func load(_ call: ControlCall) throws(APIError) -> Response {
-        let document: Fixture
-        do {
-            document = try Fixture.decode(call.request.body, source: "request")
-        } catch {
-            throw .validation(error.summary())
-        }
-        let counts = try call.emulator.run { emulator in
-            try emulator.store.load([document], into: call.namespace)
-            return try emulator.store.counts(call.namespace)
+        let (loaded, counts) = try call.emulator.run { emulator in
+            let loaded = try emulator.store.database.transaction {
+                try FixtureStream.run(bodies: [(call.request.body, "request")],
+                                      load: FixtureLoad(store: emulator.store, namespace: call.namespace, existing: .fail))
+            }
+            return (loaded, try emulator.store.counts(call.namespace))
         }
         return .json(status: 201) {
             $0.field("loaded", object: {
-                $0.field("datastores", Int64(document.datastores.count))
-                $0.field("imageSets", Int64(document.datastores.reduce(0) { $0 + $1.imageSets.count }))
-                $0.field("versions", Int64(document.datastores.reduce(0) { $0 + $1.imageSets.reduce(0) { $0 + $1.versions.count } }))
+                $0.field("datastores", Int64(loaded.datastores))
+                $0.field("imageSets", Int64(loaded.imageSets))
+                $0.field("versions", Int64(loaded.versions))
             })
             $0.field("total", object: {
                 $0.field("datastores", Int64(counts.datastores))
@@ -72,7 +70,7 @@ extension Emulator {
     public func reset(namespace: Namespace?, toStartup: Bool) throws {
         // The fixture files are read (and validated) before anything is cleared.
         let reload = toStartup && (namespace == nil || namespace == defaultNamespace)
-        let documents = try reload ? startupDocuments() : []
+        if reload { _ = try FixtureStream.run(paths: configuration.fixtureFiles, load: nil) }
         try store.reset(namespace)
         if namespace == nil || namespace == defaultNamespace { try setClockOffset(0) }
         journal.clear(namespace)
@@ -87,7 +85,7 @@ extension Emulator {
         }
         if reload {
             faults[defaultNamespace] = configuration.faults.engine()
-            try loadStartupFixtures(documents)
+            try loadStartupFixtures()
             Self.releaseFreedMemory()
         }
     }

@@ -8,42 +8,76 @@ public enum MetadataDocument {
 
     /// `document` (or a new one) with `instances` added. Patient, Study and Series attributes merge key by key (the
     /// newer instance's value wins; each level's keys kept in alphabetical order, as in the service's documents);
-    /// an instance whose SOPInstanceUID is already there is replaced whole (re-import).
+    /// an instance whose SOPInstanceUID is already there is replaced whole (re-import). Linear in the number of
+    /// instances: series and instances are found through dictionaries, and each level is sorted once at the end.
     public static func adding(_ instances: [(instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)])],
                               to document: JSONValue?, datastoreId: String, imageSetId: String) -> JSONValue {
-        var patient = document?.value(at: ["Patient", "DICOM"])?.objectMembers ?? []
-        var study = document?.value(at: ["Study", "DICOM"])?.objectMembers ?? []
+        var patient = Level(document?.value(at: ["Patient", "DICOM"])?.objectMembers ?? [])
+        var study = Level(document?.value(at: ["Study", "DICOM"])?.objectMembers ?? [])
         var seriesList = document?.value(at: ["Study", "Series"])?.objectMembers ?? []
+        var seriesIndex = Dictionary(seriesList.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+        /// The series changed so far, by their index in `seriesList`: their DICOM level and instances.
+        var touched: [Int: (dicom: Level, instances: Level)] = [:]
         for (instance, frames) in instances {
-            merge(instance.patient, into: &patient)
-            merge(instance.study, into: &study)
-            let seriesIndex: Int
-            if let found = seriesList.firstIndex(where: { $0.key == instance.seriesInstanceUID }) {
-                seriesIndex = found
+            patient.merge(instance.patient)
+            study.merge(instance.study)
+            let index: Int
+            if let found = seriesIndex[instance.seriesInstanceUID] {
+                index = found
             } else {
                 seriesList.append((instance.seriesInstanceUID, .object([("DICOM", .object([])), ("Instances", .object([]))])))
-                seriesIndex = seriesList.count - 1
+                index = seriesList.count - 1
+                seriesIndex[instance.seriesInstanceUID] = index
             }
-            var series = seriesList[seriesIndex].value
-            var seriesDICOM = series["DICOM"]?.objectMembers ?? []
-            merge(instance.series, into: &seriesDICOM)
-            var instancesOfSeries = series["Instances"]?.objectMembers ?? []
-            let entry = instanceObject(instance, frames: frames)
-            if let existing = instancesOfSeries.firstIndex(where: { $0.key == instance.sopInstanceUID }) {
-                instancesOfSeries[existing].value = entry
-            } else {
-                instancesOfSeries.append((instance.sopInstanceUID, entry))
-            }
-            series = series.setting("DICOM", .object(seriesDICOM)).setting("Instances", .object(instancesOfSeries))
-            seriesList[seriesIndex].value = series
+            var series = touched[index] ?? (Level(seriesList[index].value["DICOM"]?.objectMembers ?? []),
+                                             Level(seriesList[index].value["Instances"]?.objectMembers ?? []))
+            touched[index] = nil  // keeps `series` uniquely referenced while it changes
+            series.dicom.merge(instance.series)
+            series.instances.set(instance.sopInstanceUID, instanceObject(instance, frames: frames))
+            touched[index] = series
+        }
+        for (index, series) in touched {
+            seriesList[index].value = seriesList[index].value.setting("DICOM", .object(series.dicom.sortedMembers))
+                .setting("Instances", .object(series.instances.members))
         }
         return .object([
             ("SchemaVersion", .string(schemaVersion)),
             ("DatastoreID", .string(datastoreId)),
             ("ImageSetID", .string(imageSetId)),
-            ("Patient", .object([("DICOM", .object(patient))])),
-            ("Study", .object([("DICOM", .object(study)), ("Series", .object(seriesList))])),
+            ("Patient", .object([("DICOM", .object(patient.sortedMembers))])),
+            ("Study", .object([("DICOM", .object(study.sortedMembers)), ("Series", .object(seriesList))])),
         ])
+    }
+
+    /// The members of one object being built: a key's first member is found by a dictionary, and set in place.
+    private struct Level {
+        private(set) var members: [(key: String, value: JSONValue)]
+        private var index: [String: Int]
+        private var merged = false
+
+        init(_ members: [(key: String, value: JSONValue)]) {
+            self.members = members
+            index = Dictionary(members.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+
+        mutating func set(_ key: String, _ value: JSONValue) {
+            if let at = index[key] {
+                members[at].value = value
+            } else {
+                index[key] = members.count
+                members.append((key, value))
+            }
+        }
+
+        mutating func merge(_ attributes: [(key: String, value: JSONValue)]) {
+            for (key, value) in attributes { set(key, value) }
+            merged = true
+        }
+
+        /// The members in key order once anything was merged into them (as they were otherwise).
+        var sortedMembers: [(key: String, value: JSONValue)] {
+            merged ? members.sorted { $0.key < $1.key } : members
+        }
     }
 
     /// The instance's member of `Instances`.
@@ -78,18 +112,6 @@ public enum MetadataDocument {
     /// frames transcoded to a lossless storage format (HTJ2K .4.202, JPEG 2000 .4.90).
     static func reportsPixelRange(storedTransferSyntaxUID: String) -> Bool {
         storedTransferSyntaxUID == FrameCodec.htj2kRPCL || storedTransferSyntaxUID == FrameCodec.jpeg2000Lossless
-    }
-
-    private static func merge(_ attributes: [(key: String, value: JSONValue)],
-                              into level: inout [(key: String, value: JSONValue)]) {
-        for (key, value) in attributes {
-            if let index = level.firstIndex(where: { $0.key == key }) {
-                level[index].value = value
-            } else {
-                level.append((key, value))
-            }
-        }
-        level.sort { $0.key < $1.key }
     }
 
     private static func number(_ value: Int) -> JSONValue { .number(String(value)) }

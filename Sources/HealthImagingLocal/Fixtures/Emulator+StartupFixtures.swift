@@ -14,9 +14,20 @@ extension Emulator {
     /// Loads the startup fixtures into the default namespace, all or nothing. A fixture datastore the database
     /// already has (in any state, DELETED included) is left as it is: restarting on the same `--db` with the same
     /// `--fixtures` changes nothing. `documents`: already read (nil: read them now).
+    /// Without `documents`, the files are read a piece at a time and their image sets inserted as they come
+    /// (FixtureStream): memory holds one image set, not the documents.
     @discardableResult
     public func loadStartupFixtures(_ documents: [Fixture]? = nil) throws -> (loaded: Int, skipped: Int) {
-        let counts = try store.load(documents ?? startupDocuments(), into: defaultNamespace, existing: .skip)
+        let counts: (loaded: Int, skipped: Int)
+        if let documents {
+            counts = try store.load(documents, into: defaultNamespace, existing: .skip)
+        } else {
+            counts = try store.database.transaction {
+                let load = FixtureLoad(store: store, namespace: defaultNamespace, existing: .skip)
+                _ = try FixtureStream.run(paths: configuration.fixtureFiles, prelude: configuration.fixtures, load: load)
+                return (load.loaded, load.skipped)
+            }
+        }
         // A large load leaves a large WAL; copy it into the database file now rather than at the next write.
         if store.isFile { try store.database.checkpoint(truncate: true) }
         return counts

@@ -57,9 +57,14 @@ extension Fixture {
         }
     }
 
-    private static func entries(_ reader: JSONReader) -> [Entry] {
+    /// The datastores of a document. `streamed`: the `datastores` array was read a piece at a time
+    /// (FixtureStream), which found these issues in it, in order; the placeholder in `reader` is not read.
+    static func entries(_ reader: JSONReader, streamed: JSONReader.IssueList? = nil) -> [Entry] {
         var entries: [Entry] = []
-        if reader.object(allowed: rootMembers), let list = reader.member("datastores", required: true)?.elements() {
+        guard reader.object(allowed: rootMembers), let member = reader.member("datastores", required: true) else { return entries }
+        if let streamed {
+            reader.issues.absorb(streamed)
+        } else if let list = member.elements() {
             var seen: Set<String> = []
             for item in list {
                 guard let entry = datastore(item) else { continue }
@@ -72,14 +77,18 @@ extension Fixture {
         return entries
     }
 
-    private static func datastore(_ reader: JSONReader) -> Entry? {
+    /// One datastore. `streamedImageSets`: its `imageSets` array was read a piece at a time (FixtureStream),
+    /// which found these issues in it; the entry then has no image sets (they were loaded as they came).
+    static func datastore(_ reader: JSONReader, streamedImageSets: JSONReader.IssueList? = nil) -> Entry? {
         guard reader.object(allowed: datastoreMembers) else { return nil }
         let id = reader.member("datastoreId", required: true)?.string(resourceIdProblem)
         let status = reader.member("datastoreStatus")?.enumeration(DatastoreStatus.self)
         let createdAt = reader.member("createdAt")?.timestamp()
         let updatedAt = reader.member("updatedAt")?.timestamp()
         var imageSets: [ImageSet] = []
-        if let list = reader.member("imageSets")?.elements() {
+        if let streamedImageSets {
+            reader.issues.absorb(streamedImageSets)
+        } else if let list = reader.member("imageSets")?.elements() {
             var seen: Set<String> = []
             for item in list {
                 guard let imageSet = imageSet(item) else { continue }
@@ -98,7 +107,7 @@ extension Fixture {
         return Entry(datastore: datastore, imageSets: imageSets, path: reader.path, importJobs: jobs)
     }
 
-    private static func imageSet(_ reader: JSONReader) -> ImageSet? {
+    static func imageSet(_ reader: JSONReader) -> ImageSet? {
         guard reader.object(allowed: imageSetMembers) else { return nil }
         let id = reader.member("imageSetId", required: true)?.string(resourceIdProblem)
         var versions: [ImageSetVersion] = []

@@ -2,9 +2,8 @@ import Foundation
 
 /// Reads fixture files and puts documents into the store, all or nothing.
 public enum FixtureLoader {
-    /// The fixture documents at `paths`: each a `.json` file, or a directory whose `*.json` files are read in
-    /// name order. Every document is parsed and validated before anything is returned.
-    public static func read(paths: [String]) throws -> [Fixture] {
+    /// The files named by `paths`: each a file, or a directory whose `*.json` files are taken in name order.
+    static func files(paths: [String]) throws -> [String] {
         var files: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -18,6 +17,19 @@ public enum FixtureLoader {
                 files.append(path)
             }
         }
+        return files
+    }
+
+    /// Validates the fixture files at `paths` a piece at a time (FixtureStream), loading nothing: the same errors
+    /// as `read`, in bounded memory.
+    public static func validate(paths: [String]) throws {
+        _ = try FixtureStream.run(paths: paths, load: nil)
+    }
+
+    /// The fixture documents at `paths`: each a `.json` file, or a directory whose `*.json` files are read in
+    /// name order. Every document is parsed and validated before anything is returned.
+    public static func read(paths: [String]) throws -> [Fixture] {
+        let files = try files(paths: paths)
         var documents: [Fixture] = []
         var errors: [FixtureError] = []
         for file in files {
@@ -56,40 +68,72 @@ extension Store {
     @discardableResult
     public func load(_ documents: [Fixture], into namespace: Namespace, existing: ExistingDatastores = .fail) throws -> (loaded: Int, skipped: Int) {
         try database.transaction {
-            var seen: [String: String] = [:]
-            var loaded = 0
-            var skipped = 0
-            let now = Timestamp.nowMillis()
+            let load = FixtureLoad(store: self, namespace: namespace, existing: existing)
             for document in documents {
-                for entry in document.datastores {
-                    let id = entry.datastore.datastoreId
-                    if let earlier = seen[id] {
-                        throw FixtureError(source: document.source, issues: [FixtureIssue(
-                            path: "\(entry.path).datastoreId", reason: "datastore \(id) is also defined in \(earlier)")])
-                    }
-                    seen[id] = document.source
-                    if try datastoreExists(namespace, id) {
-                        guard existing == .skip else {
-                            throw FixtureError(source: document.source, issues: [FixtureIssue(
-                                path: "\(entry.path).datastoreId", reason: "datastore \(id) already exists")])
-                        }
-                        skipped += 1
-                        continue
-                    }
-                    try insertDatastore(namespace, entry.datastore.withFixtureDefaults(loadedAt: now))
-                    try setTags(namespace, datastoreId: id, imageSetId: "", entry.datastore.tags)
-                    for imageSet in entry.imageSets {
-                        let key = try insertImageSet(namespace, datastoreId: id, imageSetId: imageSet.imageSetId,
-                                                     lastAccessedAt: imageSet.loadedLastAccess(at: now))
-                        for version in imageSet.versions { try insertVersion(imageSet: key, version) }
-                        try loadDetails(imageSet, key: key, namespace: namespace, datastoreId: id)
-                    }
-                    for job in entry.importJobs { try insertImportJob(namespace, job, clientToken: nil, digest: nil) }
-                    loaded += 1
-                }
+                for entry in document.datastores { try load.load(entry, source: document.source) }
             }
-            return (loaded, skipped)
+            return (load.loaded, load.skipped)
         }
+    }
+}
+
+/// Puts fixture datastores into the store, inside the caller's transaction, with the rules of `Store.load`: a
+/// datastore defined twice in the load, or (`fail`) already in the store, is an error; (`skip`) an existing one
+/// is left as it is. FixtureStream uses the parts apart: it inserts image sets as they are read.
+final class FixtureLoad {
+    let store: Store
+    let namespace: Namespace
+    let existing: Store.ExistingDatastores
+    let now = Timestamp.nowMillis()
+    /// The datastores claimed so far, with the document that defined each.
+    private var seen: [String: String] = [:]
+    private(set) var loaded = 0
+    private(set) var skipped = 0
+
+    init(store: Store, namespace: Namespace, existing: Store.ExistingDatastores) {
+        self.store = store
+        self.namespace = namespace
+        self.existing = existing
+    }
+
+    /// Claims datastore `id` (at `path` in `source`) for this load: true when it is to be inserted, false when
+    /// an existing one is skipped; throws when it was defined before in the load or (`fail`) already exists.
+    func claim(_ id: String, path: String, source: String) throws -> Bool {
+        if let earlier = seen[id] {
+            throw FixtureError(source: source, issues: [FixtureIssue(
+                path: "\(path).datastoreId", reason: "datastore \(id) is also defined in \(earlier)")])
+        }
+        seen[id] = source
+        if try store.datastoreExists(namespace, id) {
+            guard existing == .skip else {
+                throw FixtureError(source: source, issues: [FixtureIssue(
+                    path: "\(path).datastoreId", reason: "datastore \(id) already exists")])
+            }
+            skipped += 1
+            return false
+        }
+        return true
+    }
+
+    /// The datastore's own row, tags and import jobs, and `entry.imageSets`.
+    func insert(_ entry: Fixture.Entry) throws {
+        let id = entry.datastore.datastoreId
+        try store.insertDatastore(namespace, entry.datastore.withFixtureDefaults(loadedAt: now))
+        try store.setTags(namespace, datastoreId: id, imageSetId: "", entry.datastore.tags)
+        for imageSet in entry.imageSets { try insert(imageSet, datastoreId: id) }
+        for job in entry.importJobs { try store.insertImportJob(namespace, job, clientToken: nil, digest: nil) }
+        loaded += 1
+    }
+
+    func insert(_ imageSet: Fixture.ImageSet, datastoreId: String) throws {
+        let key = try store.insertImageSet(namespace, datastoreId: datastoreId, imageSetId: imageSet.imageSetId,
+                                           lastAccessedAt: imageSet.loadedLastAccess(at: now))
+        for version in imageSet.versions { try store.insertVersion(imageSet: key, version) }
+        try store.loadDetails(imageSet, key: key, namespace: namespace, datastoreId: datastoreId)
+    }
+
+    func load(_ entry: Fixture.Entry, source: String) throws {
+        if try claim(entry.datastore.datastoreId, path: entry.path, source: source) { try insert(entry) }
     }
 }
 
@@ -110,10 +154,15 @@ extension Store {
     /// image set's) and its tags.
     func loadDetails(_ imageSet: Fixture.ImageSet, key: Int64, namespace: Namespace, datastoreId: String) throws {
         let shared = imageSet.metadata?.serialized()
+        var newest: (version: Int64, document: JSONValue)?
         for version in imageSet.versions {
-            guard let bytes = imageSet.versionMetadata[version.versionId]?.serialized() ?? shared else { continue }
-            try setMetadata(imageSet: key, versionId: version.versionId, bytes)
+            guard let document = imageSet.versionMetadata[version.versionId] ?? imageSet.metadata else { continue }
+            let bytes = imageSet.versionMetadata[version.versionId]?.serialized() ?? shared
+            try writeMetadata(imageSet: key, versionId: version.versionId, bytes)
+            if version.versionId > newest?.version ?? 0 { newest = (version.versionId, document) }
         }
+        // The study index records the newest version's document only (Store+StudyIndex.swift).
+        if let newest { try indexStudy(imageSet: key, versionId: newest.version, newest.document) }
         try setTags(namespace, datastoreId: datastoreId, imageSetId: imageSet.imageSetId, imageSet.tags)
         for (frameId, frame) in imageSet.frames { try insertFrame(imageSet: key, frameId: frameId, frame) }
     }

@@ -18,6 +18,12 @@ struct JSONReader {
             if items.count < Self.keep { items.append(issue()) } else { omitted += 1 }
         }
 
+        /// Appends the issues of `other` (found in a part of the document read apart), as if found here.
+        func absorb(_ other: IssueList) {
+            for item in other.items { append(item) }
+            omitted += other.omitted
+        }
+
         /// At most `shown` issues, then "… and K more".
         func summary(shown: Int = 10, separator: String = "; ") -> String {
             let more = items.count - min(shown, items.count) + omitted

@@ -36,6 +36,19 @@ enum ImportGrouping {
         identity.prefix(patientElements.count + studyElements.count)
     }
 
+    /// The patient + study part of an identity as one string (the study index's `study_key`): equal parts give
+    /// equal keys; absent elements are written as NUL, elements separated by U+0001.
+    static func studyKey(_ identity: [String?]) -> String {
+        studyPart(identity).map { $0 ?? "\u{0}" }.joined(separator: "\u{1}")
+    }
+
+    /// The study key of a document.
+    static func studyKey(_ document: JSONValue) -> String {
+        let patient = document.value(at: ["Patient", "DICOM"])
+        let study = document.value(at: ["Study", "DICOM"])
+        return studyKey(patientElements.map { normalize(patient?[$0]) } + studyElements.map { normalize(study?[$0]) })
+    }
+
     static func normalize(_ value: JSONValue?) -> String? {
         switch value {
         case nil, .null?: return nil
@@ -55,20 +68,27 @@ enum ImportGrouping {
 
     /// Splits files by series, then by identity, keeping the order in which each group first appears.
     static func groups(_ files: [ImportedFile]) -> [Group] {
-        var result: [Group] = []
-        var index: [String: Int] = [:]
-        for file in files {
-            let identity = identity(file.instance)
+        var grouper = Grouper()
+        for file in files { grouper.add(file) }
+        return grouper.groups
+    }
+
+    /// The same, a file at a time (a job's files are grouped over several turns of the loop): O(1) per file.
+    struct Grouper {
+        private(set) var groups: [Group] = []
+        private var index: [String: Int] = [:]
+
+        mutating func add(_ file: ImportedFile) {
+            let identity = ImportGrouping.identity(file.instance)
             let key = file.instance.studyInstanceUID + "|" + file.instance.seriesInstanceUID + "|"
                 + identity.map { $0 ?? "\u{0}" }.joined(separator: "\u{1}")
             if let at = index[key] {
-                result[at].files.append(file)
+                groups[at].files.append(file)
             } else {
-                index[key] = result.count
-                result.append(Group(studyUID: file.instance.studyInstanceUID, seriesUID: file.instance.seriesInstanceUID,
+                index[key] = groups.count
+                groups.append(Group(studyUID: file.instance.studyInstanceUID, seriesUID: file.instance.seriesInstanceUID,
                                     identity: identity, files: [file]))
             }
         }
-        return result
     }
 }

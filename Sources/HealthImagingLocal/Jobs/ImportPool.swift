@@ -99,7 +99,10 @@ public final class ImportPool: @unchecked Sendable {
 
     public let configuration: Configuration
     private let condition = NSCondition()
+    /// Queued and running batches, in arrival order.
     private var batches: [Batch] = []
+    /// Where the round robin goes on: the index of the batch after the one served last.
+    private var cursor = 0
     private var stopping = false
     private var threadsLeft = 0
 
@@ -152,7 +155,10 @@ public final class ImportPool: @unchecked Sendable {
     private func claim(_ batch: Batch) -> Bool {
         guard batch.remaining == 0, !batch.finished else { return false }
         batch.finished = true
-        batches.removeAll { $0 === batch }
+        if let at = batches.firstIndex(where: { $0 === batch }) {
+            batches.remove(at: at)
+            if at < cursor { cursor -= 1 }
+        }
         return true
     }
 
@@ -179,13 +185,15 @@ public final class ImportPool: @unchecked Sendable {
                 condition.lock()
                 continue
             }
-            if let at = batches.firstIndex(where: { $0.next < $0.units.count }) {
+            // Round robin: the first batch with a file left, from the one after the batch served last (a batch
+            // that arrives while another is served is next).
+            for step in 0..<batches.count {
+                let at = (cursor + step) % batches.count
                 let batch = batches[at]
+                guard batch.next < batch.units.count else { continue }
                 let index = batch.next
                 batch.next += 1
-                // Round robin: the batch goes behind the others.
-                batches.remove(at: at)
-                batches.append(batch)
+                cursor = at + 1
                 return (batch, index)
             }
             condition.wait()

@@ -103,6 +103,13 @@ public final class ImportWorker: @unchecked Sendable {
         shared.condition.unlock()
     }
 
+    /// Wakes the loop's read event on the pipe without a message (from any thread): the loop has more work of its
+    /// own to do after the events already waiting (ImportCoordinator's commit turns).
+    public func wake() {
+        var byte: UInt8 = 1
+        _ = write(signalFD, &byte, 1)
+    }
+
     /// Messages posted since the last call (on the loop).
     public func takeMessages() -> [ImportMessage] {
         shared.condition.lock()

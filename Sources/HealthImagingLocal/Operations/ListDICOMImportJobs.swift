@@ -12,13 +12,7 @@ public enum ListDICOMImportJobs: Operation {
 
     public static func handle(_ call: Call) throws(APIError) -> Response {
         let datastoreId = try Validate.resourceId(call.path("datastoreId"), member: "datastoreId")
-        var status: JobStatus?
-        if let text = call.request.query("jobStatus") {
-            guard let value = JobStatus(rawValue: text) else {
-                throw APIError.invalid(text, at: "jobStatus", "Member must satisfy enum value set: [\(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))]")
-            }
-            status = value
-        }
+        let status: JobStatus? = try Validate.enumeration(call.request.query("jobStatus"), member: "jobStatus")
         let maxResults = try Validate.integer(call.request.query("maxResults"), member: "maxResults", range: 1...50)
             ?? defaultMaxResults
         let scope = "\(name)/\(call.namespace)/\(datastoreId)/\(status?.rawValue ?? "*")"

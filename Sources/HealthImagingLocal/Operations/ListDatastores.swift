@@ -8,13 +8,7 @@ public enum ListDatastores: Operation {
     public static let defaultMaxResults = 50
 
     public static func handle(_ call: Call) throws(APIError) -> Response {
-        var status: DatastoreStatus?
-        if let text = call.request.query("datastoreStatus") {
-            guard let value = DatastoreStatus(rawValue: text) else {
-                throw APIError.invalid(text, at: "datastoreStatus", "Member must satisfy enum value set: [\(DatastoreStatus.allCases.map(\.rawValue).joined(separator: ", "))]")
-            }
-            status = value
-        }
+        let status: DatastoreStatus? = try Validate.enumeration(call.request.query("datastoreStatus"), member: "datastoreStatus")
         let maxResults = try Validate.integer(call.request.query("maxResults"), member: "maxResults", range: 1...50)
             ?? defaultMaxResults
         let scope = "\(name)/\(call.namespace)/\(status?.rawValue ?? "*")"

@@ -66,6 +66,16 @@ public struct JSONParser {
         return value
     }
 
+    /// The value at the start of `bytes` and how many bytes it took, text after it left alone: the fixture stream
+    /// (FixtureStream.swift) parses a document a piece at a time. `depth`: how deep the piece sits, so that the
+    /// nesting limit counts from the document's root. Errors are placed in `bytes` (line and column from its start).
+    static func parsePrefix(_ bytes: [UInt8], depth: Int) throws(JSONSyntaxError) -> (value: JSONValue, count: Int) {
+        var parser = JSONParser(bytes: bytes)
+        parser.depth = depth
+        let value = try parser.value()
+        return (value, parser.index)
+    }
+
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
     private func error(_ reason: String) -> JSONSyntaxError {

@@ -68,4 +68,14 @@ public enum Validate {
         }
         return number
     }
+
+    /// An enumeration query parameter (one of the service model's values), or nil when absent.
+    public static func enumeration<E: RawRepresentable & CaseIterable>(_ value: String?, member: String) throws(APIError) -> E?
+    where E.RawValue == String {
+        guard let value else { return nil }
+        guard let parsed = E(rawValue: value) else {
+            throw .invalid(value, at: member, "Member must satisfy enum value set: [\(E.allCases.map(\.rawValue).joined(separator: ", "))]")
+        }
+        return parsed
+    }
 }

@@ -245,6 +245,26 @@ enum Schema {
         CREATE INDEX dicom_instances_by_series ON dicom_instance_index (account, region, datastore_id, study_uid, series_uid);
         CREATE INDEX dicom_instances_by_sop ON dicom_instance_index (account, region, datastore_id, sop_uid);
         """,
+        // commit: the study and series that each image set's newest stored document holds (Store+StudyIndex.swift), so
+        // that an import finds the primary image set of a series, and the other primaries of a study, without
+        // reading every document of the datastore. `study_key` is the patient + study grouping elements. Filled
+        // for existing image sets at the next open (the 'study-index-pending' mark).
+        """
+        CREATE TABLE image_set_studies (
+            image_set_pk INTEGER PRIMARY KEY REFERENCES image_sets (pk) ON DELETE CASCADE,
+            version      INTEGER NOT NULL,
+            study_uid    TEXT NOT NULL,
+            study_key    TEXT NOT NULL
+        );
+        CREATE INDEX image_set_studies_by_study ON image_set_studies (study_uid, study_key);
+        CREATE TABLE image_set_series (
+            image_set_pk INTEGER NOT NULL REFERENCES image_sets (pk) ON DELETE CASCADE,
+            series_uid   TEXT NOT NULL,
+            PRIMARY KEY (image_set_pk, series_uid)
+        ) WITHOUT ROWID;
+        CREATE INDEX image_set_series_by_uid ON image_set_series (series_uid);
+        INSERT OR REPLACE INTO meta (key, value) VALUES ('study-index-pending', 1);
+        """,
     ]
 
     static var currentVersion: Int { migrations.count }

@@ -17,7 +17,7 @@ extension Store {
             var changed = false
             let format = try storageFormat(imageSet: handle.key)
             let patched = try patchFrames(document, imageSet: handle.key, format: format, changed: &changed)
-            if changed { try setMetadata(imageSet: handle.key, versionId: versionId, patched.serialized()) }
+            if changed { try setMetadata(imageSet: handle.key, versionId: versionId, document: patched) }
             try database.cached("UPDATE image_set_versions SET frames_ready = 1 WHERE image_set_pk = ? AND version = ?")
                 .bind(1, handle.key).bind(2, versionId).run()
             try database.execute("RELEASE prepare_frames")

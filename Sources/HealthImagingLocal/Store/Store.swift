@@ -38,6 +38,7 @@ public final class Store {
             try Schema.migrate(database)
             tokenKey = try Store.loadOrCreateTokenKey(database)
             try backfillDICOMIndex()
+            try indexStudiesIfPending()
         } catch {
             lock = nil
             throw DatabaseOpenError(path: path ?? ":memory:", problem: "\(error)")
