@@ -437,8 +437,8 @@ def test_stow_is_journaled_under_its_iam_action_names(servers):
     ("ExplVR_BigEnd.dcm", {"PlanarConfiguration": 0, "PhotometricInterpretation": "RGB", "BitsAllocated": 8}),
     # native YBR_FULL_422: expanded to one Y Cb Cr triple per pixel
     ("SC_ybr_full_422_uncompressed.dcm", {"PhotometricInterpretation": "YBR_FULL", "PlanarConfiguration": 0}),
-    # a 1-bit segmentation-like image: one byte per stored sample
-    ("liver_1frame.dcm", {"BitsAllocated": 8, "BitsStored": 1, "HighBit": 0}),
+    # a binary segmentation: stored as it is (packed bits, Explicit VR Little Endian), so BitsAllocated stays 1
+    ("liver_1frame.dcm", {"BitsAllocated": 1, "BitsStored": 1, "HighBit": 0}),
     # JPEG 2000 lossless with the reversible colour transform: OpenJPEG's samples are RGB
     ("GDCMJ2K_TextGBR.dcm", {"PhotometricInterpretation": "RGB"}),
     # lossy JPEG kept in its original encoding: the source's values describe the stored bytes

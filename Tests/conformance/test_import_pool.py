@@ -231,12 +231,12 @@ def test_a_small_job_is_not_starved_by_a_large_one(servers, tmp_path):
     time.sleep(0.3)
     small = start_job(client, "inbox", "small/", out="out/small/")
     small_props = wait_for_job(client, SEED_DATASTORE, small)
-    big_status = client.get_dicom_import_job(datastoreId=SEED_DATASTORE, jobId=big)["jobProperties"]["jobStatus"]
     big_props = wait_for_job(client, SEED_DATASTORE, big)
     assert small_props["jobStatus"] == "COMPLETED" and big_props["jobStatus"] == "COMPLETED"
-    # The two files of the small job took turns with the large one's: it ended first, while the large one ran.
-    assert big_status == "IN_PROGRESS", "the large job ended before the small one: the small one waited behind it"
-    assert small_props["endedAt"] < big_props["endedAt"]
+    # The two files of the small job took turns with the large one's, so it ended first although it started later
+    # (first in, first out would end it after the large one's 120 files). Which status the large job shows at the
+    # moment the small one is seen ending depends on the poll interval, so the end times are what is compared.
+    assert small_props["endedAt"] < big_props["endedAt"], "the small job waited behind the large one"
 
 
 # ---------------------------------------------------------------------------
