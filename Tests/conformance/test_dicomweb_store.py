@@ -351,6 +351,20 @@ def test_a_sop_class_mismatch_between_meta_and_data_set_is_a_b007_warning(server
     assert item["00081150"] == {"vr": "UI", "Value": [ds.SOPClassUID]}
 
 
+def test_pixel_data_kept_untranscoded_is_a_b100_warning(servers):
+    """pydicom's rtdose.dcm (32-bit samples, which the frame codecs do not store) is stored with its pixel data as
+    it came, as an import stores it: 202, WarningReason 0xB100 in its ReferencedSOPSequence item."""
+    path = corpus_dir() / "rtdose.dcm"
+    if not path.exists():
+        pytest.skip("pydicom's rtdose.dcm is not installed")
+    server = servers.start()
+    r = stow(server, path.read_bytes(), "application/dicom")
+    assert r.status == 202, r
+    [item] = referenced(r.json())
+    assert item["00081196"] == {"vr": "US", "Value": [0xB100]}
+    assert not failed(r.json())
+
+
 # ---------------------------------------------------------------------------
 # StoreDICOMStudy, versions, primary / non-primary
 # ---------------------------------------------------------------------------

@@ -39,6 +39,11 @@ struct StoreDICOMResponse {
     enum WarningReason: UInt16 {
         /// B007 SOP_CLASS_DATA_MISMATCH: the File Meta's MediaStorageSOPClassUID is not the data set's SOPClassUID.
         case sopClassDataMismatch = 0xB007
+        /// B100 TRANSCODING_EXCEPTION: the pixel data could not be transcoded and is kept as it came (the import's
+        /// own warning, `ImportedFile.warnings`; frames retrievable with `transfer-syntax=*`).
+        case transcodingException = 0xB100
+        /// B120 UNSUPPORTED_TRANSFER_SYNTAX: the same for a transfer syntax the datastore does not transcode.
+        case unsupportedTransferSyntax = 0xB120
     }
 
     struct Outcome {
@@ -71,6 +76,7 @@ struct StoreDICOMResponse {
         var outcome = Outcome(sopClassUID: sopClass ?? metaClass, sopInstanceUID: file.instance.sopInstanceUID,
                               studyUID: file.instance.studyInstanceUID, seriesUID: file.instance.seriesInstanceUID)
         if let sopClass, let metaClass, sopClass != metaClass { outcome.warnings.append(.sopClassDataMismatch) }
+        outcome.warnings += file.warnings.compactMap { UInt16(exactly: $0.code).flatMap(WarningReason.init(rawValue:)) }
         return outcome
     }
 
