@@ -233,7 +233,7 @@ import Testing
         #expect(problems == [])
     }
 
-    /// Files pydicom reads that the reader refuses on purpose, with the reason (README "DICOM metadata").
+    /// Files pydicom reads that the reader refuses on purpose, with the reason (docs/import-and-frames.md, "DICOM metadata").
     static let knownRefusals: [String: String] = [
         // An element after the meta header has a garbage tag and a length past the end of the file; pydicom stops
         // reading there and keeps what it has, DCMTK (and the service's "bad input is a per-file error") refuses.

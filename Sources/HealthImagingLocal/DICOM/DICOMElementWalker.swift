@@ -10,7 +10,7 @@ struct DICOMElement {
 }
 
 /// Turns the shim's flat pre-order node list back into a tree of `JSONValue`s, encoding each value per VR as the
-/// service does (README "DICOM metadata", each rule with its source):
+/// service does (docs/import-and-frames.md, "DICOM metadata", each rule with its source):
 /// - key: the DICOM keyword; an element the dictionary has no keyword for (private tags, private creators, unknown
 ///   public tags) is keyed by its tag as 8 upper-case hex digits ("001910F9") and its VR listed in `DICOMVRs`;
 /// - text VRs: strings, trailing padding dropped — except IS and DS, kept as stored ("1 ", "-1000 ");

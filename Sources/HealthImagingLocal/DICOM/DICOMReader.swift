@@ -1,7 +1,7 @@
 import CDICOM
 
 /// Reads one DICOM Part 10 file with DCMTK (through the CDICOM shim) into a `DICOMInstance`: attributes sorted into
-/// the document's levels and encoded per VR the way the service writes them (README "DICOM metadata"), every frame
+/// the document's levels and encoded per VR the way the service writes them (docs/import-and-frames.md, "DICOM metadata"), every frame
 /// decoded into a `PixelFrame`.
 public enum DICOMReader {
     /// Transfer syntaxes whose frames the service keeps in their original encoding instead of transcoding them

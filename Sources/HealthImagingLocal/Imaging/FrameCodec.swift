@@ -53,7 +53,7 @@ public enum FrameCodec {
     }
 
     /// GetImageFrame's Content-Type for a stored transfer syntax (API reference, GetImageFrame `contentType`);
-    /// syntaxes the reference does not list are documented choices in the README.
+    /// syntaxes the reference does not list are documented choices in docs/import-and-frames.md.
     public static func contentType(transferSyntaxUID: String?) -> String {
         switch transferSyntaxUID {
         case nil, "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.201": "image/jph"

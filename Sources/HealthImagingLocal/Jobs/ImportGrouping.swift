@@ -1,4 +1,4 @@
-/// How imported instances become image sets (see README, "How instances become image sets", for the passages
+/// How imported instances become image sets (see docs/import-and-frames.md, "How instances become image sets", for the passages
 /// each rule rests on):
 /// - instances are grouped by Study Instance UID + Series Instance UID (an image set resembles a DICOM series);
 /// - the elements HealthImaging lists as "used to create image sets" decide whether instances agree: Patient ID,

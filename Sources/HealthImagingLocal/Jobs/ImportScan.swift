@@ -27,7 +27,7 @@ public struct ImportScan: Sendable {
 /// The per-file work done off the loop: read an object, parse it, encode its frames.
 public enum ImportScanner {
     /// The largest Part 10 file a job accepts. HealthImaging's quotas page lists the maximum size of one DICOM P10
-    /// file in an import job; over it the file is a customer error (see README, "Import limits").
+    /// file in an import job; over it the file is a customer error (`--max-import-file-bytes`, docs/flags.md).
     public static let defaultMaxFileBytes = 4 << 30
 
     /// The pool's units for a job's listed objects: an object over `maxFileBytes` is a customer error without

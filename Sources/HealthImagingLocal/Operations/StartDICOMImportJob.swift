@@ -101,7 +101,7 @@ public enum StartDICOMImportJob: Operation {
 
     /// The ImportConfiguration union: `{"dicomJsonMetadataImportConfiguration": {"dicomMetadataMappings": [{
     /// "studyInstanceUID", "seriesInstanceUID"?, "metadataFilePath"}, …1000]}}`, checked against the model
-    /// (accepted and echoed; the emulator imports Part 10 files only — see README).
+    /// (accepted and echoed; the emulator imports Part 10 files only — see docs/import.md).
     static func importConfiguration(_ reader: JSONReader) -> Bool {
         guard reader.object(allowed: ["dicomJsonMetadataImportConfiguration"]) else { return false }
         guard let inner = reader.member("dicomJsonMetadataImportConfiguration", required: true),
