@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from import_latency import BIN, DATASTORE, IMAGE_SET, ROOT, percentile, request  # noqa: E402
+from import_latency import BIN, DATASTORE, IMAGE_SET, ROOT, make_series, percentile, request  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_FRAMES", "200"))
 SERIES = int(os.environ.get("BENCH_SERIES", "20"))
@@ -36,30 +36,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def make_files(folder: Path) -> None:
-    import numpy as np
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    study = generate_uid()
-    series = [generate_uid() for _ in range(SERIES)]
-    rng = np.random.default_rng(7)
-    for index in range(FRAMES):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(str(folder / f"f{index:03d}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID = meta.MediaStorageSOPClassUID
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.PatientID, ds.PatientName, ds.StudyDate, ds.StudyTime = "BENCH-1", "Bench^Patient", "20240101", "120000"
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series[index % SERIES], "CT"
-        ds.AccessionNumber, ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "ACC1", "1", index % SERIES + 1, index + 1
-        ds.Rows = ds.Columns = 512
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ramp = (np.add.outer(np.arange(512), np.arange(512)) * 4 + index) % 4096
-        ds.PixelData = ((ramp + rng.integers(0, 64, (512, 512))) % 4096).astype("<u2").tobytes()
-        ds.save_as(folder / f"f{index:03d}.dcm", enforce_file_format=True)
+    make_series(folder, FRAMES, series_count=SERIES)
 
 
 class SinkHandler(BaseHTTPRequestHandler):

@@ -246,6 +246,16 @@ def read_answer(sock: socket.socket, timeout: float, head_request: bool):
         return ("answer", status, headers, rest[:n])
 
 
+def still_answering(port: int) -> bool:
+    """Whether the server still answers a health check after the run."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /_healthimaging/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            return read_answer(s, 5, False)[0] == "answer"
+    except OSError:
+        return False
+
+
 def worker(port: int, rng: random.Random, stats: Stats, stop_at: float, budget, answer_timeout: float):
     sock = None
     while time.monotonic() < stop_at:
@@ -369,15 +379,7 @@ def run(binary: Path, requests: int, seed: int, time_limit: float, workers: int 
         time.sleep(0.5)
         after = proc_status(proc.pid) if alive else {}
         # Still answering?
-        final_ok = False
-        if alive:
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                s.sendall(b"GET /_healthimaging/health HTTP/1.1\r\nHost: x\r\n\r\n")
-                final_ok = read_answer(s, 5, False)[0] == "answer"
-                s.close()
-            except OSError:
-                final_ok = False
+        final_ok = alive and still_answering(port)
         wal_during = Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0
     finally:
         if proc.poll() is None:
@@ -563,15 +565,7 @@ def run_dicom(binary: Path, files: int, seed: int, time_limit: float, workers: i
         elapsed = time.monotonic() - started
         alive = proc.poll() is None
         after = proc_status(proc.pid) if alive else {}
-        final_ok = False
-        if alive:
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                s.sendall(b"GET /_healthimaging/health HTTP/1.1\r\nHost: x\r\n\r\n")
-                final_ok = read_answer(s, 5, False)[0] == "answer"
-                s.close()
-            except OSError:
-                final_ok = False
+        final_ok = alive and still_answering(port)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -42,12 +42,15 @@ OJPH_ARGS = ["-dims", "{512,512}", "-num_comps", "1", "-signed", "false", "-bit_
              "-num_decomps", "3", "-reversible", "true", "-prog_order", "RPCL", "-block_size", "{64,64}"]
 
 
-def make_series(folder: Path, count: int, raw: Path) -> None:
+def make_series(folder: Path, count: int, raw: Path | None = None, series_count: int = 1) -> None:
+    """`count` single-frame 512×512 12-in-16-bit CT slices of one study, spread over `series_count` series (slice i
+    in series i mod series_count); with `raw`, each slice's samples also go there as a `.yuv` file (for ojph_compress)."""
     import numpy as np
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-    study, series = generate_uid(), generate_uid()
+    study = generate_uid()
+    series = [generate_uid() for _ in range(series_count)]
     rng = np.random.default_rng(7)
     for index in range(count):
         meta = FileMetaDataset()
@@ -58,15 +61,17 @@ def make_series(folder: Path, count: int, raw: Path) -> None:
         ds.SOPClassUID = meta.MediaStorageSOPClassUID
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
         ds.PatientID, ds.PatientName, ds.StudyDate, ds.StudyTime = "BENCH-1", "Bench^Patient", "20240101", "120000"
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series, "CT"
-        ds.AccessionNumber, ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = "ACC1", "1", 1, index + 1
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.Modality = study, series[index % series_count], "CT"
+        ds.AccessionNumber, ds.StudyID = "ACC1", "1"
+        ds.SeriesNumber, ds.InstanceNumber = index % series_count + 1, index + 1
         ds.Rows = ds.Columns = 512
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ramp = (np.add.outer(np.arange(512), np.arange(512)) * 4 + index) % 4096
         noise = rng.integers(0, 64, (512, 512))
         ds.PixelData = ((ramp + noise) % 4096).astype("<u2").tobytes()
-        (raw / f"slice{index:03d}.yuv").write_bytes(ds.PixelData)
+        if raw is not None:
+            (raw / f"slice{index:03d}.yuv").write_bytes(ds.PixelData)
         ds.save_as(folder / f"slice{index:03d}.dcm", enforce_file_format=True)
 
 

@@ -83,15 +83,7 @@ public struct ServiceEvent: Sendable {
 
     /// `YYYY-MM-DDTHH:MM:SSZ`, as EventBridge writes `time`.
     public static func isoSeconds(_ millis: Int64) -> String {
-        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
-        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let secondOfDay = seconds - days * 86400
-        let (year, month, day) = Timestamp.civilFromDays(days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+        Timestamp.utcText(millis: millis, separator: "T", withMillis: false, suffix: "Z")
     }
 
     /// The event as a rule's target receives it.

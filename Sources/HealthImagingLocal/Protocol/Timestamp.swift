@@ -95,6 +95,23 @@ public enum Timestamp {
         return nil
     }
 
+    /// Epoch milliseconds as UTC text, `YYYY-MM-DD` + `separator` + `HH:MM:SS` (+ `.mmm` with `millis`) + `suffix`:
+    /// EventBridge's `time` (`T`, no millis, `Z`) and the web view's dates (` `, millis, ` UTC`). Proleptic
+    /// Gregorian, no locale involved.
+    static func utcText(millis: Int64, separator: String, withMillis: Bool, suffix: String) -> String {
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        let (year, month, day) = civilFromDays(days)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let time = "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))"
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))\(separator)\(time)"
+            + (withMillis ? ".\(pad(millis - seconds * 1000, 3))" : "") + suffix
+    }
+
     // Howard Hinnant's civil-calendar algorithms.
     static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y0 - 1 : y0

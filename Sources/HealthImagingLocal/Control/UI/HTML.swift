@@ -59,16 +59,7 @@ struct HTML {
     /// Epoch milliseconds as `2023-03-28 18:10:36.304 UTC` (proleptic Gregorian, no locale involved).
     static func date(millis: Int64?) -> String {
         guard let millis else { return "—" }
-        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
-        let fraction = millis - seconds * 1000
-        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let secondOfDay = seconds - days * 86400
-        let (year, month, day) = Timestamp.civilFromDays(days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 3)) UTC"
+        return Timestamp.utcText(millis: millis, separator: " ", withMillis: true, suffix: " UTC")
     }
 }
 
