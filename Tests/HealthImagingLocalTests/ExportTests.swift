@@ -157,19 +157,6 @@ import Testing
         #expect(withoutAccessTimes(again.body) == withoutAccessTimes(exported.body), "a second export differs from the first")
     }
 
-    /// A JSON body without its `lastAccessedAt` members (anything else unchanged).
-    func withoutAccessTimes(_ body: [UInt8]) -> [UInt8] {
-        func strip(_ value: JSONValue) -> JSONValue {
-            switch value {
-            case .object(let members): .object(members.filter { $0.key != "lastAccessedAt" }.map { ($0.key, strip($0.value)) })
-            case .array(let items): .array(items.map(strip))
-            default: value
-            }
-        }
-        guard let parsed = try? JSONParser.parse(body) else { return body }
-        return strip(parsed).serialized()
-    }
-
     @Test func exportedDocumentsDecodeWithPerVersionMetadata() throws {
         let document = #"""
             {"datastores":[{"datastoreId":"00000000000000000000000000000001","imageSets":[

@@ -135,7 +135,11 @@ import Testing
         #expect(counts == FixtureStream.Counts(datastores: 2, imageSets: 3, versions: 4))
         let a = try wholeStore.export(namespace)
         let b = try streamStore.export(namespace)
-        #expect(String(decoding: Fixture.encode(a), as: UTF8.self) == String(decoding: Fixture.encode(b), as: UTF8.self))
+        // Each load records its own moment as the image sets' last access: equal but for those times.
+        let (wholeText, streamText) = (String(decoding: Fixture.encode(a), as: UTF8.self), String(decoding: Fixture.encode(b), as: UTF8.self))
+        #expect(wholeText.components(separatedBy: "\"lastAccessedAt\"").count == streamText.components(separatedBy: "\"lastAccessedAt\"").count)
+        #expect(String(decoding: withoutAccessTimes(Fixture.encode(a)), as: UTF8.self)
+            == String(decoding: withoutAccessTimes(Fixture.encode(b)), as: UTF8.self))
         // Loading it again fails as a whole load does (already exists), and leaves the store as it was.
         #expect(throws: FixtureError.self) {
             try streamStore.database.transaction {
