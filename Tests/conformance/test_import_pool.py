@@ -222,7 +222,7 @@ def test_a_job_over_its_wall_clock_limit_fails_and_the_loop_keeps_answering(serv
 
 
 def test_a_small_job_is_not_starved_by_a_large_one(servers, tmp_path):
-    make_series(tmp_path / "s3" / "inbox" / "big", series=1, per_series=120, size=128, prefix="big")
+    make_series(tmp_path / "s3" / "inbox" / "big", series=1, per_series=300, size=512, prefix="big")
     make_series(tmp_path / "s3" / "inbox" / "small", series=1, per_series=2, size=32, prefix="small")
     (tmp_path / "s3" / "inbox" / "out").mkdir(parents=True, exist_ok=True)
     server = servers.start(extra=["--s3-dir", str(tmp_path / "s3"), "--import-workers", "1"])
@@ -234,7 +234,7 @@ def test_a_small_job_is_not_starved_by_a_large_one(servers, tmp_path):
     big_props = wait_for_job(client, SEED_DATASTORE, big)
     assert small_props["jobStatus"] == "COMPLETED" and big_props["jobStatus"] == "COMPLETED"
     # The two files of the small job took turns with the large one's, so it ended first although it started later
-    # (first in, first out would end it after the large one's 120 files). Which status the large job shows at the
+    # (first in, first out would end it after the large one's 300 files). Which status the large job shows at the
     # moment the small one is seen ending depends on the poll interval, so the end times are what is compared.
     assert small_props["endedAt"] < big_props["endedAt"], "the small job waited behind the large one"
 
