@@ -306,7 +306,7 @@ def test_fault_rules_and_latency_match_get_image_frame_by_image_set(fresh_server
                                                   "latencyMs": 400, "times": 1})
     started = time.monotonic()
     get_frame(client, datastore_id, image_set_id, entry["ID"])
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 0.35  # the injected 400 ms, less a loop timer's granularity
 
 
 def test_corrupt_frame_outcome_breaks_the_checksum_once(frames_server):

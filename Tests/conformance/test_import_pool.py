@@ -279,7 +279,9 @@ def import_everything(servers, root: Path, workers: str) -> dict:
 def test_one_worker_and_many_give_byte_identical_manifests_documents_and_frames(servers, tmp_path):
     root = tmp_path / "s3"
     make_series(root / "inbox" / "in" / "gen", series=3, per_series=4, size=48)
-    for path in corpus_files(["CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm",
+    # No RGB file: the HTJ2K encode of an RGB frame is not byte-deterministic from one run to the next even in one
+    # process without the pool (pre-existing; docs/performance.md), so it cannot be compared byte for byte.
+    for path in corpus_files(["CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm",
                               "emri_small.dcm", "MR_small_bigendian.dcm", "rtplan.dcm"]):
         (root / "inbox" / "in" / "corpus" / path.name).parent.mkdir(parents=True, exist_ok=True)
         (root / "inbox" / "in" / "corpus" / path.name).write_bytes(path.read_bytes())
