@@ -199,7 +199,7 @@ final class ConnectionGate {
                 case .done:
                     bodies.append((body.finish(), body.stream.framingHeaders))
                     var head = body.stream.head
-                    head.append(contentsOf: "\(ConnectionGates.bodyMarkerHeader): \(registry.secret)\r\n\r\n".utf8)
+                    head.append(contentsOf: registry.bodyMarkerLine)
                     head.withUnsafeBytes { _ = evbuffer_add(destination, $0.baseAddress, $0.count) }
                     unanswered += 1
                     moved = true
@@ -369,15 +369,18 @@ final class ConnectionGates {
     let limits: RequestHead.Limits
     /// Which requests stream their body to a file (`HTTPServer.streamsBody`).
     var streamsBody: RequestHead.StreamsBody?
-    /// Where streamed bodies are written.
-    var bodyDirectory = ConnectionGates.defaultBodyDirectory()
+    /// Where streamed bodies are written (`$TMPDIR`, else /tmp); each file is removed once its reply is sent.
+    let bodyDirectory = ConnectionGates.defaultBodyDirectory()
     /// Proves a marker request came from a gate, not from a client.
     let secret: String
+    /// The marker header line (and the head's end) put after each body's head, rendered once.
+    let bodyMarkerLine: [UInt8]
 
     init(limits: RequestHead.Limits) {
         self.limits = limits
         var generator = SystemRandomNumberGenerator()
         secret = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+        bodyMarkerLine = Array("\(ConnectionGates.bodyMarkerHeader): \(secret)\r\n\r\n".utf8)
     }
 
     /// `$TMPDIR`, else /tmp.

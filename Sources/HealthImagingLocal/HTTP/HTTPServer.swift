@@ -147,13 +147,6 @@ public final class HTTPServer {
         set { gates.streamsBody = newValue }
     }
 
-    /// Where streamed bodies are written (default `$TMPDIR`, else /tmp); each file is removed once its
-    /// request's reply is sent.
-    public var bodyDirectory: String {
-        get { gates.bodyDirectory }
-        set { gates.bodyDirectory = newValue }
-    }
-
     /// The libevent base the server runs on, for code that adds its own events (the in-process test server's
     /// cross-thread stop). Use it only from the thread that runs `run()`, before or during the loop.
     public var eventBase: OpaquePointer { base }
@@ -172,26 +165,29 @@ public final class HTTPServer {
 
     /// Calls `callback` on the loop whenever `fd` is readable (the import worker's wake-up pipe).
     public func watch(fd: Int32, _ callback: @escaping () -> Void) {
-        let watcher = Watcher(callback)
-        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), { _, _, context in
-            guard let context else { return }
-            Unmanaged<Watcher>.fromOpaque(context).takeUnretainedValue().callback()
-        }, Unmanaged.passUnretained(watcher).toOpaque()) else { return }
-        event_add(event, nil)
-        watchedEvents.append((event, watcher))
+        addPersistent(fd: fd, events: EV_READ | EV_PERSIST, interval: nil, callback)
     }
 
     /// Calls `callback` on the loop every `milliseconds` (the sweep of due `timed:` transitions).
     public func every(milliseconds: Int, _ callback: @escaping () -> Void) {
-        let watcher = Watcher(callback)
         // > event_new(base, -1, EV_PERSIST, …) + event_add(ev, tv): a timer that fires every tv until deleted.
         // > https://libevent.org/doc/event_8h.html
-        guard let event = event_new(base, -1, Int16(EV_PERSIST), { _, _, context in
+        addPersistent(fd: -1, events: EV_PERSIST,
+                      interval: timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000), callback)
+    }
+
+    /// A persistent event calling `callback` on the loop, kept (with its callback) until the loop is freed.
+    private func addPersistent(fd: Int32, events: Int32, interval: timeval?, _ callback: @escaping () -> Void) {
+        let watcher = Watcher(callback)
+        guard let event = event_new(base, fd, Int16(events), { _, _, context in
             guard let context else { return }
             Unmanaged<Watcher>.fromOpaque(context).takeUnretainedValue().callback()
         }, Unmanaged.passUnretained(watcher).toOpaque()) else { return }
-        var interval = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
-        event_add(event, &interval)
+        if var interval {
+            event_add(event, &interval)
+        } else {
+            event_add(event, nil)
+        }
         watchedEvents.append((event, watcher))
     }
 
@@ -287,9 +283,26 @@ public final class HTTPServer {
         }
     }
 
-    /// Calls `callback` once on the loop after `milliseconds` (loop thread only). A callback still waiting
-    /// when the server is freed never runs.
+    /// Calls `callback` once on the loop no sooner than `milliseconds` from now (loop thread only). A callback
+    /// still waiting when the server is freed never runs.
+    ///
+    /// libevent measures a timeout from the time it cached when the loop last woke, which is earlier than now
+    /// by whatever ran since; such a timer fires early by that much. So the deadline is taken from the
+    /// monotonic clock here, and a timer that fires before it waits again for the rest.
     public func after(milliseconds: Int, _ callback: @escaping () -> Void) {
+        let deadline = ContinuousClock.now + .milliseconds(milliseconds)
+        once(in: milliseconds) { [weak self] in self?.wait(until: deadline, callback) }
+    }
+
+    private func wait(until deadline: ContinuousClock.Instant, _ callback: @escaping () -> Void) {
+        let (seconds, attoseconds) = ContinuousClock.now.duration(to: deadline).components
+        let millis = Int(seconds) * 1000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        guard millis > 0 else { return callback() }
+        once(in: millis) { [weak self] in self?.wait(until: deadline, callback) }
+    }
+
+    private func once(in milliseconds: Int, _ callback: @escaping () -> Void) {
+        event_base_update_cache_time(base)
         let timer = Unmanaged.passRetained(Watcher(callback))
         var delay = timeval(tv_sec: milliseconds / 1000, tv_usec: Int((milliseconds % 1000) * 1000))
         // > event_base_once: Schedule a one-time event ... The callback will be invoked exactly once.

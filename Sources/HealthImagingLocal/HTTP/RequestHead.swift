@@ -300,17 +300,6 @@ public struct RequestHead: Sendable {
         }
     }
 
-    private static func split(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, on separator: UInt8) -> [Range<Int>] {
-        var parts: [Range<Int>] = []
-        var start = range.lowerBound
-        for index in range where head[index] == separator {
-            parts.append(start..<index)
-            start = index + 1
-        }
-        parts.append(start..<range.upperBound)
-        return parts
-    }
-
     private static func trimmed(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
         var lower = range.lowerBound
         var upper = range.upperBound
