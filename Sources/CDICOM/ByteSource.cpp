@@ -27,21 +27,26 @@ bool MemorySource::skip(uint64_t n) {
     return true;
 }
 
+size_t preadFully(int fd, void *out, size_t count, uint64_t offset, bool &failed) {
+    size_t got = 0;
+    while (got < count) {
+        // > pread: "reads up to count bytes from file descriptor fd at offset offset"; returns 0 at end of file,
+        // -1 with errno on error (man 2 pread).
+        ssize_t n = ::pread(fd, static_cast<uint8_t *>(out) + got, count - got, (off_t)(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) { failed = true; break; }
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
 bool FileSource::fill(size_t need) {
     // Keeps [at_, at_ + need) in the buffer when the file has those bytes.
     if (at_ >= bufferAt_ && at_ + need <= bufferAt_ + buffered_) return true;
     if (need > end_ - at_) return false;
     size_t want = (size_t)std::min<uint64_t>(sizeof buffer_, end_ - at_);
-    size_t got = 0;
-    while (got < want) {
-        // > pread: "reads up to count bytes from file descriptor fd at offset offset"; returns 0 at end of file,
-        // -1 with errno on error (man 2 pread).
-        ssize_t n = ::pread(fd_, buffer_ + got, want - got, (off_t)(at_ + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) { failed_ = true; break; }
-        if (n == 0) break;
-        got += (size_t)n;
-    }
+    size_t got = preadFully(fd_, buffer_, want, at_, failed_);
     bufferAt_ = at_;
     buffered_ = got;
     return got >= need;
@@ -50,13 +55,8 @@ bool FileSource::fill(size_t need) {
 bool FileSource::read(uint8_t *out, size_t n) {
     if (n > end_ - at_) return false;
     if (n > sizeof buffer_) {
-        size_t got = 0;
-        while (got < n) {
-            ssize_t r = ::pread(fd_, out + got, n - got, (off_t)(at_ + got));
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) { failed_ = r < 0; return false; }
-            got += (size_t)r;
-        }
+        bool error = false;
+        if (preadFully(fd_, out, n, at_, error) < n) { failed_ = error; return false; }
         at_ += n;
         return true;
     }

@@ -47,6 +47,10 @@ private:
     size_t position_ = 0;
 };
 
+/// Reads `count` bytes at `offset` of `fd` with pread, retrying interrupted calls; stops early at the end of the
+/// file or on an error (then sets `failed`). Returns how many bytes were read.
+size_t preadFully(int fd, void *out, size_t count, uint64_t offset, bool &failed);
+
 /// Bytes [offset, offset + length) of an open descriptor, read with pread through a 64 KiB buffer.
 class FileSource : public ByteSource {
 public:

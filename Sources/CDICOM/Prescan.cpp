@@ -1,5 +1,6 @@
 // See Prescan.hpp.
 #include "Prescan.hpp"
+#include "Errors.hpp"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctag.h>
@@ -14,12 +15,6 @@ namespace hil {
 namespace {
 
 // ---- The walk ----------------------------------------------------------------------------------------------------
-
-void fail(hil_dicom_error *error, int code, const std::string &message) {
-    if (!error) return;
-    error->code = code;
-    std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
-}
 
 std::string tagText(uint16_t group, uint16_t element) {
     char text[16];
@@ -249,9 +244,9 @@ private:
     }
 
     bool sourceFailure() { return in_.overLimit() ? limit(in_.failure()) : invalid(in_.failure()); }
-    bool lengthError(const std::string &message) { fail(error_, HIL_DICOM_ELEMENT_LENGTH, message); return false; }
-    bool invalid(const std::string &message) { fail(error_, HIL_DICOM_INVALID_FILE, message); return false; }
-    bool limit(const std::string &message) { fail(error_, HIL_DICOM_LIMIT, message); return false; }
+    bool lengthError(const std::string &message) { setError(error_, HIL_DICOM_ELEMENT_LENGTH, message); return false; }
+    bool invalid(const std::string &message) { setError(error_, HIL_DICOM_INVALID_FILE, message); return false; }
+    bool limit(const std::string &message) { setError(error_, HIL_DICOM_LIMIT, message); return false; }
 
     ByteSource &in_;
     ScanLimits limits_;
@@ -275,7 +270,7 @@ bool readMeta(ByteSource &in, std::string &transferSyntax, hil_dicom_error *erro
             in.skip(8);
             if (hasLongLength(vr)) {
                 uint8_t more[4];
-                if (!in.read(more, 4)) { fail(error, HIL_DICOM_ELEMENT_LENGTH, "the file ends inside the meta header"); return false; }
+                if (!in.read(more, 4)) { setError(error, HIL_DICOM_ELEMENT_LENGTH, "the file ends inside the meta header"); return false; }
                 length = u32(more, false);
             } else {
                 length = u16(head + 6, false);
@@ -285,7 +280,7 @@ bool readMeta(ByteSource &in, std::string &transferSyntax, hil_dicom_error *erro
             length = u32(head + 4, false);
         }
         if (length == undefinedLength || length > in.remaining()) {
-            fail(error, HIL_DICOM_ELEMENT_LENGTH, "meta header element " + tagText(group, element) + " declares " +
+            setError(error, HIL_DICOM_ELEMENT_LENGTH, "meta header element " + tagText(group, element) + " declares " +
                      std::to_string(length) + " bytes, past the end of the data");
             return false;
         }
@@ -306,7 +301,7 @@ bool readMeta(ByteSource &in, std::string &transferSyntax, hil_dicom_error *erro
 bool prescan(ByteSource &source, const ScanLimits &limits, std::string &transferSyntax, hil_dicom_error *error) {
     uint8_t preamble[4];
     if (!source.skip(128) || !source.read(preamble, 4) || std::memcmp(preamble, "DICM", 4) != 0) {
-        fail(error, HIL_DICOM_INVALID_FILE, "not a DICOM Part 10 file: no \"DICM\" prefix after the 128-byte preamble");
+        setError(error, HIL_DICOM_INVALID_FILE, "not a DICOM Part 10 file: no \"DICM\" prefix after the 128-byte preamble");
         return false;
     }
     if (!readMeta(source, transferSyntax, error)) return false;

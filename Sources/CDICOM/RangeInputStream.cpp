@@ -1,9 +1,9 @@
 // See RangeInputStream.hpp.
 #include "RangeInputStream.hpp"
+#include "ByteSource.hpp"
 
 #include <dcmtk/dcmdata/dcerror.h>
 
-#include <cerrno>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,15 +21,9 @@ RangeProducer::~RangeProducer() {
 offile_off_t RangeProducer::read(void *buf, offile_off_t buflen) {
     if (!status_.good() || at_ >= end_ || buflen <= 0) return 0;
     offile_off_t want = buflen < end_ - at_ ? buflen : end_ - at_;
-    offile_off_t got = 0;
-    while (got < want) {
-        // > pread: "returns the number of bytes read … 0 indicates end of file … -1 … errno is set" (man 2 pread).
-        ssize_t n = ::pread(fd_, static_cast<char *>(buf) + got, (size_t)(want - got), (off_t)(at_ + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) { status_ = EC_InvalidStream; break; }
-        if (n == 0) break;
-        got += n;
-    }
+    bool failed = false;
+    offile_off_t got = (offile_off_t)preadFully(fd_, buf, (size_t)want, (uint64_t)at_, failed);
+    if (failed) status_ = EC_InvalidStream;
     at_ += got;
     return got;
 }

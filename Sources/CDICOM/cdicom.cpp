@@ -1,6 +1,7 @@
 // The C++ side of CDICOM (see include/cdicom.h for the contract and buffer ownership).
 #include "cdicom.h"
 #include "CodecHeaders.hpp"
+#include "Errors.hpp"
 #include "Prescan.hpp"
 #include "RangeInputStream.hpp"
 
@@ -43,17 +44,8 @@ struct Node {
     int isMeta;
 };
 
-void setError(hil_dicom_error *error, int code, const std::string &message) {
-    if (!error) return;
-    error->code = code;
-    std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
-}
-
-void clearError(hil_dicom_error *error) {
-    if (!error) return;
-    error->code = HIL_DICOM_OK;
-    error->message[0] = 0;
-}
+using hil::clearError;
+using hil::setError;
 
 std::once_flag setupOnce;
 bool dictionaryLoaded = false;
@@ -75,6 +67,11 @@ bool isJPEG2000Family(const std::string &ts) {
     return ts == "1.2.840.10008.1.2.4.90" || ts == "1.2.840.10008.1.2.4.91" || ts == "1.2.840.10008.1.2.4.92" ||
            ts == "1.2.840.10008.1.2.4.93" || ts == "1.2.840.10008.1.2.4.201" || ts == "1.2.840.10008.1.2.4.202" ||
            ts == "1.2.840.10008.1.2.4.203";
+}
+
+/// Bytes a decoded sample takes (hil_dicom_decode_frame's layout): 1 up to 8 bits allocated, 2 up to 16, else 4.
+int bytesPerSample(const hil_dicom_pixel_info &info) {
+    return info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
 }
 
 }  // namespace
@@ -455,7 +452,7 @@ bool decodeJPEG2000(const std::vector<uint8_t> &bytes, const hil_dicom_pixel_inf
         setError(error, HIL_DICOM_DECODE_FAILED, "the JPEG 2000 frame's size or components disagree with Rows, Columns and Samples per Pixel");
         return false;
     }
-    const int bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
+    const int bytesPer = bytesPerSample(info);
     out.assign(pixels * spp * bytesPer, 0);
     uint8_t *p = out.data();
     for (size_t i = 0; i < pixels; i++) {
@@ -472,7 +469,7 @@ bool decodeJPEG2000(const std::vector<uint8_t> &bytes, const hil_dicom_pixel_inf
 
 /// Bytes one decoded frame takes (hil_dicom_decode_frame's layout: 1-bit samples unpacked to a byte each).
 uint64_t decodedFrameBytes(const hil_dicom_pixel_info &info) {
-    const uint64_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
+    const uint64_t bytesPer = bytesPerSample(info);
     return (uint64_t)info.rows * (uint64_t)info.columns * (uint64_t)info.samples_per_pixel * bytesPer;
 }
 
@@ -558,7 +555,7 @@ bool checkCodestream(hil_dicom *d, const hil_dicom_pixel_info &info, size_t inde
     const std::string frame = "frame " + std::to_string(index + 1);
     std::string why;
     if (ts == "1.2.840.10008.1.2.5") {
-        const uint32_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
+        const uint32_t bytesPer = bytesPerSample(info);
         if (!hil::rleCheck(bytes, size, total, (uint32_t)info.samples_per_pixel * bytesPer,
                            (uint64_t)info.rows * info.columns, why)) {
             setError(error, HIL_DICOM_DECODE_FAILED, frame + ": " + why);
@@ -833,7 +830,7 @@ int hil_dicom_decode_frame(hil_dicom *dicom, size_t index, uint8_t **out, size_t
     }
     const size_t pixels = (size_t)info.rows * info.columns;
     const size_t spp = info.samples_per_pixel;
-    const size_t bytesPer = info.bits_allocated <= 8 ? 1 : info.bits_allocated <= 16 ? 2 : 4;
+    const size_t bytesPer = bytesPerSample(info);
     std::vector<uint8_t> samples;
     struct Release {
         hil_dicom *d;

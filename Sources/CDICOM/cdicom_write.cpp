@@ -1,5 +1,6 @@
 // The writing side of CDICOM (see include/cdicom_write.h for the contract and buffer ownership).
 #include "cdicom_write.h"
+#include "Errors.hpp"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -18,17 +19,8 @@
 
 namespace {
 
-void fail(hil_dicom_error *error, int code, const std::string &message) {
-    if (!error) return;
-    error->code = code;
-    std::snprintf(error->message, sizeof error->message, "%s", message.c_str());
-}
-
-void ok(hil_dicom_error *error) {
-    if (!error) return;
-    error->code = HIL_DICOM_OK;
-    error->message[0] = 0;
-}
+using hil::clearError;
+using hil::setError;
 
 std::once_flag quietOnce;
 void quiet() {
@@ -123,7 +115,7 @@ static DcmElement *makeElement(hil_dicom_writer *writer, uint16_t group, uint16_
     // > DcmItem::newDicomElementWithVR: "creates new DICOM element from given attribute tag and VR".
     OFCondition status = DcmItem::newDicomElementWithVR(made, tag);
     if (status.bad() || !made) {
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot make element: ") + status.text());
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot make element: ") + status.text());
         return NULL;
     }
     return made;
@@ -134,10 +126,10 @@ static int insert(hil_dicom_writer *writer, DcmElement *made, hil_dicom_error *e
     OFCondition status = writer->items.back()->insert(made, OFTrue);
     if (status.bad()) {
         delete made;
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot insert element: ") + status.text());
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot insert element: ") + status.text());
         return -1;
     }
-    ok(error);
+    clearError(error);
     return 0;
 }
 
@@ -162,7 +154,7 @@ int hil_dicom_writer_put_text(hil_dicom_writer *writer, uint16_t group, uint16_t
     }
     if (status.bad()) {
         delete made;
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot set value: ") + status.text());
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot set value: ") + status.text());
         return -1;
     }
     return insert(writer, made, error);
@@ -178,7 +170,7 @@ int hil_dicom_writer_put_bytes(hil_dicom_writer *writer, uint16_t group, uint16_
         delete made;
         made = new (std::nothrow) DcmOtherByteOtherWord(DcmTag(group, element, DcmVR(vr)));
         if (!made) {
-            fail(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
+            setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
             return -1;
         }
     }
@@ -206,7 +198,7 @@ int hil_dicom_writer_put_bytes(hil_dicom_writer *writer, uint16_t group, uint16_
     }
     if (status.bad()) {
         delete made;
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot set bytes: ") + status.text());
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot set bytes: ") + status.text());
         return -1;
     }
     return insert(writer, made, error);
@@ -215,53 +207,53 @@ int hil_dicom_writer_put_bytes(hil_dicom_writer *writer, uint16_t group, uint16_
 int hil_dicom_writer_begin_sequence(hil_dicom_writer *writer, uint16_t group, uint16_t element, hil_dicom_error *error) {
     DcmSequenceOfItems *sequence = new (std::nothrow) DcmSequenceOfItems(DcmTag(group, element, EVR_SQ));
     if (!sequence) {
-        fail(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
+        setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
         return -1;
     }
     OFCondition status = writer->items.back()->insert(sequence, OFTrue);
     if (status.bad()) {
         delete sequence;
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot insert sequence: ") + status.text());
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, std::string("cannot insert sequence: ") + status.text());
         return -1;
     }
     writer->sequences.push_back(sequence);
-    ok(error);
+    clearError(error);
     return 0;
 }
 
 int hil_dicom_writer_begin_item(hil_dicom_writer *writer, hil_dicom_error *error) {
     if (writer->sequences.empty()) {
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, "item outside a sequence");
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, "item outside a sequence");
         return -1;
     }
     DcmItem *item = new (std::nothrow) DcmItem();
     if (!item) {
-        fail(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
+        setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
         return -1;
     }
     writer->sequences.back()->insert(item);
     writer->items.push_back(item);
-    ok(error);
+    clearError(error);
     return 0;
 }
 
 int hil_dicom_writer_end_item(hil_dicom_writer *writer, hil_dicom_error *error) {
     if (writer->items.size() <= 1) {
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, "no open item");
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, "no open item");
         return -1;
     }
     writer->items.pop_back();
-    ok(error);
+    clearError(error);
     return 0;
 }
 
 int hil_dicom_writer_end_sequence(hil_dicom_writer *writer, hil_dicom_error *error) {
     if (writer->sequences.empty()) {
-        fail(error, HIL_DICOM_MISSING_ATTRIBUTE, "no open sequence");
+        setError(error, HIL_DICOM_MISSING_ATTRIBUTE, "no open sequence");
         return -1;
     }
     writer->sequences.pop_back();
-    ok(error);
+    clearError(error);
     return 0;
 }
 
@@ -269,7 +261,7 @@ int hil_dicom_writer_native_pixels(hil_dicom_writer *writer, const uint8_t *byte
                                    hil_dicom_error *error) {
     DcmPixelData *pixels = new (std::nothrow) DcmPixelData(DcmTag(DCM_PixelData, bits_allocated > 8 ? EVR_OW : EVR_OB));
     if (!pixels) {
-        fail(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
+        setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
         return -1;
     }
     OFCondition status;
@@ -282,7 +274,7 @@ int hil_dicom_writer_native_pixels(hil_dicom_writer *writer, const uint8_t *byte
     }
     if (status.bad()) {
         delete pixels;
-        fail(error, HIL_DICOM_DECODE_FAILED, std::string("cannot set pixel data: ") + status.text());
+        setError(error, HIL_DICOM_DECODE_FAILED, std::string("cannot set pixel data: ") + status.text());
         return -1;
     }
     return insert(writer, pixels, error);
@@ -291,7 +283,7 @@ int hil_dicom_writer_native_pixels(hil_dicom_writer *writer, const uint8_t *byte
 int hil_dicom_writer_add_frame(hil_dicom_writer *writer, const uint8_t *bytes, size_t length, hil_dicom_error *error) {
     writer->encapsulated = true;
     writer->frames.emplace_back(bytes, bytes + length);
-    ok(error);
+    clearError(error);
     return 0;
 }
 
@@ -303,7 +295,7 @@ int hil_dicom_writer_finish(hil_dicom_writer *writer, const char *transfer_synta
     bool patchUID = false;
     if (isNative(uid)) {
         if (writer->encapsulated) {
-            fail(error, HIL_DICOM_UNSUPPORTED_TRANSFER_SYNTAX, "encapsulated frames need an encapsulated syntax");
+            setError(error, HIL_DICOM_UNSUPPORTED_TRANSFER_SYNTAX, "encapsulated frames need an encapsulated syntax");
             return -1;
         }
     } else {
@@ -342,7 +334,7 @@ int hil_dicom_writer_finish(hil_dicom_writer *writer, const char *transfer_synta
     }
     writer->file.transferEnd();
     if (status.bad()) {
-        fail(error, HIL_DICOM_INVALID_FILE, std::string("cannot write Part 10: ") + status.text());
+        setError(error, HIL_DICOM_INVALID_FILE, std::string("cannot write Part 10: ") + status.text());
         return -1;
     }
     if (patchUID) {
@@ -382,19 +374,19 @@ int hil_dicom_writer_finish(hil_dicom_writer *writer, const char *transfer_synta
             position += header + length;
         }
         if (!patched) {
-            fail(error, HIL_DICOM_INVALID_FILE, "written file has no (0002,0010)");
+            setError(error, HIL_DICOM_INVALID_FILE, "written file has no (0002,0010)");
             return -1;
         }
     }
     uint8_t *buffer = static_cast<uint8_t *>(std::malloc(bytes.size() ? bytes.size() : 1));
     if (!buffer) {
-        fail(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
+        setError(error, HIL_DICOM_OUT_OF_MEMORY, "out of memory");
         return -1;
     }
     if (!bytes.empty()) std::memcpy(buffer, bytes.data(), bytes.size());
     *out = buffer;
     *out_length = bytes.size();
-    ok(error);
+    clearError(error);
     return 0;
 }
 

@@ -57,13 +57,19 @@ final class DICOMFile {
         let samples = try buffer { out, length, error in hil_dicom_decode_frame(handle, index, out, length, error) }
         var original: EncodedFrame? = nil
         if keepOriginal && info.encapsulated != 0 {
-            let data = try buffer { out, length, error in hil_dicom_encoded_frame(handle, index, out, length, error) }
-            original = EncodedFrame(transferSyntaxUID: transferSyntax, data: data)
+            original = EncodedFrame(transferSyntaxUID: transferSyntax, data: try encodedFrame(index))
         }
         return PixelFrame(
             columns: Int(info.columns), rows: Int(info.rows), samplesPerPixel: Int(info.samples_per_pixel),
             bitsAllocated: Int(info.bits_allocated), bitsStored: Int(info.bits_stored),
             isSigned: info.pixel_representation == 1, samples: samples, original: original)
+    }
+
+    /// The encoded bytes of frame `index` of encapsulated Pixel Data (its fragments concatenated).
+    /// > hil_dicom_encoded_frame: "Returns 0 and a caller-owned buffer (free with hil_dicom_free), or -1 with
+    /// > `error` (not encapsulated, index out of range)."
+    func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
+        try buffer { out, length, error in hil_dicom_encoded_frame(handle, index, out, length, error) }
     }
 
     /// Every frame, decoded; with `keepOriginal`, each also carries its source bytes.

@@ -106,7 +106,7 @@ public final class DICOMFrameSource {
             throw DICOMFileError(exceptionType: DICOMFileError.invalidPixelData, message: "frame \(index) is out of range (\(frameCount) frames)")
         }
         // Binary segmentations are stored as they are, in Explicit VR Little Endian (Jobs/ImportCases.swift).
-        return ImportCases.keepBinarySegmentation([try file.frame(index, info: info, keepOriginal: keepOriginal)])[0]
+        return ImportCases.keepBinarySegmentation(try file.frame(index, info: info, keepOriginal: keepOriginal))
     }
 
     /// The colour model of the samples the last decoded frame holds (after the decoder's own conversions), for
