@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SEED_DATASTORE, boto_client, cli_json, datastore, hex_id, raw_request, run_cli
 from import_helpers import (
-    ROLE_ARN, control, corpus_files, free_port, read_output, read_output_dir, s3_client, wait_for_job,
+    ROLE_ARN, control, corpus_files, free_port, read_output, read_output_dir, s3_client, start_job, wait_for_job,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -31,12 +31,6 @@ def fresh_bucket(s3) -> str:
     name = f"hil-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name
-
-
-def start(client, input_uri: str, output_uri: str, datastore_id: str = SEED_DATASTORE, **kw) -> str:
-    return client.start_dicom_import_job(
-        datastoreId=datastore_id, dataAccessRoleArn=ROLE_ARN, inputS3Uri=input_uri, outputS3Uri=output_uri, **kw
-    )["jobId"]
 
 
 BAD_FILES = {
@@ -120,9 +114,9 @@ def test_start_on_missing_or_inactive_datastore(servers):
     server = servers.start_with([d])
     client = boto_client(server.url)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
-        start(client, "s3://bucket/in/", "s3://bucket/out/", datastore_id=hex_id(9))
+        start_job(client, "s3://bucket/in/", "s3://bucket/out/", datastore_id=hex_id(9))
     with pytest.raises(client.exceptions.ConflictException):
-        start(client, "s3://bucket/in/", "s3://bucket/out/", datastore_id=creating)
+        start_job(client, "s3://bucket/in/", "s3://bucket/out/", datastore_id=creating)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.get_dicom_import_job(datastoreId=creating, jobId="abc")
     with pytest.raises(botocore.exceptions.ParamValidationError):
@@ -145,7 +139,7 @@ def test_client_token_is_idempotent(servers):
 def test_list_filters_by_status_and_pages_with_bound_tokens(servers):
     server = servers.start()
     client = boto_client(server.url)
-    ids = [start(client, "s3://bucket/in/", "s3://bucket/out/") for _ in range(3)]
+    ids = [start_job(client, "s3://bucket/in/", "s3://bucket/out/") for _ in range(3)]
     for job_id in ids:
         assert wait_for_job(client, SEED_DATASTORE, job_id)["jobStatus"] == "FAILED"
     pages, token = [], None
@@ -173,7 +167,7 @@ def test_list_filters_by_status_and_pages_with_bound_tokens(servers):
 def test_no_source_configured_fails_naming_the_flags(servers):
     server = servers.start()
     client = boto_client(server.url)
-    props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://bucket/in/", "s3://bucket/out/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://bucket/in/", "s3://bucket/out/"))
     assert props["jobStatus"] == "FAILED"
     assert "--s3-dir" in props["message"] and "--s3-endpoint" in props["message"]
 
@@ -182,12 +176,12 @@ def test_missing_bucket_fails_naming_it(servers, moto, s3):
     server = servers.start(extra=["--s3-endpoint", moto])
     client = boto_client(server.url)
     out = fresh_bucket(s3)
-    props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://no-such-bucket-here/in/", f"s3://{out}/o/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://no-such-bucket-here/in/", f"s3://{out}/o/"))
     assert props["jobStatus"] == "FAILED"
     assert "no-such-bucket-here" in props["message"] and "does not exist" in props["message"]
     # A missing output bucket fails the job before anything is imported.
     before = client.search_image_sets(datastoreId=SEED_DATASTORE)["imageSetsMetadataSummaries"]
-    props = wait_for_job(client, SEED_DATASTORE, start(client, f"s3://{out}/in/", "s3://no-output-bucket/o/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, f"s3://{out}/in/", "s3://no-output-bucket/o/"))
     assert props["jobStatus"] == "FAILED" and "no-output-bucket" in props["message"]
     assert client.search_image_sets(datastoreId=SEED_DATASTORE)["imageSetsMetadataSummaries"] == before
 
@@ -197,7 +191,7 @@ def test_unreachable_endpoint_fails_fast(servers):
     server = servers.start(extra=["--s3-endpoint", dead])
     client = boto_client(server.url)
     began = time.monotonic()
-    props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://bucket/in/", "s3://bucket/out/"), timeout=60)
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://bucket/in/", "s3://bucket/out/"), timeout=60)
     assert props["jobStatus"] == "FAILED"
     assert "--s3-endpoint" in props["message"] and "reach" in props["message"]
     assert time.monotonic() - began < 45
@@ -226,7 +220,7 @@ def test_all_files_bad_completes_with_customer_errors(servers, moto, s3):
     # (32-bit samples are no longer refused: test_import_cases.py.)
     for key, data in files.items():
         s3.put_object(Bucket=bucket, Key=key, Body=data)
-    props = wait_for_job(client, SEED_DATASTORE, start(client, f"s3://{bucket}/bad/", f"s3://{bucket}/out/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, f"s3://{bucket}/bad/", f"s3://{bucket}/out/"))
     assert props["jobStatus"] == "COMPLETED", props
     check_all_bad(*read_output(s3, props["outputS3Uri"]), keys=list(files))
 
@@ -239,11 +233,11 @@ def test_all_files_bad_with_s3_dir(servers, tmp_path):
         (root / "inbox" / key).write_bytes(data)
     server = servers.start(extra=["--s3-dir", str(root)])
     client = boto_client(server.url)
-    props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://inbox/bad/", "s3://inbox/results/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/bad/", "s3://inbox/results/"))
     assert props["jobStatus"] == "COMPLETED", props
     check_all_bad(*read_output_dir(root, props["outputS3Uri"]), keys=list(files))
     # A bucket is a directory that must exist.
-    props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://inbox/bad/", "s3://missing-bucket/r/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/bad/", "s3://missing-bucket/r/"))
     assert props["jobStatus"] == "FAILED" and "missing-bucket" in props["message"] and "--s3-dir" in props["message"]
 
 
@@ -253,7 +247,7 @@ def test_oversized_file_is_a_customer_error(servers, tmp_path):
     (root / "inbox" / "big" / "large.dcm").write_bytes(b"\x00" * 5000)
     server = servers.start(extra=["--s3-dir", str(root), "--max-import-file-bytes", "4096"])
     client = boto_client(server.url)
-    props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://inbox/big/", "s3://inbox/results/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/big/", "s3://inbox/results/"))
     assert props["jobStatus"] == "COMPLETED"
     manifest, _, failure = read_output_dir(root, props["outputS3Uri"])
     assert manifest["jobSummary"]["numberOfFilesWithCustomerError"] == 1
@@ -271,7 +265,7 @@ def test_held_job_is_seen_in_progress_by_a_poller_until_advanced(servers, tmp_pa
     server = servers.start(extra=["--s3-dir", str(root)])
     client = boto_client(server.url)
     control(server.url, "PUT", "transitions", {"importJob": "manual"})
-    job_id = start(client, "s3://inbox/in/", "s3://inbox/out/")
+    job_id = start_job(client, "s3://inbox/in/", "s3://inbox/out/")
     seen = []
     deadline = time.monotonic() + 30
     # The work finishes in the background (the output appears); the visible status stays IN_PROGRESS.
@@ -299,7 +293,7 @@ def test_manual_reads_mode_releases_after_n_reads(servers):
     server = servers.start()
     client = boto_client(server.url)
     control(server.url, "PUT", "transitions", {"importJob": "manual:2"})
-    job_id = start(client, "s3://bucket/in/", "s3://bucket/out/")
+    job_id = start_job(client, "s3://bucket/in/", "s3://bucket/out/")
     seen = []
     props = wait_for_job(client, SEED_DATASTORE, job_id, seen=seen)
     assert props["jobStatus"] == "FAILED"
@@ -311,7 +305,7 @@ def test_planned_outcome_fails_the_next_job(servers):
     client = boto_client(server.url)
     control(server.url, "POST", "outcomes", {"operation": "StartDICOMImportJob", "datastoreId": SEED_DATASTORE,
                                                "message": "INTERNAL_ERROR: planned import failure"})
-    job_id = start(client, "s3://bucket/in/", "s3://bucket/out/")
+    job_id = start_job(client, "s3://bucket/in/", "s3://bucket/out/")
     props = wait_for_job(client, SEED_DATASTORE, job_id)
     assert props["jobStatus"] == "FAILED" and props["message"] == "INTERNAL_ERROR: planned import failure"
     failed = client.list_dicom_import_jobs(datastoreId=SEED_DATASTORE, jobStatus="FAILED")["jobSummaries"]
@@ -323,7 +317,7 @@ def test_planned_outcome_fails_the_next_job(servers):
 def test_export_reset_load_keeps_jobs(servers):
     server = servers.start()
     client = boto_client(server.url)
-    job_id = start(client, "s3://bucket/in/", "s3://bucket/out/", jobName="kept")
+    job_id = start_job(client, "s3://bucket/in/", "s3://bucket/out/", jobName="kept")
     before = wait_for_job(client, SEED_DATASTORE, job_id)
     exported = control(server.url, "GET", "fixtures").json()
     jobs = [j for d in exported["datastores"] for j in d.get("importJobs", [])]
@@ -363,47 +357,74 @@ def test_cli_start_get_list(servers, tmp_path):
 # ---------------------------------------------------------------------------
 
 
+class StandInS3:
+    """A recording S3 stand-in for --s3-endpoint: every listing is empty, PUTs are kept and read back by GET, and
+    a GET whose key ends with `hold_suffix` waits until `release` is set (a slow S3)."""
+
+    def __init__(self, hold_suffix: str | None = None):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.recorded = []
+        self.objects = {}
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, body=b"", status=200):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                stand_in.recorded.append(("GET", self.path, dict(self.headers), b""))
+                path = self.path.split("?")[0]
+                if path in stand_in.objects:
+                    if hold_suffix and path.endswith(hold_suffix):
+                        stand_in.holding.set()
+                        stand_in.release.wait(30)
+                    return self.answer(stand_in.objects[path])
+                if "?" not in self.path:
+                    return self.answer(b"<Error><Code>NoSuchKey</Code></Error>", 404)
+                self.answer(b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>')
+
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                stand_in.recorded.append(("PUT", self.path, dict(self.headers), body))
+                stand_in.objects[self.path.split("?")[0]] = body
+                self.answer()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+
+
 def test_s3_requests_are_sigv4_signed_like_botocore_signs_them(servers):
     """A recording S3 stand-in as --s3-endpoint (moto does not check signatures by default): every request the
     emulator sends is re-signed with botocore's S3SigV4Auth from the same headers, and the signatures must match."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    recorded = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def answer(self, body=b""):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            recorded.append(("GET", self.path, dict(self.headers), b""))
-            self.answer(b'<?xml version="1.0"?><ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>')
-
-        def do_PUT(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            recorded.append(("PUT", self.path, dict(self.headers), body))
-            self.answer()
-
-    stand_in = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+    stand_in = StandInS3()
+    endpoint = stand_in.endpoint
+    recorded = stand_in.recorded
     try:
-        endpoint = f"http://127.0.0.1:{stand_in.server_address[1]}"
         server = servers.start(extra=["--s3-endpoint", endpoint])
         client = boto_client(server.url)
-        props = wait_for_job(client, SEED_DATASTORE, start(client, "s3://in-bucket/some prefix/", "s3://out-bucket/res/"))
+        props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://in-bucket/some prefix/", "s3://out-bucket/res/"))
         assert props["jobStatus"] == "COMPLETED", props
     finally:
-        stand_in.shutdown()
+        stand_in.stop()
     methods = [r[0] for r in recorded]
     assert methods.count("GET") >= 2 and methods.count("PUT") == 3, methods
     credentials = Credentials("test", "test")
@@ -419,3 +440,32 @@ def test_s3_requests_are_sigv4_signed_like_botocore_signs_them(servers):
         canonical = auth.canonical_request(request)
         expected = auth.signature(auth.string_to_sign(request, canonical), request)
         assert authorization.endswith("Signature=" + expected), (method, path, canonical)
+
+
+def test_web_view_reads_job_output_off_the_loop(servers):
+    """The namespace page reads each finished job's output folder from S3. While that read is slow, the loop goes on
+    answering (health within a second); the page answers when the read is done, with the manifest's counts."""
+    import threading
+
+    stand_in = StandInS3(hold_suffix="job-output-manifest.json")
+    try:
+        server = servers.start(extra=["--s3-endpoint", stand_in.endpoint])
+        client = boto_client(server.url)
+        props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://in-bucket/in/", "s3://out-bucket/res/"))
+        assert props["jobStatus"] == "COMPLETED", props
+        page = []
+        reader = threading.Thread(target=lambda: page.append(raw_request(
+            server.url, "GET", "/_healthimaging/ui/namespaces/123456789012/us-east-1", timeout=60)))
+        reader.start()
+        assert stand_in.holding.wait(20), ("the page never read the job's manifest", [r[:2] for r in stand_in.recorded])
+        started = time.monotonic()
+        health = raw_request(server.url, "GET", "/_healthimaging/health", timeout=10)
+        waited = time.monotonic() - started
+        assert health.status == 200 and waited < 1.0, f"health waited {waited:.2f}s behind a slow S3 read"
+        assert reader.is_alive(), "the page answered before its S3 read was done"
+        stand_in.release.set()
+        reader.join(30)
+        assert page and page[0].status == 200
+        assert "ScannedFiles: 0" in page[0].body.decode()
+    finally:
+        stand_in.stop()

@@ -40,6 +40,8 @@ public final class ImportCoordinator {
     private var pumpedByLoop = false
     /// `process` calls whose results have not come back yet, by token.
     private var completions: [Int: ([Result<ImportedFile, RejectedFile>]) -> Void] = [:]
+    /// `offLoop` calls whose results have not come back yet, by token.
+    private var offLoopCompletions: [Int: (any Sendable) -> Void] = [:]
     private var nextToken = 0
 
     /// The per-file work of every import (jobs, `/dicom`, STOW-RS): worker processes or threads.
@@ -151,6 +153,18 @@ public final class ImportCoordinator {
         }
     }
 
+    /// Runs `work` on a worker thread and `then` on the loop with its result: a blocking read that must not hold
+    /// up the loop (the web view's reads of job output folders, an HTTP GET with `--s3-endpoint`).
+    public func offLoop<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
+        nextToken += 1
+        let token = nextToken
+        offLoopCompletions[token] = { value in
+            // The token was made here with a T: the value posted under it is that T.
+            then(value as! T)
+        }
+        worker.enqueue { post in post(.ran(token, work())) }
+    }
+
     /// A job whose failure was planned through the control plane: IN_PROGRESS now, FAILED per the mode.
     func failPlanned(_ namespace: Namespace, _ job: ImportJob, message: String) throws {
         try store.setImportJobStatus(namespace, job.datastoreId, job.jobId, .inProgress, message: nil, endedAt: nil)
@@ -252,6 +266,8 @@ public final class ImportCoordinator {
             committing.append(Committing(key: key, scan: scan, batch: batch, warnings: warnings))
         case .processed(let token, let results):
             completions.removeValue(forKey: token)?(results)
+        case .ran(let token, let value):
+            offLoopCompletions.removeValue(forKey: token)?(value)
         case .written(let key, let failure):
             writing[key] = nil
             try end(key, failure: failure)

@@ -17,7 +17,7 @@ enum UIEndpoints {
     static let base = "/_healthimaging/ui"
     static let all: [ControlPlane.Endpoint] = [
         .init("GET", base, query: ["token"], overview),
-        .init("GET", base + "/namespaces/{account}/{region}", query: ["token"], namespacePage),
+        .init("GET", base + "/namespaces/{account}/{region}", query: ["token"], reply: namespacePage),
         .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}",
               query: ["token", "version"], imageSetPage),
         .init("GET", base + "/namespaces/{account}/{region}/datastores/{datastoreId}/imageSets/{imageSetId}/frames/{frame}",

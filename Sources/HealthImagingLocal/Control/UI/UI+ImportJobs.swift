@@ -1,14 +1,14 @@
 /// The import jobs of a datastore on the namespace page: the store's row (id, name, status, dates, message, URIs)
 /// and, for a finished job, what its output folder holds — the counts of `job-output-manifest.json` and the first
-/// `failureLineLimit` lines of `FAILURE/failure.ndjson` — read through the configured `ObjectStore` (synchronously,
-/// on the loop: a folder read with `--s3-dir`, an HTTP GET with `--s3-endpoint`). Only the newest `jobLimit`
-/// jobs of a datastore have their output read.
+/// `failureLineLimit` lines of `FAILURE/failure.ndjson` — read through the configured `ObjectStore` off the loop
+/// (`ImportCoordinator.offLoop`: a folder read with `--s3-dir`, an HTTP GET with `--s3-endpoint`), the page
+/// answered when the reads are done. Only the newest `jobLimit` jobs of a datastore have their output read.
 extension UIEndpoints {
     static let jobLimit = 20
     static let failureLineLimit = 50
 
     /// What a job's output folder said, or why it could not be read.
-    struct JobOutput {
+    struct JobOutput: Sendable {
         var counts: [(name: String, value: String)] = []
         var failures: [(file: String, type: String, message: String)] = []
         var moreFailures = 0

@@ -151,7 +151,7 @@ extension UIEndpoints {
         html.raw("\"></label><label>region <input name=\"region\" size=\"10\" value=\"")
         html.text(emulator.defaultNamespace.region)
         html.raw("\"></label><label>operation <select name=\"operation\">")
-        for operation in ServiceModel.operations + ServiceModel.dicomwebOperations {
+        for operation in ServiceModel.allOperations {
             html.element("<option>", operation.name, "</option>")
         }
         html.raw("</select></label><label>error <select name=\"errorCode\"><option value=\"\">(none: latency only)</option>")
@@ -169,7 +169,7 @@ extension UIEndpoints {
 
     // MARK: a namespace
 
-    static func namespacePage(_ call: ControlCall) throws(APIError) -> Response {
+    static func namespacePage(_ call: ControlCall) throws(APIError) -> Reply {
         let namespace = Namespace(account: call.path("account"), region: call.path("region"))
         let emulator = call.emulator
         let datastores = try emulator.run { emulator in
@@ -180,7 +180,19 @@ extension UIEndpoints {
             }
         }
         let objects = emulator.configuration.objectStore
-        let jobOutputs = datastores.map { entry in entry.2.prefix(jobLimit).map { ($0, jobOutput($0, objects: objects)) } }
+        let shownJobs = datastores.map { Array($0.2.prefix(jobLimit)) }
+        return .deferred { responder in
+            emulator.imports.offLoop({ shownJobs.map { jobs in jobs.map { jobOutput($0, objects: objects) } } }) { outputs in
+                let jobOutputs = zip(shownJobs, outputs).map { Array(zip($0, $1)) }
+                responder.send(namespaceHTML(call, namespace, datastores, jobOutputs))
+            }
+        }
+    }
+
+    private static func namespaceHTML(_ call: ControlCall, _ namespace: Namespace,
+                                      _ datastores: [(Datastore, [(String, ImageSetVersion?)], [ImportJob])],
+                                      _ jobOutputs: [[(ImportJob, JobOutput?)]]) -> Response {
+        let emulator = call.emulator
         let html = frame("Namespace \(namespace.account) / \(namespace.region)") { html in
             if datastores.isEmpty { html.raw("<p class=\"muted\">No datastore in this namespace.</p>") }
             for ((datastore, imageSets, allJobs), jobs) in zip(datastores, jobOutputs) {
@@ -287,7 +299,7 @@ extension UIEndpoints {
         let entries = call.emulator.journal.all.reversed().filter { operation == nil || $0.operation == operation }
         let html = frame("Journal", refresh: refresh) { html in
             html.raw("<form method=\"get\" action=\"/_healthimaging/ui/journal\" id=\"journal-filter\"><label>operation <select name=\"operation\"><option value=\"\">(all)</option>")
-            for info in ServiceModel.operations + ServiceModel.dicomwebOperations {
+            for info in ServiceModel.allOperations {
                 html.raw(info.name == operation ? "<option selected>" : "<option>")
                 html.text(info.name)
                 html.raw("</option>")
