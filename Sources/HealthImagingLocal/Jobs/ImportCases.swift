@@ -1,5 +1,3 @@
-import CDICOM
-
 /// Import cases the service stores without transcoding to the datastore's lossless format (docs/import.md,
 /// "Import cases"):
 /// - binary segmentations (BitsAllocated 1) keep Explicit VR Little Endian — the "Supported transfer syntaxes" table
@@ -13,16 +11,14 @@ enum ImportCases {
     static let explicitBigEndian = "1.2.840.10008.1.2.2"
     static let deflatedExplicitLittleEndian = "1.2.840.10008.1.2.1.99"
 
-    /// Marks the frames of a binary segmentation to be stored as they are in Explicit VR Little Endian: each
-    /// frame's samples (0/1, one byte each, as decoded) packed back into bits, least significant bit first, the
-    /// frame starting on a byte boundary (PS3.5 §8.1.1).
-    static func keepBinarySegmentation(_ frames: [PixelFrame]) -> [PixelFrame] {
-        frames.map { frame in
-            guard frame.bitsAllocated == 1 else { return frame }
-            var kept = frame
-            kept.original = EncodedFrame(transferSyntaxUID: explicitLittleEndian, data: packBits(frame.samples))
-            return kept
-        }
+    /// Marks a frame of a binary segmentation to be stored as it is in Explicit VR Little Endian: its samples
+    /// (0/1, one byte each, as decoded) packed back into bits, least significant bit first, the frame starting on
+    /// a byte boundary (PS3.5 §8.1.1). Other frames are returned as they are.
+    static func keepBinarySegmentation(_ frame: PixelFrame) -> PixelFrame {
+        guard frame.bitsAllocated == 1 else { return frame }
+        var kept = frame
+        kept.original = EncodedFrame(transferSyntaxUID: explicitLittleEndian, data: packBits(frame.samples))
+        return kept
     }
 
     static func packBits(_ samples: [UInt8]) -> [UInt8] {
@@ -101,20 +97,4 @@ public struct ImportWarning: Sendable, Equatable {
 
     public static let transcodingException = 0xB100
     public static let unsupportedTransferSyntax = 0xB120
-}
-
-extension DICOMFile {
-    /// The encoded bytes of frame `index` of encapsulated Pixel Data (its fragments concatenated).
-    func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
-        do {
-            var out: UnsafeMutablePointer<UInt8>? = nil
-            var length = 0
-            var error = hil_dicom_error()
-            // > hil_dicom_encoded_frame: "Returns 0 and a caller-owned buffer (free with hil_dicom_free), or -1 with
-            // > `error` (not encapsulated, index out of range)."
-            guard hil_dicom_encoded_frame(handle, index, &out, &length, &error) == 0 else { throw DICOMFileError(error) }
-            defer { hil_dicom_free(out) }
-            return out.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
-        }
-    }
 }

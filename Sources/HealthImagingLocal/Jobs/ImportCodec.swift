@@ -1,10 +1,6 @@
 /// The seam to the parts other rooms build: DICOM parsing and the metadata document (DICOM/), frame encoding
 /// (Imaging/) and frame storage (Store+Frames). Every import path calls these and nothing else of them.
 enum ImportCodec {
-    static func read(_ bytes: [UInt8], limits: DICOMLimits = .standard) throws(DICOMFileError) -> DICOMInstance {
-        try DICOMReader.read(bytes, limits: limits)
-    }
-
     /// The file parsed, its frames decoded one at a time by the caller.
     static func open(_ bytes: [UInt8], limits: DICOMLimits) throws(DICOMFileError) -> DICOMFrameSource {
         try DICOMReader.open(bytes, limits: limits)

@@ -148,11 +148,10 @@ enum ImportCommit {
                         imageSetId: handle.imageSetId, versionId: handle.latest.versionId + 1, state: .locked,
                         workflowStatus: .importing, createdAt: handle.latest.createdAt ?? now, updatedAt: now,
                         isPrimary: true)
-                    try store.insertVersion(imageSet: handle.key, version)
-                    try store.touchImageSet(handle.key, now: now)
                     let document = ImportCodec.document(adding: group.files, to: existing.document,
                                                         datastoreId: datastoreId, imageSetId: handle.imageSetId)
-                    try store.setMetadata(imageSet: handle.key, versionId: version.versionId, document: document)
+                    try store.insertVersion(imageSet: handle.key, version, document: document)
+                    try store.touchImageSet(handle.key, now: now)
                     try ImportCodec.insertFrames(store, namespace, datastoreId: datastoreId, imageSetId: handle.imageSetId, group.files)
                     try store.schedule(PendingTransition(
                         namespace: namespace, datastoreId: datastoreId, imageSet: (handle.key, version.versionId),
@@ -177,11 +176,10 @@ enum ImportCommit {
         // A new image set: version 1, ACTIVE + CREATED.
         let imageSetId = ResourceIds.make()
         let key = try store.insertImageSet(namespace, datastoreId: datastoreId, imageSetId: imageSetId, lastAccessedAt: now)
+        let document = ImportCodec.document(adding: group.files, to: nil, datastoreId: datastoreId, imageSetId: imageSetId)
         try store.insertVersion(imageSet: key, ImageSetVersion(
             imageSetId: imageSetId, versionId: 1, state: .active, workflowStatus: .created, createdAt: now, updatedAt: now,
-            isPrimary: primary))
-        let document = ImportCodec.document(adding: group.files, to: nil, datastoreId: datastoreId, imageSetId: imageSetId)
-        try store.setMetadata(imageSet: key, versionId: 1, document: document)
+            isPrimary: primary), document: document)
         try ImportCodec.insertFrames(store, namespace, datastoreId: datastoreId, imageSetId: imageSetId, group.files)
         // Image Set Created, published once this image set's transaction commits (S5: imports and STOW alike).
         try store.announceImageSet(namespace, datastoreId, imageSet: key, versionId: 1, now: now)

@@ -64,12 +64,25 @@ public enum ImportScanner {
         importFile(inputFile, format: format) { () throws(DICOMFileError) in try ImportCodec.open(bytes, limits: limits) }
     }
 
-    /// The same for bytes [offset, offset + length) of the file at `path` (length 0: to its end), never read whole:
-    /// large values stay on disk and one frame at a time is decoded, encoded and let go (the S4 seam).
-    public static func importFile(_ inputFile: String, path: String, offset: Int = 0, length: Int = 0,
-                                  format: LosslessStorageFormat, limits: DICOMLimits = .standard) -> Result<ImportedFile, RejectedFile> {
-        importFile(inputFile, format: format) { () throws(DICOMFileError) in
-            try ImportCodec.open(path: path, offset: offset, length: length, limits: limits)
+    /// One task's file, parsed and encoded: `.bytes` from memory; a `.file` source, bytes [offset, offset + length)
+    /// of the file at `path`, by the file-based reader, never read whole: large values stay on disk and one frame at
+    /// a time is decoded, encoded and let go (seam S4). What a worker process (or an in-process pool slot) runs.
+    static func importFile(_ task: ImportTask, limits: DICOMLimits) -> Result<ImportedFile, RejectedFile> {
+        switch task.source {
+        case .bytes(let bytes):
+            return importFile(task.inputFile, bytes, format: task.format, limits: limits)
+        case .file(let path, let offset, let length):
+            guard offset >= 0, length >= 0 else {
+                return .failure(RejectedFile(
+                    inputFile: task.inputFile,
+                    error: DICOMFileError(exceptionType: "InternalServerException", message: "The file range is invalid"),
+                    serverError: true))
+            }
+            // An empty range is an empty file (the reader's length 0 would mean "to the end").
+            if length == 0 { return importFile(task.inputFile, [], format: task.format, limits: limits) }
+            return importFile(task.inputFile, format: task.format) { () throws(DICOMFileError) in
+                try ImportCodec.open(path: path, offset: offset, length: length, limits: limits)
+            }
         }
     }
 

@@ -21,24 +21,3 @@ public struct ImportTask: Sendable {
         self.format = format
     }
 }
-
-extension ImportScanner {
-    /// One task's file, parsed and encoded: a `.file` source is read from disk by the file-based reader (seam S4),
-    /// never whole; `.bytes` from memory. What a worker process (or an in-process pool slot) runs.
-    static func importFile(_ task: ImportTask, limits: DICOMLimits) -> Result<ImportedFile, RejectedFile> {
-        switch task.source {
-        case .bytes(let bytes):
-            return importFile(task.inputFile, bytes, format: task.format, limits: limits)
-        case .file(let path, let offset, let length):
-            guard offset >= 0, length >= 0 else {
-                return .failure(RejectedFile(
-                    inputFile: task.inputFile,
-                    error: DICOMFileError(exceptionType: "InternalServerException", message: "The file range is invalid"),
-                    serverError: true))
-            }
-            // An empty range is an empty file (the reader's length 0 would mean "to the end").
-            if length == 0 { return importFile(task.inputFile, [], format: task.format, limits: limits) }
-            return importFile(task.inputFile, path: path, offset: offset, length: length, format: task.format, limits: limits)
-        }
-    }
-}

@@ -145,6 +145,8 @@ public enum ImportMessage: Sendable {
     case processed(Int, [Result<ImportedFile, RejectedFile>])
     /// The output folder was written (nil) or could not be (the message): the job ends COMPLETED or FAILED.
     case written(ImportJobKey, String?)
+    /// The result of one `ImportCoordinator.offLoop` call (by its token).
+    case ran(Int, any Sendable)
 }
 
 /// Which job a message is about.

@@ -34,19 +34,16 @@ extension ImportWorkerProcess {
         let fault = getenv(faultVariable).map { String(cString: $0) }
         let parent = getppid()
         while true {
-            var prefix = [UInt8](repeating: 0, count: 8)
+            var prefix = [UInt8](repeating: 0, count: ImportWire.lengthPrefixBytes)
             guard readAll(0, &prefix) else { return 0 }  // the server closed the pipe: done
-            var reader = ImportWire.Reader(prefix)
-            guard let count = try? reader.int(), count >= 0, count <= ImportWire.maxMessageBytes else { return 3 }
+            guard let count = ImportWire.messageLength(prefix) else { return 3 }
             var message = [UInt8](repeating: 0, count: count)
             guard readAll(0, &message) else { return 0 }
             guard let (task, limits) = try? ImportWire.task(message) else { return 3 }
             if let fault { injectFault(fault, inputFile: task.inputFile, parent: parent, memoryLimited: memoryMiB > 0) }
             let result = ImportScanner.importFile(task, limits: limits)
             let reply = ImportWire.reply(result)
-            var length = ImportWire.Writer()
-            length.int(reply.count)
-            guard writeAll(3, length.bytes), writeAll(3, reply) else { return 0 }
+            guard writeAll(3, ImportWire.lengthPrefix(reply.count)), writeAll(3, reply) else { return 0 }
         }
     }
 

@@ -125,8 +125,7 @@ public final class ImportWorkerProcess {
 
     /// Kills and reaps the child (idempotent).
     func stop() {
-        if requestFD >= 0 { close(requestFD); requestFD = -1 }
-        if replyFD >= 0 { close(replyFD); replyFD = -1 }
+        closePipes()
         guard pid > 0 else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -164,8 +163,7 @@ public final class ImportWorkerProcess {
     /// Stops the child and says how it ended.
     private func fail() -> Failure {
         guard pid > 0 else { return .died("the import worker is gone") }
-        if requestFD >= 0 { close(requestFD); requestFD = -1 }
-        if replyFD >= 0 { close(replyFD); replyFD = -1 }
+        closePipes()
         // Give a dying child a moment to be reaped with its real status, then make sure.
         var status: Int32 = 0
         var reaped = false
@@ -187,6 +185,12 @@ public final class ImportWorkerProcess {
         return .died("the import worker exited with status \((status >> 8) & 0xff)")
     }
 
+    /// Closes this end of both pipes (idempotent).
+    private func closePipes() {
+        if requestFD >= 0 { close(requestFD); requestFD = -1 }
+        if replyFD >= 0 { close(replyFD); replyFD = -1 }
+    }
+
     static func signalName(_ signal: Int32) -> String {
         switch signal {
         case SIGSEGV: "SIGSEGV"
@@ -201,18 +205,13 @@ public final class ImportWorkerProcess {
     }
 
     private func writeMessage(_ payload: [UInt8]) -> Bool {
-        var prefix = ImportWire.Writer()
-        prefix.int(payload.count)
-        return Self.writeAll(requestFD, prefix.bytes) && Self.writeAll(requestFD, payload)
+        Self.writeAll(requestFD, ImportWire.lengthPrefix(payload.count)) && Self.writeAll(requestFD, payload)
     }
 
     private func readMessage(deadline: ContinuousClock.Instant, cancelled: () -> Bool) throws(Failure) -> [UInt8] {
-        var prefix = [UInt8](repeating: 0, count: 8)
+        var prefix = [UInt8](repeating: 0, count: ImportWire.lengthPrefixBytes)
         try readExactly(&prefix, deadline: deadline, cancelled: cancelled)
-        var reader = ImportWire.Reader(prefix)
-        guard let count = try? reader.int(), count >= 0, count <= ImportWire.maxMessageBytes else {
-            throw .died("the import worker sent a bad length")
-        }
+        guard let count = ImportWire.messageLength(prefix) else { throw .died("the import worker sent a bad length") }
         var message = [UInt8](repeating: 0, count: count)
         try readExactly(&message, deadline: deadline, cancelled: cancelled)
         return message
@@ -264,4 +263,23 @@ public final class ImportWorkerProcess {
         return true
     }
 
+}
+
+/// The framing both ends of the pipes use: a message is an 8-byte little-endian length, then that many bytes.
+extension ImportWire {
+    static let lengthPrefixBytes = 8
+
+    /// The length prefix of a message of `count` bytes.
+    static func lengthPrefix(_ count: Int) -> [UInt8] {
+        var writer = Writer()
+        writer.int(count)
+        return writer.bytes
+    }
+
+    /// The length a prefix announces; nil when it is out of range (a broken peer).
+    static func messageLength(_ prefix: [UInt8]) -> Int? {
+        var reader = Reader(prefix)
+        guard let count = try? reader.int(), count >= 0, count <= maxMessageBytes else { return nil }
+        return count
+    }
 }

@@ -33,9 +33,9 @@ public struct FolderObjectStore: ObjectStore {
         return path
     }
 
-    /// The bucket directory's real path (symbolic links resolved): what "inside the bucket" is measured against.
-    private func realBucket(_ bucket: String) throws(ObjectStoreError) -> String {
-        let path = try bucketPath(bucket)
+    /// The real path (symbolic links resolved) of the bucket directory `path` (from `bucketPath`): what "inside
+    /// the bucket" is measured against.
+    private func realBucket(_ bucket: String, _ path: String) throws(ObjectStoreError) -> String {
         guard let real = Self.realPath(path) else {
             throw ObjectStoreError(.noSuchBucket, "bucket \(bucket) does not exist under --s3-dir \(root)")
         }
@@ -54,9 +54,8 @@ public struct FolderObjectStore: ObjectStore {
         path == directory || path.hasPrefix(directory == "/" ? "/" : directory + "/")
     }
 
-    /// The file of `key`, refusing keys that would leave the bucket.
-    private func path(_ bucket: String, _ key: String) throws(ObjectStoreError) -> String {
-        let base = try bucketPath(bucket)
+    /// The file of `key` in the bucket directory `base`, refusing keys that would leave the bucket.
+    private func path(_ bucket: String, base: String, _ key: String) throws(ObjectStoreError) -> String {
         let parts = key.split(separator: "/", omittingEmptySubsequences: true)
         guard !parts.contains(where: { $0 == ".." || $0 == "." }) else {
             throw ObjectStoreError(.noSuchKey, "key \(key) is not a plain path below bucket \(bucket)")
@@ -64,11 +63,12 @@ public struct FolderObjectStore: ObjectStore {
         return base + "/" + parts.joined(separator: "/")
     }
 
-    /// `path(bucket, key)` whose existing part resolves inside the bucket (a symbolic link out of it is refused as
-    /// if the key did not exist, without naming its target).
-    private func containedPath(_ bucket: String, _ key: String) throws(ObjectStoreError) -> String {
-        let file = try path(bucket, key)
-        let real = try realBucket(bucket)
+    /// The bucket directory and the file of `key` in it, whose existing part resolves inside the bucket (a symbolic
+    /// link out of it is refused as if the key did not exist, without naming its target).
+    private func containedPath(_ bucket: String, _ key: String) throws(ObjectStoreError) -> (base: String, file: String) {
+        let base = try bucketPath(bucket)
+        let file = try path(bucket, base: base, key)
+        let real = try realBucket(bucket, base)
         // The deepest existing ancestor (the file itself when it exists) must resolve inside the bucket.
         var probe = file
         while true {
@@ -76,16 +76,16 @@ public struct FolderObjectStore: ObjectStore {
                 guard Self.isInside(resolved, real) else {
                     throw ObjectStoreError(.noSuchKey, "s3://\(bucket)/\(key) does not exist under --s3-dir \(root)")
                 }
-                return file
+                return (base, file)
             }
-            guard let slash = probe.lastIndex(of: "/"), slash > probe.startIndex else { return file }
+            guard let slash = probe.lastIndex(of: "/"), slash > probe.startIndex else { return (base, file) }
             probe = String(probe[..<slash])
         }
     }
 
     public func list(bucket: String, prefix: String) throws(ObjectStoreError) -> [ObjectInfo] {
         let base = try bucketPath(bucket)
-        let real = try realBucket(bucket)
+        let real = try realBucket(bucket, base)
         // Walk from the deepest directory the prefix names, then filter on the whole prefix.
         let directoryPart = prefix.contains("/") ? String(prefix[..<(prefix.lastIndex(of: "/") ?? prefix.startIndex)]) : ""
         guard !directoryPart.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return [] }
@@ -95,7 +95,7 @@ public struct FolderObjectStore: ObjectStore {
     }
 
     public func get(bucket: String, key: String) throws(ObjectStoreError) -> [UInt8] {
-        let file = try containedPath(bucket, key)
+        let file = try containedPath(bucket, key).file
         let fd = open(file, O_RDONLY)
         guard fd >= 0 else { throw ObjectStoreError(.noSuchKey, "s3://\(bucket)/\(key) does not exist under --s3-dir \(root)") }
         defer { close(fd) }
@@ -114,10 +114,9 @@ public struct FolderObjectStore: ObjectStore {
     }
 
     public func put(bucket: String, key: String, _ data: [UInt8], contentType: String) throws(ObjectStoreError) {
-        let file = try containedPath(bucket, key)
+        let (base, file) = try containedPath(bucket, key)
         // Make the directories on the way.
         var directory = ""
-        let base = try bucketPath(bucket)
         for part in key.split(separator: "/").dropLast() {
             directory += "/\(part)"
             if mkdir(base + directory, 0o755) != 0, errno != EEXIST {

@@ -42,3 +42,19 @@ extension SigV4 {
         return headers
     }
 }
+
+extension S3Client {
+    /// One request to the endpoint, signed, on a private event base: `Host`, `headers` (sent, not signed),
+    /// `signed` (sent and signed), then SigV4's headers for `service` in `region` (nil: the client's). `path` is
+    /// signed as it is and sent with `query` after it.
+    func signedExchange(_ method: String, path: String, query: String = "", headers: [(String, String)] = [],
+                        signed: [(String, String)] = [], body: [UInt8], region: String? = nil, service: String = "s3",
+                        timeoutSeconds: Int32? = nil) throws(HTTPClient.Failure) -> (status: Int, body: [UInt8]) {
+        var all: [(String, String)] = [("Host", hostHeader)] + headers + signed
+        all += SigV4.signedHeaders(method: method, path: path, query: query, host: hostHeader, body: body,
+                                   region: region ?? self.region, credentials: credentials, now: time(nil),
+                                   service: service, extra: signed)
+        return try HTTPClient.exchange(host: host, port: port, method: method, uri: query.isEmpty ? path : "\(path)?\(query)",
+                                       headers: all, body: body, timeoutSeconds: timeoutSeconds ?? self.timeoutSeconds)
+    }
+}

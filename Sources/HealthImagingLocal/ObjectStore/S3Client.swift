@@ -134,17 +134,10 @@ public struct S3Client: ObjectStore {
     func send(_ method: String, bucket: String, key: String?, query: [(String, String)], body: [UInt8],
               contentType: String? = nil) throws(ObjectStoreError) -> (status: Int, body: [UInt8]) {
         let path = basePath + "/" + SigV4.uriEncode(bucket, keepSlash: false) + (key.map { "/" + SigV4.uriEncode($0, keepSlash: true) } ?? "")
-        let queryText = SigV4.canonicalQuery(query)
-        var headers: [(String, String)] = [("Host", hostHeader)]
-        if let contentType { headers.append(("Content-Type", contentType)) }
-        headers += SigV4.signedHeaders(method: method, path: path, query: queryText, host: hostHeader, body: body,
-                                       region: region, credentials: credentials, now: time(nil))
-
-        let uri = queryText.isEmpty ? path : "\(path)?\(queryText)"
         let answer: (status: Int, body: [UInt8])
         do {
-            answer = try HTTPClient.exchange(host: host, port: port, method: method, uri: uri, headers: headers, body: body,
-                                             timeoutSeconds: timeoutSeconds)
+            answer = try signedExchange(method, path: path, query: SigV4.canonicalQuery(query),
+                                        headers: contentType.map { [("Content-Type", $0)] } ?? [], body: body)
         } catch {
             switch error {
             case .setup(let what): throw ObjectStoreError(.io, what)

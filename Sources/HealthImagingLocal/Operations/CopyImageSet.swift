@@ -72,9 +72,8 @@ public enum CopyImageSet: Operation {
                     operation: name) {
                     failure = planned.message
                 }
-                try store.insertVersion(imageSet: destinationKey, version)
+                try store.insertVersion(imageSet: destinationKey, version, document: document)
                 try store.touchImageSet(destinationKey, now: now)
-                try store.setMetadata(imageSet: destinationKey, versionId: version.versionId, document.serialized())
                 if failure == nil {
                     // The copied instances' frames become the destination's too (shared bytes, same frame ids).
                     try store.copyFrames(from: handle.key, to: destinationKey, frameIds: DICOMDocument.frameIds(in: copied))
@@ -128,14 +127,14 @@ public enum CopyImageSet: Operation {
     static func promotionConflict(_ copied: JSONValue, store: Store, namespace: Namespace, datastoreId: String) throws -> String? {
         guard let study = copied.value(at: ["Study", "DICOM", "StudyInstanceUID"])?.stringValue else { return nil }
         let seriesUIDs = (copied.value(at: ["Study", "Series"])?.objectMembers ?? []).map(\.key)
+        let ours = ImportGrouping.studyPart(ImportGrouping.identity(copied, seriesUID: ""))
         for primary in try ImportCommit.primary(store: store, namespace: namespace, datastoreId: datastoreId,
                                                 studyUID: study, seriesUID: nil) {
             if let series = seriesUIDs.first(where: { primary.document.value(at: ["Study", "Series", $0]) != nil }) {
                 return "INVALID_REQUEST: Series \(series) already belongs to primary image set \(primary.handle.imageSetId)"
             }
             let theirs = ImportGrouping.identity(primary.document, seriesUID: "")
-            let ours = ImportGrouping.identity(copied, seriesUID: "")
-            if ImportGrouping.studyPart(theirs) != ImportGrouping.studyPart(ours) {
+            if ImportGrouping.studyPart(theirs) != ours {
                 return "INVALID_REQUEST: Study of the image set conflicts with primary image set \(primary.handle.imageSetId)"
             }
         }

@@ -74,13 +74,15 @@ public enum SearchImageSets: Operation {
                 guard let latest = try store.latestVersion(imageSet: key, imageSetId: imageSetId), latest.state != .deleted else { continue }
                 let handle = ImageSetHandle(key: key, datastoreId: datastoreId, imageSetId: imageSetId, latest: latest)
                 var candidate = Candidate(version: latest, summary: DICOMDocument.summary(try store.document(handle, versionId: latest.versionId)))
-                candidate.tier = try store.storageTier(imageSet: key)
-                if filters.allSatisfy({ filter in
+                guard filters.allSatisfy({ filter in
                     candidate.keys(filter.attribute).contains { key in
                         if let high = filter.high { return filter.low <= key && key <= high }
                         return key == filter.low
                     }
-                }) { result.append(candidate) }
+                }) else { continue }
+                // Looked up for matches only: the tier is reported, never filtered on.
+                candidate.tier = try store.storageTier(imageSet: key)
+                result.append(candidate)
             }
             return result
         }

@@ -67,7 +67,7 @@ public enum UpdateImageSetMetadata: Operation {
                 }
                 // All or nothing: one failure leaves every image set's metadata as it was, each ending UPDATE_FAILED.
                 let now = Timestamp.nowMillis()
-                var answered: ImageSetVersion?
+                var written: [ImageSetVersion] = []
                 for (index, target) in targets.enumerated() {
                     let latest = target.handle.latest
                     let version = ImageSetVersion(
@@ -75,10 +75,9 @@ public enum UpdateImageSetMetadata: Operation {
                         workflowStatus: index == 0 ? .updating : .updatingForStudyConsistency,
                         createdAt: latest.createdAt ?? now, updatedAt: now, forced: force ? true : nil,
                         isPrimary: latest.isPrimary)
-                    try store.insertVersion(imageSet: target.handle.key, version)
+                    try store.insertVersion(imageSet: target.handle.key, version,
+                                            document: failure == nil ? updated[index] : target.current)
                     try store.touchImageSet(target.handle.key, now: now)
-                    try store.setMetadata(imageSet: target.handle.key, versionId: version.versionId,
-                                          (failure == nil ? updated[index] : target.current).serialized())
                     // Image Set Updating for every one; a sibling's detail says UPDATING_FOR_STUDY_CONSISTENCY (its
                     // state), which has no detail-type of its own.
                     try store.announceImageSet(call.namespace, datastoreId, imageSet: target.handle.key, versionId: version.versionId,
@@ -87,10 +86,9 @@ public enum UpdateImageSetMetadata: Operation {
                         namespace: call.namespace, datastoreId: datastoreId, imageSet: (target.handle.key, version.versionId),
                         state: ImageSetState.active.rawValue, workflowStatus: failure == nil ? .updated : .updateFailed,
                         message: failure), now: now)
-                    if index == 0 { answered = version }
+                    written.append(version)
                 }
-                guard let answered else { throw APIError(.internalServer, "no image set was updated") }
-                return answered
+                return written[0]  // the requested image set's (targets start with it)
             }
         }
         var json = JSONWriter()
@@ -120,16 +118,14 @@ public enum UpdateImageSetMetadata: Operation {
                               namespace: Namespace) throws -> [(handle: ImageSetHandle, current: JSONValue)] {
         guard let study = document.value(at: ["Study", "DICOM", "StudyInstanceUID"])?.stringValue else { return [] }
         var siblings: [(handle: ImageSetHandle, current: JSONValue)] = []
-        for (key, imageSetId) in try store.imageSets(namespace, handle.datastoreId) where key != handle.key {
-            try store.settleImageSet(key, read: false)
-            guard let latest = try store.latestVersion(imageSet: key, imageSetId: imageSetId),
-                latest.state != .deleted, latest.isPrimary == true
+        // One image set at a time, so that a LOCKED one refuses the update before the next is looked at.
+        for candidate in try store.imageSets(namespace, handle.datastoreId) where candidate.key != handle.key {
+            guard let (sibling, current) = try ImportCommit.primary(
+                store: store, namespace: namespace, datastoreId: handle.datastoreId, studyUID: study, seriesUID: nil,
+                candidates: [candidate]).first
             else { continue }
-            let sibling = ImageSetHandle(key: key, datastoreId: handle.datastoreId, imageSetId: imageSetId, latest: latest)
-            let current = try store.document(sibling, versionId: latest.versionId)
-            guard current.value(at: ["Study", "DICOM", "StudyInstanceUID"])?.stringValue == study else { continue }
-            if latest.state == .locked {
-                throw APIError.conflict("Image set \(imageSetId) of study \(study) is LOCKED (\(latest.workflowStatus?.rawValue ?? "busy")); retry the study-wide update once it is ACTIVE")
+            if sibling.latest.state == .locked {
+                throw APIError.conflict("Image set \(sibling.imageSetId) of study \(study) is LOCKED (\(sibling.latest.workflowStatus?.rawValue ?? "busy")); retry the study-wide update once it is ACTIVE")
             }
             siblings.append((sibling, current))
         }

@@ -55,11 +55,6 @@ extension Store {
         return try statement.first { $0.int64(0) } ?? nil
     }
 
-    /// Sets `lastAccessedAt` as given (fixtures, the control plane).
-    public func setLastAccessedAt(imageSet key: Int64, _ millis: Int64?) throws {
-        try database.cached("UPDATE image_sets SET last_accessed_at = ? WHERE pk = ?").bind(1, millis).bind(2, key).run()
-    }
-
     /// The tier of an image set now, with `lastAccessedAt`; a FREQUENT_ACCESS answer tells the read cache when it
     /// would turn ARCHIVE_INSTANT_ACCESS.
     public func storageTier(imageSet key: Int64, now: Int64 = Timestamp.nowMillis()) throws -> (tier: StorageTier, lastAccessedAt: Int64?) {

@@ -1,12 +1,14 @@
 /// The QIDO-RS indexes (seam S7): one `dicom_series_index` row per series and one `dicom_instance_index` row per
-/// instance of the LATEST version of every image set. Written at the one place a version's document changes —
-/// `setMetadata`, and `insertVersion` (a new latest version) — so imports, STOW, updates, copies, reverts, fixtures
+/// instance of the LATEST version of every image set. Written where a version's document changes — `setMetadata`
+/// (`writeMetadata`), and `insertVersion` (a new latest version) — so imports, STOW, updates, copies, reverts, fixtures
 /// and control-plane seeding all keep them true; a version's state and primary flag are read at query time (a delete
 /// or lock changes no index row). Searches read these rows only, never metadata documents.
 extension Store {
     /// Rewrites the index rows of an image set from its latest version's document (the stored one, else the
-    /// emulator's default, as GetImageSetMetadata serves it).
-    func reindexDICOM(imageSet key: Int64) throws {
+    /// emulator's default, as GetImageSetMetadata serves it). `written`: the version whose document (nil: none)
+    /// was just stored, and that document, indexed as it is instead of being read back and parsed again; when that
+    /// version is not the latest, nothing changes (the rows hold the latest version's document, which did not).
+    func reindexDICOM(imageSet key: Int64, written: (versionId: Int64, document: JSONValue?)? = nil) throws {
         let owner = try database.cached("""
             SELECT s.account, s.region, s.datastore_id, s.image_set_id,
                 (SELECT max(version) FROM image_set_versions WHERE image_set_pk = s.pk)
@@ -21,11 +23,14 @@ extension Store {
         }
         let version = owner.int64(4)
         try owner.run()
+        if let written, written.versionId != version { return }
         try database.cached("DELETE FROM dicom_series_index WHERE image_set_pk = ?").bind(1, key).run()
         try database.cached("DELETE FROM dicom_instance_index WHERE image_set_pk = ?").bind(1, key).run()
         guard let version else { return }
         var document: JSONValue?
-        if let bytes = try metadata(imageSet: key, versionId: version), !bytes.isEmpty {
+        if let written {
+            document = written.document
+        } else if let bytes = try metadata(imageSet: key, versionId: version), !bytes.isEmpty {
             document = try? JSONParser.parse(bytes)
         }
         let rows = DICOMIndexRows(document ?? DICOMDocument.makeDefault(datastoreId: datastoreId, imageSetId: imageSetId))

@@ -89,18 +89,31 @@ extension Store {
         return key
     }
 
+    /// Adds a version without a document (the emulator's default until one is set).
     public func insertVersion(imageSet key: Int64, _ version: ImageSetVersion) throws {
+        try insertVersionRow(imageSet: key, version, metadata: nil)
+        // A new latest version: the QIDO indexes follow it.
+        try reindexDICOM(imageSet: key, written: (version.versionId, nil))
+    }
+
+    /// Adds a version with its document (nil: none), as `insertVersion` then `setMetadata` would, indexing the
+    /// document once.
+    public func insertVersion(imageSet key: Int64, _ version: ImageSetVersion, document: JSONValue?) throws {
+        try insertVersionRow(imageSet: key, version, metadata: document?.serialized())
+        try reindexDICOM(imageSet: key, written: (version.versionId, document))
+        try indexStudy(imageSet: key, versionId: version.versionId, document)
+    }
+
+    private func insertVersionRow(imageSet key: Int64, _ version: ImageSetVersion, metadata: [UInt8]?) throws {
         try database.cached("""
             INSERT INTO image_set_versions (image_set_pk, version, state, workflow_status, created_at, updated_at,
-                deleted_at, message, forced, is_primary)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                deleted_at, message, forced, is_primary, metadata)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
             .bind(1, key).bind(2, version.versionId).bind(3, version.state.rawValue)
             .bind(4, version.workflowStatus?.rawValue).bind(5, version.createdAt).bind(6, version.updatedAt)
             .bind(7, version.deletedAt).bind(8, version.message).bind(9, version.forced).bind(10, version.isPrimary)
-            .run()
-        // A new latest version: the QIDO indexes follow it (its document is usually set right after).
-        try reindexDICOM(imageSet: key)
+            .bind(11, blob: metadata).run()
     }
 }
 

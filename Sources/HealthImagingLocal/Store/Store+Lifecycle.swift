@@ -13,25 +13,20 @@ extension Store {
         return try statement.first { $0.blob(0) } ?? nil
     }
 
-    /// Stores a version's document (JSON text; nil: none, the emulator's default then) and records what study
-    /// and series it holds (Store+StudyIndex.swift) and the QIDO indexes (Store+DICOMIndex.swift, in
-    /// `writeMetadata`). Every document is written through here or the overload below.
-    public func setMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
-        try writeMetadata(imageSet: key, versionId: versionId, document)
-        try indexStudy(imageSet: key, versionId: versionId, document.flatMap { try? JSONParser.parse($0) })
-    }
-
-    /// The same for a parsed document (not parsed again for the index).
+    /// Stores a version's document (nil: none, the emulator's default then) and records what study and series it
+    /// holds (Store+StudyIndex.swift) and the QIDO indexes (Store+DICOMIndex.swift, in `writeMetadata`). Every
+    /// document is written through here or `insertVersion(imageSet:_:document:)`; it is serialized once and
+    /// never parsed again for the indexes.
     public func setMetadata(imageSet key: Int64, versionId: Int64, document: JSONValue?) throws {
-        try writeMetadata(imageSet: key, versionId: versionId, document?.serialized())
+        try writeMetadata(imageSet: key, versionId: versionId, document: document)
         try indexStudy(imageSet: key, versionId: versionId, document)
     }
 
     /// Stores a document without recording it in the study index (the caller does: fixture loads).
-    func writeMetadata(imageSet key: Int64, versionId: Int64, _ document: [UInt8]?) throws {
+    func writeMetadata(imageSet key: Int64, versionId: Int64, document: JSONValue?) throws {
         try database.cached("UPDATE image_set_versions SET metadata = ? WHERE image_set_pk = ? AND version = ?")
-            .bind(1, blob: document).bind(2, key).bind(3, versionId).run()
-        try reindexDICOM(imageSet: key)
+            .bind(1, blob: document?.serialized()).bind(2, key).bind(3, versionId).run()
+        try reindexDICOM(imageSet: key, written: (versionId, document))
     }
 
     /// Sets the state of one version; `deletedAt` is set only when given.
