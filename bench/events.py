@@ -16,19 +16,17 @@ connection measures ListImageSetVersions latency. Prints the median frames/s of 
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from import_latency import BIN, DATASTORE, IMAGE_SET, ROOT, make_series, percentile, request  # noqa: E402
+from import_latency import BIN, import_while_listing, make_series, percentile, request, start_server  # noqa: E402
 
 FRAMES = int(os.environ.get("BENCH_FRAMES", "200"))
 SERIES = int(os.environ.get("BENCH_SERIES", "20"))
@@ -66,38 +64,11 @@ def serve_sink(count_file: str) -> None:
 
 def run_import(root: Path, extra: list[str], tag: str) -> tuple[float, list[float], int]:
     """One server, one import; (seconds, loop latencies during it, events in the ring)."""
-    server = subprocess.Popen([str(BIN), "--port", "0", "--fixtures", str(ROOT / "fixtures" / "seed.json"),
-                               "--s3-dir", str(root), "--log-level", "warning", *extra],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        url = server.stdout.readline().decode().strip()
-        host, port = url[len("http://"):].split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        job_conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        path = f"/datastore/{DATASTORE}/imageSet/{IMAGE_SET}/listImageSetVersions"
-        for _ in range(100):
-            request(conn, "POST", path)
-        body = json.dumps({"dataAccessRoleArn": "arn:aws:iam::123456789012:role/Bench", "clientToken": tag,
-                           "inputS3Uri": "s3://bench/files/", "outputS3Uri": f"s3://bench/out-{tag}/"}).encode()
-        began = time.perf_counter()
-        _, status, data = request(job_conn, "POST", f"/startDICOMImportJob/datastore/{DATASTORE}", body)
-        assert status == 200, data
-        job_id = json.loads(data)["jobId"]
-        during, job_status, polls = [], "SUBMITTED", 0
-        while job_status in ("SUBMITTED", "IN_PROGRESS"):
-            millis, status, _ = request(conn, "POST", path)
-            during.append(millis)
-            polls += 1
-            if polls % 20 == 0:
-                _, _, data = request(job_conn, "GET", f"/getDICOMImportJob/datastore/{DATASTORE}/job/{job_id}")
-                job_status = json.loads(data)["jobProperties"]["jobStatus"]
-        seconds = time.perf_counter() - began
+    with start_server(root, extra, warm_up=100) as (_, conn, job_conn):
+        seconds, during, _, job_status = import_while_listing(conn, job_conn, tag, "s3://bench/files/", f"s3://bench/out-{tag}/")
         assert job_status == "COMPLETED", job_status
         _, _, data = request(job_conn, "GET", "/_healthimaging/events")
         return seconds, during, len(json.loads(data)["events"])
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def main() -> int:

@@ -95,6 +95,7 @@ class Stats:
         self.server_errors = []
         self.connect_errors = 0
         self.cut_after_half_close = 0
+        self.slowest = (0.0, "")  # (seconds, file and mutations) of the slowest DICOM upload
 
     def add(self, **kw):
         with self.lock:
@@ -351,13 +352,29 @@ def start_server(binary: Path, db: Path, stderr_path: Path, extra: list[str]):
     return proc, int(m.group(1))
 
 
+def fresh_db(db: Path) -> None:
+    """Removes the database and its -wal / -shm files, so the server starts on an empty store."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+
+
+def stop_server(proc) -> None:
+    """SIGTERM if it is still running, then SIGKILL if it has not exited within 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def run(binary: Path, requests: int, seed: int, time_limit: float, workers: int = 4, answer_timeout: float = 10.0,
         work_dir: Path | None = None, extra: list[str] = ()) -> dict:
     work = Path(work_dir or tempfile.mkdtemp(prefix="hil-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "fuzz.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    fresh_db(db)
     stderr_path = work / "server.stderr"
     proc, port = start_server(binary, db, stderr_path, list(extra))
     stats = Stats()
@@ -382,13 +399,7 @@ def run(binary: Path, requests: int, seed: int, time_limit: float, workers: int 
         final_ok = alive and still_answering(port)
         wal_during = Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_server(proc)
     wal = Path(str(db) + "-wal")
     report = {
         "seed": seed, "requests": stats.requests, "seconds": round(elapsed, 1),
@@ -510,7 +521,7 @@ def dicom_worker(port: int, jobs: list, stats: Stats, stop_at: float, answer_tim
         took = time.monotonic() - started
         stats.add(requests=1)
         with stats.lock:
-            stats.slowest = max(getattr(stats, "slowest", (0.0, "")), (took, f"{name} ({how})"))
+            stats.slowest = max(stats.slowest, (took, f"{name} ({how})"))
         sample = {"file": name, "mutations": how}
         if result[0] == "answer":
             _, status, headers, body = result
@@ -537,8 +548,7 @@ def run_dicom(binary: Path, files: int, seed: int, time_limit: float, workers: i
     work = Path(work_dir or tempfile.mkdtemp(prefix="hil-fuzz-dicom-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "fuzz-dicom.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
+    fresh_db(db)
     samples = [Sample(p) for p in sorted(SAMPLES.glob("*.dcm"))]
     rng = random.Random(seed)
     jobs = []
@@ -567,14 +577,8 @@ def run_dicom(binary: Path, files: int, seed: int, time_limit: float, workers: i
         after = proc_status(proc.pid) if alive else {}
         final_ok = alive and still_answering(port)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    slowest = getattr(stats, "slowest", (0.0, ""))
+        stop_server(proc)
+    slowest = stats.slowest
     report = {
         "mode": "dicom", "seed": seed, "files": stats.requests, "files_planned": files, "seconds": round(elapsed, 1),
         "crashed": not alive, "exit_code": proc.returncode, "answering_at_end": final_ok,

@@ -28,16 +28,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "conformance"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from import_helpers import write_single_instance_series  # noqa: E402
+from import_latency import percentile  # noqa: E402
 
 DATASTORE = "12345678901234567890123456789012"
 COMMITTED = re.compile(r"committed in ([0-9.]+) ms over (\d+) turns \(longest ([0-9.]+) ms, ([0-9.]+) ms CPU\)")
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 class Log:

@@ -18,6 +18,7 @@ Targets: >= 200 frames/s with N workers on 2 cores; p99 during import <= 2 x the
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("EMULATOR_BIN", ROOT / ".build" / "release" / "healthimaging-local"))
 DATASTORE = "12345678901234567890123456789012"
 IMAGE_SET = "ea92b0d8838c72a3f25d00d13616f87e"
+LIST_VERSIONS = f"/datastore/{DATASTORE}/imageSet/{IMAGE_SET}/listImageSetVersions"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 FRAMES = int(os.environ.get("BENCH_FRAMES", "200"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 1)))
@@ -83,9 +85,52 @@ def request(conn, method, path, body=None):
     return (time.perf_counter() - began) * 1000, response.status, data
 
 
+def import_while_listing(conn, job_conn, token: str, input_uri: str, output_uri: str):
+    """Starts an import job on `job_conn` and times ListImageSetVersions on `conn` until the job ends (its status read
+    every 20 listings). Returns (seconds from start to end, listing latencies in ms, job id, final job status)."""
+    body = json.dumps({"dataAccessRoleArn": "arn:aws:iam::123456789012:role/Bench", "clientToken": token,
+                       "inputS3Uri": input_uri, "outputS3Uri": output_uri}).encode()
+    began = time.perf_counter()
+    _, status, data = request(job_conn, "POST", f"/startDICOMImportJob/datastore/{DATASTORE}", body)
+    assert status == 200, data
+    job_id = json.loads(data)["jobId"]
+    during, job_status, polls = [], "SUBMITTED", 0
+    while job_status in ("SUBMITTED", "IN_PROGRESS"):
+        millis, status, _ = request(conn, "POST", LIST_VERSIONS)
+        assert status == 200
+        during.append(millis)
+        polls += 1
+        if polls % 20 == 0:
+            _, _, data = request(job_conn, "GET", f"/getDICOMImportJob/datastore/{DATASTORE}/job/{job_id}")
+            job_status = json.loads(data)["jobProperties"]["jobStatus"]
+    return time.perf_counter() - began, during, job_id, job_status
+
+
 def percentile(values, p):
+    """The p-th percentile (nearest rank) of `values`; NaN when there are none."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+@contextlib.contextmanager
+def start_server(root: Path, extra: list[str], warm_up: int):
+    """The release binary on fixtures/seed.json with --s3-dir `root` and `extra`; yields (process, listing
+    connection, job connection) once `warm_up` ListImageSetVersions have been answered on the listing connection,
+    and stops the server (SIGTERM) on the way out."""
+    server = subprocess.Popen([str(BIN), "--port", "0", "--fixtures", str(ROOT / "fixtures" / "seed.json"),
+                               "--s3-dir", str(root), "--log-level", "warning", *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        url = server.stdout.readline().decode().strip()
+        host, port = url[len("http://"):].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        job_conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        for _ in range(warm_up):
+            request(conn, "POST", LIST_VERSIONS)
+        yield server, conn, job_conn
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def encode_limit(raw: Path) -> tuple[float, float]:
@@ -112,46 +157,19 @@ def children_cpu() -> float:
 
 def run(root: Path, workers: int, input_bytes: int) -> dict:
     cpu_before = children_cpu()
-    server = subprocess.Popen([str(BIN), "--port", "0", "--fixtures", str(ROOT / "fixtures" / "seed.json"),
-                               "--s3-dir", str(root), "--log-level", "warning", "--import-workers", str(workers)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        url = server.stdout.readline().decode().strip()
-        host, port = url[len("http://"):].split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        path = f"/datastore/{DATASTORE}/imageSet/{IMAGE_SET}/listImageSetVersions"
-        for _ in range(200):
-            request(conn, "POST", path)
+    with start_server(root, ["--import-workers", str(workers)], warm_up=200) as (server, conn, job_conn):
         baseline = []
         end = time.perf_counter() + SECONDS
         while time.perf_counter() < end:
-            millis, status, _ = request(conn, "POST", path)
+            millis, status, _ = request(conn, "POST", LIST_VERSIONS)
             assert status == 200
             baseline.append(millis)
-        job_conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        body = json.dumps({"dataAccessRoleArn": "arn:aws:iam::123456789012:role/Bench", "clientToken": f"bench-{workers}",
-                           "inputS3Uri": "s3://bench/series/", "outputS3Uri": f"s3://bench/output/{workers}/"}).encode()
-        began = time.perf_counter()
-        _, status, data = request(job_conn, "POST", f"/startDICOMImportJob/datastore/{DATASTORE}", body)
-        assert status == 200, data
-        job_id = json.loads(data)["jobId"]
-        during, job_status, polls = [], "SUBMITTED", 0
-        while job_status in ("SUBMITTED", "IN_PROGRESS"):
-            millis, status, _ = request(conn, "POST", path)
-            assert status == 200
-            during.append(millis)
-            polls += 1
-            if polls % 20 == 0:
-                _, _, data = request(job_conn, "GET", f"/getDICOMImportJob/datastore/{DATASTORE}/job/{job_id}")
-                job_status = json.loads(data)["jobProperties"]["jobStatus"]
-        duration = time.perf_counter() - began
+        duration, during, job_id, job_status = import_while_listing(
+            conn, job_conn, f"bench-{workers}", "s3://bench/series/", f"s3://bench/output/{workers}/")
         folder = root / "bench" / "output" / str(workers) / f"{DATASTORE}-DicomImport-{job_id}"
         summary = json.loads((folder / "job-output-manifest.json").read_text())["jobSummary"]
         fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
         server_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     # Processor time of the server and its (reaped) workers over the whole run, baseline loop included: on a
     # machine shared with other work, frames per CPU-second says more than frames per second.
     cpu = children_cpu() - cpu_before

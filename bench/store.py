@@ -26,17 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "conformance"))
-from fixture_files import write_many_versions_fixture  # noqa: E402  (stdlib only, shared with the tests)
+from fixture_files import rss_kib, write_many_versions_fixture  # noqa: E402  (stdlib only, shared with the tests)
 MiB = 1 << 20
 
 
 def status(pid):
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            key, value = line.split(":", 1)
-            out[key] = int(value.split()[0]) * 1024
-    return out
+    return {field: rss_kib(pid, field) * 1024 for field in ("VmRSS", "VmHWM")}
 
 
 def start(binary, *args, timeout=900):

@@ -80,6 +80,7 @@ public final class Emulator {
     public let imports: ImportCoordinator
     private let router: Router<any Operation.Type>
     private let controlRouter: Router<ControlPlane.Endpoint>
+    private let streamedRoutes: Router<Int>
     private var requestIds = RequestIdGenerator()
     private var readCache: ResponseCache
     public static let version = "0.1.0"
@@ -125,6 +126,18 @@ public final class Emulator {
             for route in operation.extraRoutes { router.add(route.method, route.path, operation) }
         }
         self.router = router
+        // The routes whose bodies stream to a file, with their limits (`streamedBodyLimit`): STOW-RS and, with the
+        // control plane on, the one-file import shortcut.
+        var streamedRoutes = Router<Int>()
+        for operation in [StoreDICOM.self, StoreDICOMStudy.self] as [any Operation.Type] {
+            streamedRoutes.add(operation.method, operation.path, configuration.maxStoreBytes)
+        }
+        if configuration.controlPlane {
+            for endpoint in ControlPlane.endpoints where endpoint.method == "POST" && endpoint.path.hasSuffix("/dicom") {
+                streamedRoutes.add(endpoint.method, endpoint.path, configuration.maxImportFileBytes)
+            }
+        }
+        self.streamedRoutes = streamedRoutes
         var controlRouter = Router<ControlPlane.Endpoint>()
         for endpoint in ControlPlane.endpoints {
             controlRouter.add(endpoint.method, endpoint.path, endpoint)
@@ -132,6 +145,21 @@ public final class Emulator {
         self.controlRouter = controlRouter
         store.eventDevguideKeys = configuration.eventDevguideKeys
         store.eventSink = { [unowned self] event in self.publish(event) }
+    }
+
+    /// Wires the emulator into the server that will run it (the binary and the in-process test server alike), before
+    /// `run()`: STOW-RS and the /dicom shortcut get their bodies in a temporary file (seam S2); import results come
+    /// back on the loop when the pool posts them; timed transitions end (and announce their events) on time, not at
+    /// the next read; absolute URLs in answers start with `url`.
+    public func attach(to server: HTTPServer, url: String) {
+        server.streamsBody = { self.streamedBodyLimit(method: $0, path: $1) }
+        let imports = self.imports
+        server.watch(fd: imports.worker.wakeFD) {
+            imports.worker.drainWakeups()
+            imports.pump()
+        }
+        server.every(milliseconds: 100) { self.settleDueTransitions() }
+        listenURL = url
     }
 
     /// Settles the `timed:` transitions whose time has come (called by a loop timer): their events go out then.
@@ -200,10 +228,10 @@ public final class Emulator {
             let datastore = try? store.datastore(namespace, datastoreId)
             if let refused = authorizer.check(token, datastore: datastore, namespace: namespace, datastoreId: datastoreId,
                                               operation: operation.iamAction) {
-                return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
+                return Reply(refuseSignature(request, refused, match: match, namespace: namespace, began: began))
             }
         } else if let refused = configuration.signatures?.verify(request) {
-            return Reply(refuseSignature(request, refused, namespace: namespace, began: began))
+            return Reply(refuseSignature(request, refused, match: match, namespace: namespace, began: began))
         }
         switch match {
         case .found(let operation, let found):
@@ -278,10 +306,11 @@ public final class Emulator {
     }
 
     /// The answer to a request whose signature fails `--verify-signatures`, journaled like any API call.
-    private func refuseSignature(_ request: Request, _ error: APIError, namespace: Namespace, began: ContinuousClock.Instant) -> Response {
+    private func refuseSignature(_ request: Request, _ error: APIError, match: Router<any Operation.Type>.Match,
+                                 namespace: Namespace, began: ContinuousClock.Instant) -> Response {
         var operationName: String?
         var parameters: [String: String] = [:]
-        if case .found(let operation, let found) = router.match(method: request.method, path: request.path) {
+        if case .found(let operation, let found) = match {
             operationName = operation.name
             parameters = found
         }
@@ -307,16 +336,8 @@ public final class Emulator {
     /// The byte limit of a request whose body is streamed to a temporary file rather than buffered (seam S2): the
     /// STOW-RS routes (`maxStoreBytes`) and the import shortcut (`maxImportFileBytes`); nil: a buffered body.
     public func streamedBodyLimit(method: String, path: String) -> Int? {
-        guard method == "POST" else { return nil }
-        if case .found(let operation, _) = router.match(method: method, path: path),
-            operation.name == StoreDICOM.name || operation.name == StoreDICOMStudy.name {
-            return configuration.maxStoreBytes
-        }
-        if configuration.controlPlane && path.hasPrefix(ControlPlane.prefix), path.hasSuffix("/dicom"),
-            case .found = controlRouter.match(method: method, path: path) {
-            return configuration.maxImportFileBytes
-        }
-        return nil
+        guard method == "POST", case .found(let limit, _) = streamedRoutes.match(method: method, path: path) else { return nil }
+        return limit
     }
 
     private func control(_ request: Request) -> Reply {
@@ -328,8 +349,7 @@ public final class Emulator {
                 let (namespace, all) = try ControlAccess.target(request, endpoint: endpoint, caller: namespace(of: request))
                 let call = ControlCall(request: request, parameters: parameters, emulator: self, namespace: namespace,
                                        allNamespaces: all)
-                if let reply = endpoint.replyHandler { return try reply(call) }
-                return Reply(try endpoint.handler(call))
+                return try endpoint.reply(call)
             } catch {
                 return Reply(error.response)
             }

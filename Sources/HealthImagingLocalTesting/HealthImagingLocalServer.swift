@@ -112,15 +112,7 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
             emulator = try Emulator(configuration: configuration, logger: logger)
             try emulator.loadStartupFixtures()
             server = try HTTPServer(host: "127.0.0.1", port: 0, handleSignals: false) { emulator.handle($0) }
-            server.every(milliseconds: 100) { emulator.settleDueTransitions() }
-            server.streamsBody = { emulator.streamedBodyLimit(method: $0, path: $1) }
-            emulator.listenURL = server.url
-            // Import results (jobs, the deferred /dicom reply) come back on the loop when the pool posts them.
-            let imports = emulator.imports
-            server.watch(fd: imports.worker.wakeFD) {
-                imports.worker.drainWakeups()
-                imports.pump()
-            }
+            emulator.attach(to: server, url: server.url)
         } catch {
             startup.result = .failure(error)
             startup.ready.signal()

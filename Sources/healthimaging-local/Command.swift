@@ -258,17 +258,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        // Seam S2: STOW-RS and the /dicom shortcut get their bodies (Content-Length or chunked) in a temporary file.
-        server.streamsBody = { emulator.streamedBodyLimit(method: $0, path: $1) }
-        let imports = emulator.imports
-        server.watch(fd: imports.worker.wakeFD) {
-            imports.worker.drainWakeups()
-            imports.pump()
-        }
-        // Timed transitions end (and announce their events) on time, not at the next read.
-        server.every(milliseconds: 100) { emulator.settleDueTransitions() }
         let url = ListenAddress.clientURL(host: host, port: server.port)
-        emulator.listenURL = url
+        emulator.attach(to: server, url: url)
         if let warning = ListenAddress.exposureWarning(host: host, port: server.port, configuration: configuration) {
             FileHandle.standardError.write(Data((warning + "\n").utf8))
         }

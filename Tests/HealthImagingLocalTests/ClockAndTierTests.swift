@@ -67,10 +67,10 @@ import Testing
         #expect(ImportCases.packBits([1, 0, 0, 0, 0, 0, 0, 1, 1]) == [0x81, 0x01])
         let frame = PixelFrame(columns: 3, rows: 3, samplesPerPixel: 1, bitsAllocated: 1, bitsStored: 1, isSigned: false,
                                samples: [1, 1, 0, 0, 0, 0, 0, 0, 1])
-        let kept = ImportCases.keepBinarySegmentation([frame])
-        #expect(kept[0].original == EncodedFrame(transferSyntaxUID: "1.2.840.10008.1.2.1", data: [0x03, 0x01]))
+        let kept = ImportCases.keepBinarySegmentation(frame)
+        #expect(kept.original == EncodedFrame(transferSyntaxUID: "1.2.840.10008.1.2.1", data: [0x03, 0x01]))
         let byte = PixelFrame(columns: 1, rows: 1, samplesPerPixel: 1, bitsAllocated: 8, bitsStored: 8, isSigned: false, samples: [7])
-        #expect(ImportCases.keepBinarySegmentation([byte])[0].original == nil)
+        #expect(ImportCases.keepBinarySegmentation(byte).original == nil)
         #expect(ImportCases.byteSwapped([1, 2, 3, 4, 5, 6, 7, 8], size: 4) == [4, 3, 2, 1, 8, 7, 6, 5])
     }
 

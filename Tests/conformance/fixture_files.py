@@ -1,5 +1,6 @@
 """Fixture files written by tests and benchmarks alike (stdlib only, so bench/ scripts can import it):
-ids, and a large many-versions fixture streamed to disk without building the document in memory."""
+ids, and a large many-versions fixture streamed to disk without building the document in memory; and a process's
+resident set size, read from /proc."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ def hex_id(n: int, prefix: str = "") -> str:
     """A valid 32-character [0-9a-z] id."""
     s = f"{prefix}{n:x}"
     return s.rjust(32, "0")[:32]
+
+
+def rss_kib(pid: int, field: str = "VmHWM") -> int:
+    """One kB field of /proc/<pid>/status: VmHWM (peak resident set) by default, or VmRSS (current)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
 def write_many_versions_fixture(path: Path, image_sets: int, versions: int) -> Path:

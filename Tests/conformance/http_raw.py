@@ -114,3 +114,15 @@ def check_json_error(answer: Answer, status: int, code: str | None = None):
         assert doc["__type"] == code, answer
     assert doc["message"], answer
     return doc
+
+
+def dribble(sock: socket.socket, reader: Reader, piece: bytes, times: int = 12, every: float = 0.5) -> None:
+    """Sends `piece` every `every` seconds, `times` times (each is progress; the whole is not), until the server closes."""
+    for _ in range(times):
+        try:
+            sock.sendall(piece)
+        except OSError:
+            break
+        time.sleep(every)
+        if reader.closed(timeout=0.01):
+            break

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from conftest import raw_request
+from conftest import SEED_DATASTORE, raw_request
 from lifecycle_helpers import control  # noqa: F401  (re-exported for the import tests)
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/ImportJobDataAccessRole"
@@ -31,6 +31,24 @@ def s3_client(endpoint: str):
         "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
         config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
     )
+
+
+def post_dicom(url: str, datastore_id: str, data: bytes, name: str = "upload.dcm", timeout: float = 30):
+    """One Part 10 file through the synchronous import shortcut ``POST /_healthimaging/datastores/{id}/dicom``."""
+    return raw_request(url, "POST", f"/_healthimaging/datastores/{datastore_id}/dicom?inputFile={name}",
+                       headers={"Content-Type": "application/dicom"}, body=data, timeout=timeout)
+
+
+def healthy(server, timeout: float = 30) -> bool:
+    """Whether the server answers GET /_healthimaging/health with 200 (within ``timeout`` seconds)."""
+    return raw_request(server.url, "GET", "/_healthimaging/health", timeout=timeout).status == 200
+
+
+def start_job(client, input_uri: str, output_uri: str, datastore_id: str = SEED_DATASTORE, **kw) -> str:
+    """StartDICOMImportJob with the test role; extra keywords (clientToken, jobName) go to the call. Its job id."""
+    return client.start_dicom_import_job(
+        datastoreId=datastore_id, dataAccessRoleArn=ROLE_ARN, inputS3Uri=input_uri, outputS3Uri=output_uri, **kw
+    )["jobId"]
 
 
 def wait_for_job(client, datastore_id: str, job_id: str, timeout: float = 90, seen: list | None = None) -> dict:

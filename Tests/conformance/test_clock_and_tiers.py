@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime
 import time
 
-from conftest import SEED_DATASTORE, boto_client, raw_request
-from import_helpers import corpus_files, metadata
+from conftest import SEED_DATASTORE, boto_client
+from import_helpers import corpus_files, metadata, post_dicom
 from lifecycle_helpers import control, document, seed_image_set
 
 DAY = 86400
@@ -171,8 +171,7 @@ def test_accesses_by_update_copy_and_import(fresh_server):
 
 def control_dicom(url, data, whole=False):
     """Imports one Part 10 file through the control plane's shortcut; its image set id (or the whole answer)."""
-    r = raw_request(url, "POST", f"/_healthimaging/datastores/{SEED_DATASTORE}/dicom?inputFile=x.dcm",
-                    headers={"Content-Type": "application/dicom"}, body=data)
+    r = post_dicom(url, SEED_DATASTORE, data, "x.dcm")
     assert r.status in (200, 201), r
     return r.json() if whole else r.json()["imageSetId"]
 

@@ -16,7 +16,7 @@ from dicomweb_client.api import DICOMwebClient
 from requests.exceptions import HTTPError
 
 from conftest import boto_client, raw_request
-from import_helpers import CI_SLICE, corpus_files
+from import_helpers import CI_SLICE, corpus_files, post_dicom
 from lifecycle_helpers import control
 
 pytestmark = pytest.mark.timeout(300)
@@ -47,8 +47,7 @@ def seed(url: str, datastore_id: str, files) -> dict:
     """Imports each file through the synchronous import shortcut; returns name → import answer."""
     answers = {}
     for path in files:
-        r = raw_request(url, "POST", f"/_healthimaging/datastores/{datastore_id}/dicom?inputFile={path.name}",
-                        headers={"Content-Type": "application/dicom"}, body=path.read_bytes())
+        r = post_dicom(url, datastore_id, path.read_bytes(), path.name)
         assert r.status in (200, 201), (path.name, r.status, r.body[:300])
         answers[path.name] = json.loads(r.body)
     return answers

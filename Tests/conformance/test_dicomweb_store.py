@@ -5,16 +5,15 @@ Store Instances Response Module checked tag by tag (VRs, values, the 200 / 202 /
 
 from __future__ import annotations
 
-import gzip
 import io
-import json
 import re
 import zlib
 
 import pytest
 
 from conftest import SEED_DATASTORE, raw_request
-from import_helpers import CI_SLICE, corpus_dir, corpus_files, frame_checksums
+from http_raw import check_json_error
+from import_helpers import CI_SLICE, corpus_dir, corpus_files, frame_checksums, metadata
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -95,11 +94,6 @@ def search_all(client, datastore: str) -> list[dict]:
             return found
 
 
-def metadata(client, datastore: str, image_set_id: str) -> dict:
-    blob = client.get_image_set_metadata(datastoreId=datastore, imageSetId=image_set_id)["imageSetMetadataBlob"].read()
-    return json.loads(gzip.decompress(blob))
-
-
 def image_set_of(client, datastore: str, sop: str) -> tuple[str, dict, dict]:
     """(image set id, document, instance object) of the image set holding ``sop`` (latest versions)."""
     for summary in search_all(client, datastore):
@@ -108,13 +102,6 @@ def image_set_of(client, datastore: str, sop: str) -> tuple[str, dict, dict]:
             if sop in series["Instances"]:
                 return summary["imageSetId"], doc, series["Instances"][sop]
     raise AssertionError(f"{sop} is in no image set")
-
-
-def assert_json_error(r, status: int, code: str):
-    assert r.status == status, r
-    assert r.headers.get("x-amzn-errortype") == code, r
-    assert r.headers.get("content-type") == "application/json", r
-    assert r.json()["__type"] == code and r.json()["message"], r
 
 
 # ---------------------------------------------------------------------------
@@ -254,15 +241,15 @@ def test_several_parts_and_a_boundary_lookalike_inside_a_part(servers):
 ])
 def test_unsupported_types_and_bad_framing_are_json_errors(server, content_type, body, status, code):
     r = stow(server, body, content_type)
-    assert_json_error(r, status, code)
+    check_json_error(r, status, code)
 
 
 def test_unknown_datastore_and_bad_path_values(server):
     ds = part10(instance())
-    assert_json_error(stow(server, ds, "application/dicom", datastore="f" * 32), 404, "ResourceNotFoundException")
-    assert_json_error(stow(server, ds, "application/dicom", datastore="nope"), 400, "ValidationException")
-    assert_json_error(stow(server, ds, "application/dicom", study="1.2.abc"), 400, "ValidationException")
-    assert_json_error(stow(server, ds, "application/dicom", study="1." + "2" * 70), 400, "ValidationException")
+    check_json_error(stow(server, ds, "application/dicom", datastore="f" * 32), 404, "ResourceNotFoundException")
+    check_json_error(stow(server, ds, "application/dicom", datastore="nope"), 400, "ValidationException")
+    check_json_error(stow(server, ds, "application/dicom", study="1.2.abc"), 400, "ValidationException")
+    check_json_error(stow(server, ds, "application/dicom", study="1." + "2" * 70), 400, "ValidationException")
     r = raw_request(server.url, "GET", f"/datastore/{SEED_DATASTORE}/studies/1.2.3/nothing")
     assert r.status in (404, 405, 501) and r.headers.get("x-amzn-errortype"), r
 
@@ -274,7 +261,7 @@ def test_a_store_over_the_limit_is_a_json_413(servers):
     assert stow(server, small, "application/dicom").status == 200
     big = dwc_body([small, small, small])
     assert len(big) > 60000
-    assert_json_error(stow(server, big, multipart_type()), 413, "RequestEntityTooLargeException")
+    check_json_error(stow(server, big, multipart_type()), 413, "RequestEntityTooLargeException")
 
 
 # ---------------------------------------------------------------------------

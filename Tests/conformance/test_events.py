@@ -24,7 +24,7 @@ from botocore.config import Config
 
 from conftest import SEED_DATASTORE, SEED_IMAGE_SET, boto_client, raw_request
 from import_helpers import ROLE_ARN, corpus_files, s3_client, wait_for_job
-from lifecycle_helpers import control, set_transitions
+from lifecycle_helpers import control, set_transitions, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -106,13 +106,8 @@ def events(url: str, query: str = "") -> dict:
 
 def settled(url: str, timeout: float = 20.0) -> dict:
     """/events once no event is pending delivery."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = events(url)
-        if all(e["delivery"]["status"] != "pending" for e in got["events"]):
-            return got
-        assert time.monotonic() < deadline, [e["delivery"] for e in got["events"]]
-        time.sleep(0.1)
+    return wait_for(lambda: events(url), lambda got: all(e["delivery"]["status"] != "pending" for e in got["events"]),
+                    timeout=timeout, interval=0.1)[0]
 
 
 def check_envelope(event: dict, detail_type: str, resource: str):

@@ -15,38 +15,22 @@ import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import botocore.exceptions
 import pytest
 
 import hostile_dicom
-from conftest import SEED_DATASTORE, binary_path, boto_client, raw_request
-from import_helpers import ROLE_ARN, read_output_dir, wait_for_job
+from conftest import SEED_DATASTORE, binary_path, boto_client
+from fixture_files import rss_kib
+from import_helpers import healthy, post_dicom, read_output_dir, start_job, wait_for_job
 
 MB = 1 << 20
 RSS_BOUND = 64 * MB
 SECONDS_PER_FILE = 2.0
 
 
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
-
-
 def peak_rss(server) -> int:
-    return status_kb(server.proc.pid, "VmHWM") * 1024
-
-
-def healthy(server) -> bool:
-    return raw_request(server.url, "GET", "/_healthimaging/health", timeout=5).status == 200
-
-
-def post_dicom(server, name: str, data: bytes):
-    return raw_request(server.url, "POST", f"/_healthimaging/datastores/{SEED_DATASTORE}/dicom?inputFile={name}",
-                       headers={"Content-Type": "application/dicom"}, body=data, timeout=30)
+    return rss_kib(server.proc.pid, "VmHWM") * 1024
 
 
 def without_ids(document: dict) -> dict:
@@ -62,17 +46,12 @@ def without_ids(document: dict) -> dict:
 
 
 def clean_import(server) -> dict:
-    r = post_dicom(server, "valid-ct.dcm", hostile_dicom.valid_ct())
+    r = post_dicom(server.url, SEED_DATASTORE, hostile_dicom.valid_ct(), "valid-ct.dcm")
     assert r.status in (200, 201), r.body[:500]
     answer = json.loads(r.body)
     client = boto_client(server.url)
     blob = client.get_image_set_metadata(datastoreId=SEED_DATASTORE, imageSetId=answer["imageSetId"])["imageSetMetadataBlob"]
     return without_ids(json.loads(gzip.decompress(blob.read())))
-
-
-def start_job(client, input_uri: str, output_uri: str) -> str:
-    return client.start_dicom_import_job(datastoreId=SEED_DATASTORE, dataAccessRoleArn=ROLE_ARN, inputS3Uri=input_uri,
-                                         outputS3Uri=output_uri)["jobId"]
 
 
 def test_every_hostile_file_through_the_dicom_endpoint(servers):
@@ -82,10 +61,10 @@ def test_every_hostile_file_through_the_dicom_endpoint(servers):
     for name, (data, reason) in hostile_dicom.corpus().items():
         peak = peak_rss(server)
         started = time.monotonic()
-        r = post_dicom(server, name, data)
+        r = post_dicom(server.url, SEED_DATASTORE, data, name)
         elapsed = time.monotonic() - started
         grown = peak_rss(server) - peak
-        if not healthy(server):
+        if not healthy(server, timeout=5):
             pytest.fail(f"{name}: the server stopped answering health\n{server.describe()}")
         body = r.body.decode("utf-8", "replace")
         if r.status != 400 or r.headers.get("x-amzn-errortype", "").split(":")[0] != "ValidationException":
@@ -124,7 +103,7 @@ def test_every_hostile_file_through_an_import_job(servers, tmp_path):
     peak = peak_rss(server)
     manifest, success, failure, elapsed = run("hostile")
     grown = peak_rss(server) - peak
-    assert healthy(server)
+    assert healthy(server, timeout=5)
     assert success == []
     summary = manifest["jobSummary"]
     assert summary["numberOfFilesWithCustomerError"] == len(corpus), summary
@@ -214,10 +193,12 @@ def test_dot_segments_are_refused_before_anything_is_imported(servers, tmp_path,
 
 def test_the_ceilings_are_flags_and_their_errors_name_them(servers):
     # The valid CT: one frame of 16 × 16 × 2 = 512 bytes.
-    assert post_dicom(servers.start(extra=["--max-frame-bytes", "512"]), "ok.dcm", hostile_dicom.valid_ct()).status == 201
-    r = post_dicom(servers.start(extra=["--max-frame-bytes", "511"]), "frame.dcm", hostile_dicom.valid_ct())
+    assert post_dicom(servers.start(extra=["--max-frame-bytes", "512"]).url, SEED_DATASTORE, hostile_dicom.valid_ct(),
+                      "ok.dcm").status == 201
+    r = post_dicom(servers.start(extra=["--max-frame-bytes", "511"]).url, SEED_DATASTORE, hostile_dicom.valid_ct(), "frame.dcm")
     assert r.status == 400 and "frame.dcm" in r.json()["message"] and "--max-frame-bytes" in r.json()["message"], r
-    r = post_dicom(servers.start(extra=["--max-decoded-file-bytes", "511"]), "file.dcm", hostile_dicom.valid_ct())
+    r = post_dicom(servers.start(extra=["--max-decoded-file-bytes", "511"]).url, SEED_DATASTORE, hostile_dicom.valid_ct(),
+                   "file.dcm")
     assert r.status == 400 and "--max-decoded-file-bytes" in r.json()["message"], r
     for flag in ("--max-frame-bytes", "--max-decoded-file-bytes"):
         proc = subprocess.run([str(binary_path()), "--port", "0", flag, "0"], capture_output=True, text=True, timeout=30)

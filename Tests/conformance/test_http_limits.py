@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from conftest import SEED_DATASTORE, SEED_IMAGE_SET, list_path, raw_request
-from http_raw import Reader, check_json_error, connect, exchange
+from fixture_files import rss_kib
+from http_raw import Reader, check_json_error, connect, dribble, exchange
 
 SEARCH = f"/datastore/{SEED_DATASTORE}/searchImageSets"
 
@@ -124,13 +125,6 @@ def test_expect_100_continue_within_the_limit_continues(server):
         sock.close()
 
 
-def rss_kib(pid: int, field: str = "VmHWM") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(field)
-
-
 def upload(url, size, results):
     sock = connect(url, timeout=30)
     chunk = b"x" * (1 << 20)
@@ -214,14 +208,7 @@ def test_slow_body_is_dropped_after_the_body_timeout(servers):
         sock.sendall((f"POST {list_path(SEED_DATASTORE, SEED_IMAGE_SET)} HTTP/1.1\r\nHost: x\r\n"
                       "Content-Length: 100\r\n\r\n{").encode())
         reader = Reader(sock)
-        for _ in range(12):  # one byte every 0.5 s: each read is progress, the whole body is not
-            try:
-                sock.sendall(b" ")
-            except OSError:
-                break
-            time.sleep(0.5)
-            if reader.closed(timeout=0.01):
-                break
+        dribble(sock, reader, b" ")  # one byte every 0.5 s: each is progress, the whole body is not
         assert reader.eof, "a body dribbled for 6 s was still being read"
         assert time.monotonic() - started < 6.5
     finally:

@@ -7,14 +7,14 @@ file gone once the answer is sent. Chunked bodies elsewhere keep their 501."""
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import SEED_DATASTORE, list_path, raw_request
-from http_raw import Reader, check_json_error, connect
+from fixture_files import rss_kib
+from http_raw import Reader, check_json_error, connect, dribble
 from import_helpers import corpus_files
 
 DICOM = f"/_healthimaging/datastores/{SEED_DATASTORE}/dicom"
@@ -40,13 +40,6 @@ def chunked(data: bytes, size: int, extension: bool = True) -> bytes:
 
 def head(path: str, *headers: str) -> bytes:
     return ("\r\n".join([f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *headers]) + "\r\n\r\n").encode()
-
-
-def rss_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(field)
 
 
 def test_chunked_import_with_extensions_and_trailers_equals_a_content_length_one(servers, body_dir):
@@ -131,14 +124,7 @@ def test_slow_chunked_body_is_dropped_after_the_body_timeout(servers, body_dir):
         started = time.monotonic()
         sock.sendall(head(DICOM, "Transfer-Encoding: chunked"))
         reader = Reader(sock)
-        for _ in range(12):  # one byte chunk every 0.5 s: each is progress, the whole body is not
-            try:
-                sock.sendall(b"1\r\nx\r\n")
-            except OSError:
-                break
-            time.sleep(0.5)
-            if reader.closed(timeout=0.01):
-                break
+        dribble(sock, reader, b"1\r\nx\r\n")  # one byte chunk every 0.5 s: each is progress, the whole body is not
         assert reader.eof, "a body dribbled for 6 s was still being read"
         assert not reader.buf, "the timeout is a close without an answer (libevent 2.1 has no 408)"
         assert time.monotonic() - started < 6.5

@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from conftest import SEED_DATASTORE, boto_client, raw_request
-from import_helpers import ROLE_ARN, corpus_files, frame_checksums, instances, metadata, read_output_dir, wait_for_job
+from conftest import SEED_DATASTORE, boto_client
+from import_helpers import (
+    corpus_files, frame_checksums, instances, metadata, post_dicom, read_output_dir, start_job, wait_for_job,
+)
 
 TRANSCODING_EXCEPTION = 0xB100
 ELE = "1.2.840.10008.1.2.1"
@@ -22,9 +24,8 @@ def corpus(name):
     return found[0]
 
 
-def post_dicom(url, data, name):
-    r = raw_request(url, "POST", f"/_healthimaging/datastores/{SEED_DATASTORE}/dicom?inputFile={name}",
-                    headers={"Content-Type": "application/dicom"}, body=data)
+def import_file(url, data, name):
+    r = post_dicom(url, SEED_DATASTORE, data, name)
     assert r.status == 201, r
     return r.json()
 
@@ -39,7 +40,7 @@ def test_rtdose_is_stored_untranscoded_with_its_warning(fresh_server):
 
     path = corpus("rtdose.dcm")
     source = pydicom.dcmread(path)
-    made = post_dicom(fresh_server.url, path.read_bytes(), "rtdose.dcm")
+    made = import_file(fresh_server.url, path.read_bytes(), "rtdose.dcm")
     assert made["warnings"] == [{"warning_reason_code": TRANSCODING_EXCEPTION, "type": "TRANSCODING_EXCEPTION",
                                  "message": made["warnings"][0]["message"]}]
     assert "1.2.840.10008.1.2" in made["warnings"][0]["message"]
@@ -68,7 +69,7 @@ def test_big_endian_32_bit_keeps_its_byte_order(fresh_server):
 
     path = corpus("rtdose_expb_1frame.dcm")
     source = pydicom.dcmread(path)
-    made = post_dicom(fresh_server.url, path.read_bytes(), "expb.dcm")
+    made = import_file(fresh_server.url, path.read_bytes(), "expb.dcm")
     assert made["warnings"][0]["warning_reason_code"] == TRANSCODING_EXCEPTION
     c = boto_client(fresh_server.url)
     _, instance = instances(metadata(c, SEED_DATASTORE, made["imageSetId"]))[str(source.SOPInstanceUID)]
@@ -82,7 +83,7 @@ def test_binary_segmentation_keeps_explicit_vr_little_endian(fresh_server):
 
     path = corpus("liver_1frame.dcm")
     source = pydicom.dcmread(path)
-    made = post_dicom(fresh_server.url, path.read_bytes(), "liver.dcm")
+    made = import_file(fresh_server.url, path.read_bytes(), "liver.dcm")
     assert "warnings" not in made
     c = boto_client(fresh_server.url)
     _, instance = instances(metadata(c, SEED_DATASTORE, made["imageSetId"]))[str(source.SOPInstanceUID)]
@@ -104,8 +105,7 @@ def test_import_job_output_carries_the_warning(servers, tmp_path):
         (root / "inbox" / "in" / name).write_bytes(corpus(name).read_bytes())
     server = servers.start(extra=["--s3-dir", str(root)])
     client = boto_client(server.url)
-    job = client.start_dicom_import_job(datastoreId=SEED_DATASTORE, dataAccessRoleArn=ROLE_ARN,
-                                        inputS3Uri="s3://inbox/in/", outputS3Uri="s3://inbox/out/")["jobId"]
+    job = start_job(client, "s3://inbox/in/", "s3://inbox/out/")
     props = wait_for_job(client, SEED_DATASTORE, job)
     assert props["jobStatus"] == "COMPLETED", props
     manifest, success, failure = read_output_dir(root, props["outputS3Uri"])
@@ -129,7 +129,7 @@ def test_compressed_32_bit_keeps_its_encoded_frames(fresh_server, name):
 
     path = corpus(name)
     source = pydicom.dcmread(path)
-    made = post_dicom(fresh_server.url, path.read_bytes(), name)
+    made = import_file(fresh_server.url, path.read_bytes(), name)
     assert made["warnings"][0]["warning_reason_code"] == TRANSCODING_EXCEPTION
     c = boto_client(fresh_server.url)
     _, instance = instances(metadata(c, SEED_DATASTORE, made["imageSetId"]))[str(source.SOPInstanceUID)]

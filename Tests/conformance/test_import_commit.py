@@ -14,7 +14,7 @@ import urllib.parse
 import pydicom
 
 from conftest import SEED_DATASTORE, boto_client
-from import_helpers import ROLE_ARN, metadata, read_output_dir, wait_for_job, write_single_instance_series
+from import_helpers import metadata, read_output_dir, start_job, wait_for_job, write_single_instance_series
 
 FILES = 500
 # Liveness only: the loop commits in turns of a few milliseconds, so even a debug build on a busy CI machine
@@ -50,16 +50,10 @@ class HealthPoller:
         self.conn.close()
 
 
-def start_job(client, input_uri: str, output_uri: str, token: str) -> str:
-    return client.start_dicom_import_job(
-        datastoreId=SEED_DATASTORE, dataAccessRoleArn=ROLE_ARN, clientToken=token, inputS3Uri=input_uri,
-        outputS3Uri=output_uri)["jobId"]
-
-
 def run(client, server, root, input_uri: str, output_uri: str, token: str):
     poller = HealthPoller(server.url)
     try:
-        props = wait_for_job(client, SEED_DATASTORE, start_job(client, input_uri, output_uri, token), timeout=600)
+        props = wait_for_job(client, SEED_DATASTORE, start_job(client, input_uri, output_uri, clientToken=token), timeout=600)
     finally:
         poller.stop()
     assert props["jobStatus"] == "COMPLETED", props
@@ -108,7 +102,7 @@ def test_many_single_instance_series_commit_while_health_answers(servers, tmp_pa
     disagree.SeriesInstanceUID = pydicom.uid.generate_uid()
     disagree.SOPInstanceUID = disagree.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
     disagree.save_as(root / "bench" / "late" / "b-agrees.dcm")
-    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://bench/late/", "s3://bench/out3/", "late"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://bench/late/", "s3://bench/out3/", clientToken="late"))
     assert props["jobStatus"] == "COMPLETED", props
     _, success, failure = read_output_dir(root, props["outputS3Uri"])
     assert failure == []

@@ -18,10 +18,10 @@ import uuid
 import jmespath
 import pytest
 
-from conftest import SEED_DATASTORE, boto_client, cli_json, raw_request, run_cli
+from conftest import SEED_DATASTORE, boto_client, cli_json, run_cli
 from import_helpers import (
     CI_SLICE, ROLE_ARN, corpus_files, document_value, expected_attributes, frame_checksums, instances,
-    metadata, read_output, read_output_dir, s3_client, wait_for_job,
+    metadata, post_dicom, read_output, read_output_dir, s3_client, wait_for_job,
 )
 
 pytestmark = pytest.mark.timeout(600)
@@ -299,11 +299,6 @@ def test_imported_corpus_frames_pixel_for_pixel(servers, moto, tmp_path):
     assert json.loads(stdout)["contentType"] == "image/jph"
     assert out.read_bytes() == body
     assert frame_crc(decode(str(out), 2)) == entry["PixelDataChecksumFromBaseToFullResolution"][-1]["Checksum"]
-
-
-def post_dicom(url, datastore_id, data, name="upload.dcm"):
-    return raw_request(url, "POST", f"/_healthimaging/datastores/{datastore_id}/dicom?inputFile={name}",
-                       headers={"Content-Type": "application/dicom"}, body=data)
 
 
 def test_grouping_primary_versions_and_conflicts(servers):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_DATASTORE, boto_client, raw_request
-from import_helpers import ROLE_ARN, corpus_files, read_output_dir, wait_for_job
+from import_helpers import corpus_files, healthy, read_output_dir, start_job, wait_for_job
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -60,16 +60,6 @@ def make_series(folder: Path, series: int, per_series: int, size: int = 64, pref
             ds.save_as(path, enforce_file_format=True)
             written.append(path)
     return written
-
-
-def start_job(client, bucket: str, prefix: str, out: str = "out/") -> str:
-    return client.start_dicom_import_job(
-        datastoreId=SEED_DATASTORE, dataAccessRoleArn=ROLE_ARN, inputS3Uri=f"s3://{bucket}/{prefix}",
-        outputS3Uri=f"s3://{bucket}/{out}")["jobId"]
-
-
-def healthy(server) -> bool:
-    return raw_request(server.url, "GET", "/_healthimaging/health").status == 200
 
 
 def bucket_with(tmp_path: Path, files: dict[str, bytes]) -> Path:
@@ -120,7 +110,7 @@ def test_a_worker_that_dies_or_overruns_costs_one_file_and_the_job_goes_on(serve
     root = bucket_with(tmp_path, files)
     server = servers.start(extra=["--s3-dir", str(root), "--import-workers", "2", *extra])
     client = boto_client(server.url)
-    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "inbox", "in/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/in/", "s3://inbox/out/"))
     assert props["jobStatus"] == "COMPLETED", props
     manifest, success, failure = read_output_dir(root, props["outputS3Uri"])
     summary = manifest["jobSummary"]
@@ -189,7 +179,7 @@ def test_a_job_over_the_file_limit_fails_before_importing_anything(servers, tmp_
     root = bucket_with(tmp_path, {f"in/f{i}.dcm": good for i in range(4)})
     server = servers.start(extra=["--s3-dir", str(root), "--max-import-job-files", "3"])
     client = boto_client(server.url)
-    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "inbox", "in/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/in/", "s3://inbox/out/"))
     assert props["jobStatus"] == "FAILED"
     assert "4 files" in props["message"] and "--max-import-job-files" in props["message"], props
     # Nothing was imported: the seed's image sets only.
@@ -197,7 +187,7 @@ def test_a_job_over_the_file_limit_fails_before_importing_anything(servers, tmp_
     assert all(s.get("DICOMTags", {}).get("DICOMStudyInstanceUID") != "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322" for s in listed)
     # Within the limit, the same server imports.
     (root / "inbox" / "in" / "f3.dcm").unlink()
-    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "inbox", "in/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/in/", "s3://inbox/out/"))
     assert props["jobStatus"] == "COMPLETED", props
 
 
@@ -209,7 +199,7 @@ def test_a_job_over_its_wall_clock_limit_fails_and_the_loop_keeps_answering(serv
                                   "--import-file-seconds", "120"])
     client = boto_client(server.url)
     began = time.monotonic()
-    job = start_job(client, "inbox", "in/")
+    job = start_job(client, "s3://inbox/in/", "s3://inbox/out/")
     while time.monotonic() - began < 1.5:
         assert healthy(server)
         time.sleep(0.1)
@@ -227,9 +217,9 @@ def test_a_small_job_is_not_starved_by_a_large_one(servers, tmp_path):
     (tmp_path / "s3" / "inbox" / "out").mkdir(parents=True, exist_ok=True)
     server = servers.start(extra=["--s3-dir", str(tmp_path / "s3"), "--import-workers", "1"])
     client = boto_client(server.url)
-    big = start_job(client, "inbox", "big/", out="out/big/")
+    big = start_job(client, "s3://inbox/big/", "s3://inbox/out/big/")
     time.sleep(0.3)
-    small = start_job(client, "inbox", "small/", out="out/small/")
+    small = start_job(client, "s3://inbox/small/", "s3://inbox/out/small/")
     small_props = wait_for_job(client, SEED_DATASTORE, small)
     big_props = wait_for_job(client, SEED_DATASTORE, big)
     assert small_props["jobStatus"] == "COMPLETED" and big_props["jobStatus"] == "COMPLETED"
@@ -254,7 +244,7 @@ def normalise(text: str, ids: dict[str, str]) -> str:
 def import_everything(servers, root: Path, workers: str) -> dict:
     server = servers.start(extra=["--s3-dir", str(root), "--import-workers", workers])
     client = boto_client(server.url)
-    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "inbox", "in/", out=f"out/w{workers}/"))
+    props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/in/", f"s3://inbox/out/w{workers}/"))
     assert props["jobStatus"] == "COMPLETED", props
     folder = root / "inbox" / "out" / f"w{workers}" / f"{SEED_DATASTORE}-DicomImport-{props['jobId']}"
     ids: dict[str, str] = {SEED_DATASTORE: "<datastore>", props["jobId"]: "<job>"}
@@ -315,7 +305,7 @@ def test_kill_9_during_an_import_leaves_a_sound_database_and_the_job_failed(serv
     for attempt in range(4):
         server = servers.start(db=db, extra=extra)
         client = boto_client(server.url)
-        job = start_job(client, "inbox", "in/", out=f"out/{attempt}/")
+        job = start_job(client, "s3://inbox/in/", f"s3://inbox/out/{attempt}/")
         while client.get_dicom_import_job(datastoreId=SEED_DATASTORE, jobId=job)["jobProperties"]["jobStatus"] == "SUBMITTED":
             time.sleep(0.01)
         time.sleep(rng.uniform(0.05, 0.5))

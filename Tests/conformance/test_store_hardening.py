@@ -16,7 +16,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from fixture_files import write_many_versions_fixture
+from fixture_files import rss_kib, write_many_versions_fixture
 from conftest import (
     SEED_DATASTORE,
     SEED_FIXTURE,
@@ -40,10 +40,7 @@ def wal_size(db: Path) -> int:
 
 
 def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+    return rss_kib(pid, "VmRSS") * 1024
 
 
 def run_binary(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -3,10 +3,26 @@ with the base URL ``http://127.0.0.1:PORT/datastore/<id>``, the way HealthImagin
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 _MISSING = ("dicomweb() needs the dicomweb-client package: pip install 'healthimaging-local[dicomweb]' "
             "(or pip install dicomweb-client)")
+
+
+@functools.lru_cache(maxsize=None)
+def _botocore() -> tuple[Any, Any, Any]:
+    """(a SigV4Auth whose payload hash is ``UNSIGNED-PAYLOAD``, AWSRequest, Credentials): botocore is imported, and
+    the signer class defined, once, on the first signed request."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class _Unsigned(SigV4Auth):
+        def payload(self, request: Any) -> str:  # noqa: D401 - botocore's hook
+            return "UNSIGNED-PAYLOAD"
+
+    return _Unsigned, AWSRequest, Credentials
 
 
 class _SigV4:
@@ -21,18 +37,11 @@ class _SigV4:
         self.secret = secret
 
     def __call__(self, r: Any) -> Any:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
-        class _Unsigned(SigV4Auth):
-            def payload(self, request: Any) -> str:  # noqa: D401 - botocore's hook
-                return "UNSIGNED-PAYLOAD"
-
+        unsigned, AWSRequest, Credentials = _botocore()
         headers = {k: v for k, v in r.headers.items() if k.lower() in ("host", "content-type")}
         request = AWSRequest(method=r.method, url=r.url, headers=headers)
         request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-        _Unsigned(Credentials(self.account, self.secret), "medical-imaging", self.region).add_auth(request)
+        unsigned(Credentials(self.account, self.secret), "medical-imaging", self.region).add_auth(request)
         for name in ("Authorization", "X-Amz-Date", "x-amz-content-sha256"):
             r.headers[name] = request.headers[name]
         return r
@@ -57,9 +66,5 @@ def make_dicomweb_client(url: str, datastore_id: str, account: str, region: str,
     return DICOMwebClient(url=f"{url.rstrip('/')}/datastore/{datastore_id}", **kwargs)
 
 
-def dicomweb_base_url(url: str, datastore_id: str) -> str:
-    return f"{url.rstrip('/')}/datastore/{datastore_id}"
-
-
-__all__ = ["make_dicomweb_client", "dicomweb_base_url"]
+__all__ = ["make_dicomweb_client"]
 

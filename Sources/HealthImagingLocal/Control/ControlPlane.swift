@@ -7,19 +7,15 @@ public enum ControlPlane {
     public struct Endpoint: Sendable {
         public let method: String
         public let path: String
-        public let handler: @Sendable (ControlCall) throws(APIError) -> Response
         /// Query parameters it takes besides `account` and `region`; any other is refused with a 400.
         public let query: Set<String>
-        /// For endpoints that may answer later (`Reply.deferred`); nil: `handler` answers at once.
-        public let replyHandler: (@Sendable (ControlCall) throws(APIError) -> Reply)?
+        /// Answers a call: at once, or later (`Reply.deferred`).
+        public let reply: @Sendable (ControlCall) throws(APIError) -> Reply
 
+        /// An endpoint that answers at once.
         public init(_ method: String, _ path: String, query: Set<String> = [],
                     _ handler: @escaping @Sendable (ControlCall) throws(APIError) -> Response) {
-            self.method = method
-            self.path = path
-            self.query = query
-            self.handler = handler
-            replyHandler = nil
+            self.init(method, path, query: query, reply: { call throws(APIError) in Reply(try handler(call)) })
         }
 
         /// An endpoint whose answer may be deferred (work off the loop, answered when it is done).
@@ -28,8 +24,7 @@ public enum ControlPlane {
             self.method = method
             self.path = path
             self.query = query
-            handler = { call throws(APIError) in try reply(call).response }
-            replyHandler = reply
+            self.reply = reply
         }
     }
 

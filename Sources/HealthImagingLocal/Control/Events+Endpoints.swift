@@ -75,8 +75,7 @@ enum EventEndpoints {
 
     static func clear(_ call: ControlCall) throws(APIError) -> Response {
         let log = call.emulator.events
-        let count = log.entries(call.allNamespaces ? nil : call.namespace).count
-        log.clear(call.allNamespaces ? nil : call.namespace)
+        let count = log.clear(call.allNamespaces ? nil : call.namespace)
         return .json {
             $0.field("cleared", Int64(count))
             $0.field("lastSequence", Int64(log.lastSequence))

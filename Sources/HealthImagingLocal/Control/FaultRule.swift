@@ -66,7 +66,7 @@ extension FaultRule {
         guard reader.object(allowed: members) else { return nil }
         let operation = reader.member("operation", required: true)?.string { name in
             ServiceModel.operation(named: name) == nil
-                ? "unknown operation \"\(name)\"; expected one of \((ServiceModel.operations + ServiceModel.dicomwebOperations).map(\.name).joined(separator: ", "))" : nil
+                ? "unknown operation \"\(name)\"; expected one of \(ServiceModel.allOperations.map(\.name).joined(separator: ", "))" : nil
         }
         let datastoreId = reader.member("datastoreId")?.string(Fixture.resourceIdProblem)
         let imageSetId = reader.member("imageSetId")?.string(Fixture.resourceIdProblem)

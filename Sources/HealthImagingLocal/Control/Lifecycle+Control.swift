@@ -215,9 +215,8 @@ enum LifecycleEndpoints {
                                                    lastAccessedAt: request.4 ?? now)
                 let version = ImageSetVersion(imageSetId: imageSetId, versionId: 1, state: .active, workflowStatus: .created,
                                               createdAt: now, updatedAt: now, isPrimary: request.2)
-                try store.insertVersion(imageSet: key, version)
                 let document = request.1.map { $0.setting("DatastoreID", .string(datastoreId)).setting("ImageSetID", .string(imageSetId)) }
-                try store.setMetadata(imageSet: key, versionId: 1, document?.serialized())
+                try store.insertVersion(imageSet: key, version, document: document)
                 try store.setTags(call.namespace, datastoreId: datastoreId, imageSetId: imageSetId, request.3)
             }
         }

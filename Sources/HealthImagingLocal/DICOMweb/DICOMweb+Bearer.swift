@@ -38,8 +38,6 @@ public struct BearerAuthorizer: Sendable {
         invocations.removeAll { $0.namespace == namespace }
     }
 
-    public mutating func clearInvocations() { invocations = [] }
-
     /// The bearer token of a request, nil when it carries none.
     static func token(_ request: Request) -> String? {
         guard let header = request.header("Authorization") else { return nil }

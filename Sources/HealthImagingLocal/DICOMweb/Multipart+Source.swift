@@ -99,6 +99,12 @@ final class MultipartSource {
         }
     }
 
+    /// The first offset of `needle` in `bytes` (nil: none, or an empty needle); the one byte search of the DICOMweb
+    /// room (multipart bodies read and written).
+    static func firstIndex(of needle: [UInt8], in bytes: [UInt8]) -> Int? {
+        bytes.withUnsafeBytes { search($0, needle, from: 0) }
+    }
+
     private static func search(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8], from start: Int) -> Int? {
         guard let base = haystack.baseAddress, !needle.isEmpty, start + needle.count <= haystack.count else { return nil }
         let last = haystack.count - needle.count  // the last offset a match can start at

@@ -65,7 +65,7 @@ enum Multipart {
                 contentStart = cursor + 2
             } else {
                 let window = body.read(cursor..<min(body.count, cursor + maxHeaderBytes + 4))
-                guard let end = find([0x0D, 0x0A, 0x0D, 0x0A], in: window) else {
+                guard let end = MultipartSource.firstIndex(of: [0x0D, 0x0A, 0x0D, 0x0A], in: window) else {
                     throw FramingError(message: "part \(parts.count + 1) has no empty line ending its headers within \(maxHeaderBytes) bytes")
                 }
                 headers = try parseHeaders(window[..<end], part: parts.count + 1)
@@ -91,14 +91,6 @@ enum Multipart {
                 return found
             }
             from = found + 1
-        }
-        return nil
-    }
-
-    private static func find(_ needle: [UInt8], in bytes: [UInt8]) -> Int? {
-        guard bytes.count >= needle.count else { return nil }
-        for index in 0...(bytes.count - needle.count) where bytes[index] == needle[0] {
-            if bytes[index..<index + needle.count].elementsEqual(needle) { return index }
         }
         return nil
     }

@@ -73,16 +73,19 @@ enum QIDO {
         let datastoreId = try DICOMweb.datastore(call)
         try acceptJSON(call)
         var query = Query()
-        query.conditions = ["s.account = ?", "s.region = ?", "s.datastore_id = ?", "v.is_primary = 1", "v.state <> 'DELETED'"]
+        // The scope is matched on the table the level reads, so that its index serves the search.
+        let table = level == .instance ? "i" : "s"
+        query.conditions = ["\(table).account = ?", "\(table).region = ?", "\(table).datastore_id = ?", "v.is_primary = 1",
+                            "v.state <> 'DELETED'"]
         query.bindings = [.text(call.namespace.account), .text(call.namespace.region), .text(datastoreId)]
         if scope != .datastore {
             let study = try DICOMweb.uid(call.path("StudyInstanceUID"), member: "StudyInstanceUID")
-            query.conditions.append("s.study_uid = ?")
+            query.conditions.append("\(table).study_uid = ?")
             query.bindings.append(.text(study))
         }
         if scope == .series {
             let series = try DICOMweb.uid(call.path("SeriesInstanceUID"), member: "SeriesInstanceUID")
-            query.conditions.append("s.series_uid = ?")
+            query.conditions.append("\(table).series_uid = ?")
             query.bindings.append(.text(series))
         }
         try parse(call.request, level: level, scope: scope, into: &query)
@@ -333,26 +336,26 @@ enum QIDO {
         let order = byUpdate
             ? "coalesce(v.updated_at, v.created_at, 0) DESC, s.series_number IS NULL, s.series_number, i.instance_number IS NULL, i.instance_number, i.sop_uid"
             : "i.instance_number IS NULL, i.instance_number, i.sop_uid"
-        let conditions = query.conditions.map {
-            $0.replacingOccurrences(of: "s.account = ?", with: "i.account = ?")
-                .replacingOccurrences(of: "s.region = ?", with: "i.region = ?")
-                .replacingOccurrences(of: "s.datastore_id = ?", with: "i.datastore_id = ?")
-                .replacingOccurrences(of: "s.study_uid = ?", with: "i.study_uid = ?")
-                .replacingOccurrences(of: "s.series_uid = ?", with: "i.series_uid = ?")
-        }
         let sql = """
             SELECT i.study_uid, i.series_uid, i.sop_uid, i.instance_json, s.study_json, s.series_json
             FROM dicom_instance_index i
             JOIN dicom_series_index s ON s.image_set_pk = i.image_set_pk AND s.series_uid = i.series_uid
             JOIN image_set_versions v ON v.image_set_pk = i.image_set_pk AND v.version = i.version
-            WHERE \(conditions.joined(separator: " AND "))
+            WHERE \(query.conditions.joined(separator: " AND "))
             ORDER BY \(order) LIMIT ? OFFSET ?
             """
         let statement = try prepare(store, sql, query)
+        // Instances of one series share its study and series rows: each distinct blob becomes attributes once.
+        var shared: [[UInt8]: [DICOMAttribute]] = [:]
+        func sharedAttributes(_ column: Int32) -> [DICOMAttribute] {
+            let blob = statement.blob(column) ?? []
+            if let attributes = shared[blob] { return attributes }
+            let attributes = DICOMJSON.attributes(statement.blob(column).flatMap { try? JSONParser.parse($0) }, vrs: nil)
+            shared[blob] = attributes
+            return attributes
+        }
         while try statement.step() {
             let instance = statement.blob(3).flatMap { try? JSONParser.parse($0) }
-            let study = statement.blob(4).flatMap { try? JSONParser.parse($0) }
-            let series = statement.blob(5).flatMap { try? JSONParser.parse($0) }
             let vrs = instance?["DICOMVRs"]
             let retrieve = "\(url)/studies/\(statement.text(0) ?? "")/series/\(statement.text(1) ?? "")/instances/\(statement.text(2) ?? "")"
             let computed = [
@@ -360,7 +363,7 @@ enum QIDO {
                 DICOMAttribute(tag: 0x0008_1190, vr: "UR", value: .string(retrieve)),
             ]
             let own = DICOMJSON.attributes(instance?["DICOM"], vrs: vrs).filter { $0.tag >> 16 != 0x0002 && $0.tag != 0x7FE0_0010 }
-            write(level: .instance, levels: [DICOMJSON.attributes(study, vrs: nil), DICOMJSON.attributes(series, vrs: nil), own],
+            write(level: .instance, levels: [sharedAttributes(4), sharedAttributes(5), own],
                   computed: computed, vrs: vrs, query: query, into: &list)
         }
         return list

@@ -30,27 +30,8 @@ enum RelatedParts {
         while true {
             let candidate = "hil-dicomweb-\(String(UInt64(0x5EED_0000_0000) &+ UInt64(attempt), radix: 16))"
             let needle = Array(("--" + candidate).utf8)
-            if !parts.contains(where: { contains($0, needle) }) { return candidate }
+            if !parts.contains(where: { MultipartSource.firstIndex(of: needle, in: $0) != nil }) { return candidate }
             attempt += 1
-        }
-    }
-
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count, !needle.isEmpty else { return false }
-        return haystack.withUnsafeBufferPointer { hay in
-            needle.withUnsafeBufferPointer { pin in
-                guard let hayStart = hay.baseAddress, let pinStart = pin.baseAddress else { return false }
-                let first = pin[0]
-                var index = 0
-                let last = hay.count - pin.count
-                while index <= last {
-                    // > memcmp: "returns an integer less than, equal to, or greater than zero if the first n bytes of
-                    // > s1 is found, respectively, to be less than, to match, or be greater than the first n bytes of s2".
-                    if hay[index] == first && memcmp(hayStart + index, pinStart, pin.count) == 0 { return true }
-                    index += 1
-                }
-                return false
-            }
         }
     }
 }

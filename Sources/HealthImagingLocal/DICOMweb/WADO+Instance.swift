@@ -9,7 +9,7 @@ extension WADO {
         guard let row = try rows(call, target).first else { throw .notFound("No such instance") }
         let choice = try negotiate(MediaRange.parse(call.request.header("Accept")), stored: row.storedSyntax,
                                    asStoredOnly: row.asStoredOnly, single: "application/dicom")
-        let frames = try storedFrames(call, row, numbers: Array(1...max(row.frameIds.count, 1)).filter { $0 <= row.frameIds.count })
+        let frames = try storedFrames(call, row, numbers: Array(1..<row.frameIds.count + 1))
         let pixels = try frames.map { frame throws(APIError) in try transcode(frame, row: row, to: choice.syntax) }
         let file = try PartTen.write(attributes: attributes(row), vrs: row.instance["DICOMVRs"], frames: pixels,
                                      native: [DICOMweb.explicitLittleEndian, "1.2.840.10008.1.2"].contains(choice.syntax),

@@ -69,12 +69,21 @@ enum WADO {
                 .bind(4, target.studyUID).bind(5, target.seriesUID).bind(6, target.sopUID).bind(7, key)
             var rows: [Row] = []
             var seen: Set<String> = []
+            // A series' instances share one study and one series row: each distinct blob is parsed once.
+            var shared: [[UInt8]: JSONValue] = [:]
             while try statement.step() {
                 let sop = statement.text(2) ?? ""
                 guard seen.insert(sop).inserted else { continue }
                 func parse(_ column: Int32) -> JSONValue { statement.blob(column).flatMap { try? JSONParser.parse($0) } ?? .object([]) }
+                func parseShared(_ column: Int32) -> JSONValue {
+                    guard let blob = statement.blob(column) else { return .object([]) }
+                    if let parsed = shared[blob] { return parsed }
+                    let parsed = (try? JSONParser.parse(blob)) ?? .object([])
+                    shared[blob] = parsed
+                    return parsed
+                }
                 rows.append(Row(imageSetKey: statement.int64(0) ?? 0, imageSetId: statement.text(1) ?? "", sopUID: sop,
-                                instance: parse(3), study: parse(4), series: parse(5)))
+                                instance: parse(3), study: parseShared(4), series: parseShared(5)))
             }
             // Every WADO-RS retrieve is an access of the image sets it reads (storage tiers; QIDO is not).
             for imageSet in Set(rows.map(\.imageSetKey)) { try store.touchImageSet(imageSet) }

@@ -216,17 +216,12 @@ public final class EventDelivery: @unchecked Sendable {
 
     /// One PutEvents call; nil when the entry was accepted, else why not.
     private static func send(_ item: Item, target: S3Client) -> String? {
-        let path = target.basePath.isEmpty ? "/" : target.basePath
-        var headers: [(String, String)] = [("Host", target.hostHeader)]
-        let extra = [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "AWSEvents.PutEvents")]
-        headers += extra
-        headers += SigV4.signedHeaders(method: "POST", path: path, query: "", host: target.hostHeader, body: item.body,
-                                       region: item.namespace.region, credentials: target.credentials, now: time(nil),
-                                       service: "events", extra: extra)
         let answer: (status: Int, body: [UInt8])
         do {
-            answer = try HTTPClient.exchange(host: target.host, port: target.port, method: "POST", uri: path,
-                                             headers: headers, body: item.body, timeoutSeconds: timeoutSeconds)
+            answer = try target.signedExchange(
+                "POST", path: target.basePath.isEmpty ? "/" : target.basePath,
+                signed: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "AWSEvents.PutEvents")],
+                body: item.body, region: item.namespace.region, service: "events", timeoutSeconds: timeoutSeconds)
         } catch {
             return "no answer from \(target.host):\(target.port) (refused, closed or timed out after \(timeoutSeconds) s)"
         }

@@ -75,11 +75,14 @@ public final class EventLog {
         return rings.values.flatMap(\.ordered).sorted { $0.event.sequence < $1.event.sequence }
     }
 
-    /// Empties one namespace's ring (nil: every ring). Sequences keep counting up.
-    public func clear(_ namespace: Namespace?) {
+    /// Empties one namespace's ring (nil: every ring); returns how many entries it removed. Sequences keep
+    /// counting up.
+    @discardableResult
+    public func clear(_ namespace: Namespace?) -> Int {
         let gone = entries(namespace).map(\.event.sequence)
         if let namespace { rings[namespace] = nil } else { rings = [:] }
         ledger.forget(gone)
+        return gone.count
     }
 }
 

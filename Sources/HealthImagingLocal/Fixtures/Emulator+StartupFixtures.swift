@@ -1,3 +1,4 @@
+import CLibevent
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,14 +37,9 @@ extension Emulator {
     /// Gives the memory freed after a large load (parsed fixtures) back to the system.
     /// > malloc_trim: attempts to release free memory from the heap (by calling sbrk(2) or madvise(2) with
     /// > suitable arguments). https://man7.org/linux/man-pages/man3/malloc_trim.3.html
-    /// (Looked up at run time: glibc's `<malloc.h>` is not part of Swift's Glibc module.)
+    /// (From `<malloc.h>` through the CLibevent shim, as the HTTP server's trim after large bodies.)
     public static func releaseFreedMemory() {
-        #if canImport(Glibc)
-        typealias Trim = @convention(c) (Int) -> Int32
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
-            _ = unsafeBitCast(symbol, to: Trim.self)(0)
-        }
-        #endif
+        _ = malloc_trim(0)
     }
 
     /// The end of a clean shutdown (SIGTERM, SIGINT): the WAL checkpointed into the database file and truncated,

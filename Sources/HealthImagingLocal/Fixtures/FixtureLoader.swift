@@ -43,13 +43,20 @@ public enum FixtureLoader {
                 errors.append(error)
             }
         }
-        if let first = errors.first {
-            throw errors.count == 1 ? first : FixtureError(source: first.source, issues: errors.flatMap { error in
-                error.source == first.source ? error.issues
-                    : error.issues.map { FixtureIssue(path: "\(error.source): \($0.path)", reason: $0.reason) }
-            })
-        }
+        if let error = FixtureError.merged(errors) { throw error }
         return documents
+    }
+}
+
+extension FixtureError {
+    /// The documents' errors as one (nil: none): the first alone, or the first's source with every issue, those of
+    /// other sources prefixed with their source.
+    static func merged(_ errors: [FixtureError]) -> FixtureError? {
+        guard let first = errors.first else { return nil }
+        return errors.count == 1 ? first : FixtureError(source: first.source, issues: errors.flatMap { error in
+            error.source == first.source ? error.issues
+                : error.issues.map { FixtureIssue(path: "\(error.source): \($0.path)", reason: $0.reason) }
+        })
     }
 }
 
@@ -153,12 +160,10 @@ extension Store {
     /// The parts of a fixture image set beyond its versions: the metadata documents (a version's own, else the
     /// image set's) and its tags.
     func loadDetails(_ imageSet: Fixture.ImageSet, key: Int64, namespace: Namespace, datastoreId: String) throws {
-        let shared = imageSet.metadata?.serialized()
         var newest: (version: Int64, document: JSONValue)?
         for version in imageSet.versions {
             guard let document = imageSet.versionMetadata[version.versionId] ?? imageSet.metadata else { continue }
-            let bytes = imageSet.versionMetadata[version.versionId]?.serialized() ?? shared
-            try writeMetadata(imageSet: key, versionId: version.versionId, bytes)
+            try writeMetadata(imageSet: key, versionId: version.versionId, document: document)
             if version.versionId > newest?.version ?? 0 { newest = (version.versionId, document) }
         }
         // The study index records the newest version's document only (Store+StudyIndex.swift).

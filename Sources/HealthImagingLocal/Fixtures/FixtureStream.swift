@@ -21,6 +21,19 @@ final class FixtureStream {
         var datastores = 0
         var imageSets = 0
         var versions = 0
+
+        /// Counts a datastore read: it, its image sets and their versions.
+        mutating func add(_ entry: Fixture.Entry) {
+            datastores += 1
+            imageSets += entry.imageSets.count
+            versions += entry.imageSets.reduce(0) { $0 + $1.versions.count }
+        }
+
+        static func += (total: inout Counts, counts: Counts) {
+            total.datastores += counts.datastores
+            total.imageSets += counts.imageSets
+            total.versions += counts.versions
+        }
     }
 
     /// A syntax error at a byte offset of the document.
@@ -56,16 +69,14 @@ final class FixtureStream {
         var total = Counts()
         for document in prelude {
             for entry in document.datastores {
-                total.datastores += 1
-                total.imageSets += entry.imageSets.count
-                total.versions += entry.imageSets.reduce(0) { $0 + $1.versions.count }
+                total.add(entry)
                 guard let load, storeError == nil else { continue }
                 do { try load.load(entry, source: document.source) } catch let error as FixtureError { storeError = error }
             }
         }
         var inputs: [(FixtureBytes?, String)] = try FixtureLoader.files(paths: paths).map { (FixtureBytes(path: $0), $0) }
         inputs += bodies.map { (FixtureBytes(bytes: $0.bytes), $0.source) }
-        if load != nil { try load?.store.database.execute("PRAGMA defer_foreign_keys = ON") }
+        if let load { try load.store.database.execute("PRAGMA defer_foreign_keys = ON") }
         for (input, source) in inputs {
             guard let input else {
                 errors.append(FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: "cannot read the file")]))
@@ -86,16 +97,9 @@ final class FixtureStream {
                 errors.append(FixtureError(source: source, issues: [FixtureIssue(path: "$", reason: error.description)]))
             }
             storeError = storeError ?? stream.storeError
-            total.datastores += stream.counts.datastores
-            total.imageSets += stream.counts.imageSets
-            total.versions += stream.counts.versions
+            total += stream.counts
         }
-        if let first = errors.first {
-            throw errors.count == 1 ? first : FixtureError(source: first.source, issues: errors.flatMap { error in
-                error.source == first.source ? error.issues
-                    : error.issues.map { FixtureIssue(path: "\(error.source): \($0.path)", reason: $0.reason) }
-            })
-        }
+        if let error = FixtureError.merged(errors) { throw error }
         if let storeError { throw storeError }
         return total
     }
@@ -174,9 +178,7 @@ final class FixtureStream {
 
     /// A datastore read: counted, and (with `load`) claimed unless it was already, and inserted.
     private func add(_ entry: Fixture.Entry, claimed: Bool? = nil) throws {
-        counts.datastores += 1
-        counts.imageSets += entry.imageSets.count
-        counts.versions += entry.imageSets.reduce(0) { $0 + $1.versions.count }
+        counts.add(entry)
         guard let load else { return }
         if claimed ?? claim(entry.datastore.datastoreId, path: entry.path) { try load.insert(entry) }
     }

@@ -50,29 +50,24 @@ public enum ServiceModel {
     /// The DICOMweb operations (not in botocore: plain HTTP on the DICOMweb host), named by IAM action, with the errors
     /// the emulator answers them with (docs/dicomweb.md "Errors"); fault rules and the journal accept these names.
     public static let dicomwebOperations: [OperationInfo] = {
-        let base = "/datastore/{datastoreId}"
-        let instance = base + "/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances/{SOPInstanceUID}"
         let reads: [ErrorCode] = [.throttling, .accessDenied, .validation, .internalServer, .resourceNotFound, .notAcceptable]
         let stores: [ErrorCode] = [.throttling, .accessDenied, .validation, .internalServer, .resourceNotFound, .conflict]
-        return [
-            OperationInfo(name: "GetDICOMInstance", method: "GET", path: instance, errors: reads),
-            OperationInfo(name: "GetDICOMInstanceMetadata", method: "GET", path: instance + "/metadata", errors: reads),
-            OperationInfo(name: "GetDICOMSeriesMetadata", method: "GET", path: base + "/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/metadata", errors: reads),
-            OperationInfo(name: "GetDICOMInstanceFrames", method: "GET", path: instance + "/frames/{frameList}", errors: reads),
-            OperationInfo(name: "GetDICOMBulkdata", method: "GET", path: instance + "/bulkdata/{bulkdataUriHash}", errors: reads),
-            OperationInfo(name: "SearchDICOMStudies", method: "GET", path: base + "/studies", errors: reads),
-            OperationInfo(name: "SearchDICOMSeries", method: "GET", path: base + "/studies/{StudyInstanceUID}/series", errors: reads),
-            OperationInfo(name: "SearchDICOMInstances", method: "GET", path: base + "/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances", errors: reads),
-            OperationInfo(name: "SearchDICOMStudyInstances", method: "GET", path: base + "/studies/{StudyInstanceUID}/instances", errors: reads),
-            OperationInfo(name: "SearchDICOMAllSeries", method: "GET", path: base + "/series", errors: reads),
-            OperationInfo(name: "SearchDICOMAllInstances", method: "GET", path: base + "/instances", errors: reads),
-            OperationInfo(name: "StoreDICOM", method: "POST", path: base + "/studies", errors: stores),
-            OperationInfo(name: "StoreDICOMStudy", method: "POST", path: base + "/studies/{StudyInstanceUID}", errors: stores),
-            OperationInfo(name: "UnsupportedDICOMweb", method: "GET", path: base + "/studies/{StudyInstanceUID}", errors: reads),
+        let types: [any Operation.Type] = [
+            GetDICOMInstance.self, GetDICOMInstanceMetadata.self, GetDICOMSeriesMetadata.self, GetDICOMInstanceFrames.self,
+            GetDICOMBulkdata.self, SearchDICOMStudies.self, SearchDICOMSeries.self, SearchDICOMInstances.self,
+            SearchDICOMStudyInstances.self, SearchDICOMAllSeries.self, SearchDICOMAllInstances.self, StoreDICOM.self,
+            StoreDICOMStudy.self, UnsupportedDICOMweb.self,
         ]
+        // Name and HTTP binding as each operation declares them; the two stores (the only POSTs) may also conflict.
+        return types.map {
+            OperationInfo(name: $0.name, method: $0.method, path: $0.path, errors: $0.method == "POST" ? stores : reads)
+        }
     }()
 
+    /// Every operation fault rules, the journal filter and the web view know: the service model's, then DICOMweb's.
+    public static let allOperations = operations + dicomwebOperations
+
     public static func operation(named name: String) -> OperationInfo? {
-        operations.first { $0.name == name } ?? dicomwebOperations.first { $0.name == name }
+        allOperations.first { $0.name == name }
     }
 }

@@ -123,13 +123,7 @@ public struct JSONWriter {
         separate()
         // Digits straight into the buffer (no String, no formatting).
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var rest = value.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(truncatingIfNeeded: 0x30 + rest % 10))
-            rest /= 10
-        } while rest > 0
-        bytes[start...].reverse()
+        Timestamp.appendDigits(value.magnitude, to: &bytes)
         needsComma = true
     }
 
