@@ -2,7 +2,7 @@
 """Import commit at scale (issue 16 item 5): N single-instance series (default 5,000, one study) through one
 import job, and the loop's health while the job's files are committed.
 
-    /work/venv/bin/python bench/import_commit.py [--files N] [--bin PATH]   # needs pydicom (Tests/conformance)
+    .venv/bin/python bench/import_commit.py [--files N] [--bin PATH]   # needs pydicom (Tests/conformance)
 
 Writes N tiny CT files (8x8, each its own series) into a temporary --s3-dir bucket, starts the release binary
 (`--log-level info`), then polls GET /_healthimaging/health on one keep-alive connection from StartDICOMImportJob

@@ -17,6 +17,49 @@ import Testing
         return (store, key)
     }
 
+    /// The kept image-set and version counts (health, reset and load answers) always equal a count in SQL: after
+    /// inserts in two namespaces, versions of an image set inserted earlier, a rolled-back transaction, a reset of
+    /// one namespace and of all.
+    @Test func keptCountsEqualCountsInSQL() throws {
+        let (store, key) = try seeded(versions: 3)
+        let other = Namespace(account: "210987654321", region: "eu-west-1")
+        func check() throws {
+            let tallied = try store.tallied()
+            store.tallyRolledBack()
+            #expect(try store.tallied() == tallied)
+            #expect(try store.counts(namespace).versions == (tallied[namespace]?.versions ?? 0))
+        }
+        try check()
+        try store.insertDatastore(other, Datastore(datastoreId: datastoreId, name: "o"))
+        let otherKey = try store.insertImageSet(other, datastoreId: datastoreId, imageSetId: imageSetId)
+        try store.insertVersion(imageSet: otherKey, ImageSetVersion(imageSetId: imageSetId, versionId: 1, state: .active))
+        // A version of the first image set after the other's: its namespace is looked up, not the last one used.
+        try store.insertVersion(imageSet: key, ImageSetVersion(imageSetId: imageSetId, versionId: 4, state: .active))
+        #expect(try store.counts(namespace) == Store.Counts(datastores: 1, imageSets: 1, versions: 4))
+        #expect(try store.counts(other) == Store.Counts(datastores: 1, imageSets: 1, versions: 1))
+        try check()
+        struct Undo: Error {}
+        #expect(throws: Undo.self) {
+            try store.database.transaction {
+                try store.insertVersion(imageSet: otherKey, ImageSetVersion(imageSetId: imageSetId, versionId: 2, state: .active))
+                throw Undo()
+            }
+        }
+        #expect(try store.counts(other).versions == 1)
+        try check()
+        try store.reset(other)
+        #expect(try store.counts(other) == Store.Counts(datastores: 0, imageSets: 0, versions: 0))
+        #expect(try store.counts() == Store.Counts(datastores: 1, imageSets: 1, versions: 4))
+        // The key the reset freed may be given to an image set of the first namespace.
+        let again = try store.insertImageSet(namespace, datastoreId: datastoreId, imageSetId: String(repeating: "b", count: 32))
+        try store.insertVersion(imageSet: again, ImageSetVersion(imageSetId: String(repeating: "b", count: 32), versionId: 1, state: .active))
+        #expect(try store.counts(namespace) == Store.Counts(datastores: 1, imageSets: 2, versions: 5))
+        try check()
+        try store.reset(nil)
+        #expect(try store.counts() == Store.Counts(datastores: 0, imageSets: 0, versions: 0))
+        try check()
+    }
+
     @Test func pagesNewestFirstWithoutGapsOrRepeats() throws {
         let (store, key) = try seeded(versions: 23)
         var seen: [Int64] = []

@@ -86,6 +86,7 @@ extension Store {
         guard let key = try statement.first({ $0.int64(0) }) ?? nil else {
             throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: statement.sql)
         }
+        tallyImageSet(key, in: namespace)
         return key
     }
 
@@ -114,23 +115,6 @@ extension Store {
             .bind(4, version.workflowStatus?.rawValue).bind(5, version.createdAt).bind(6, version.updatedAt)
             .bind(7, version.deletedAt).bind(8, version.message).bind(9, version.forced).bind(10, version.isPrimary)
             .bind(11, blob: metadata).run()
-    }
-}
-
-extension Store {
-    public struct Counts: Equatable, Sendable {
-        public var datastores: Int
-        public var imageSets: Int
-        public var versions: Int
-    }
-
-    /// How much the store holds, over every namespace.
-    public func counts() throws -> Counts {
-        let statement = try database.cached("""
-            SELECT (SELECT count(*) FROM datastores), (SELECT count(*) FROM image_sets), (SELECT count(*) FROM image_set_versions)
-            """)
-        return try statement.first {
-            Counts(datastores: Int($0.int64(0) ?? 0), imageSets: Int($0.int64(1) ?? 0), versions: Int($0.int64(2) ?? 0))
-        } ?? Counts(datastores: 0, imageSets: 0, versions: 0)
+        try tallyVersion(of: key)
     }
 }

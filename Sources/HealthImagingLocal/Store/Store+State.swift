@@ -11,6 +11,7 @@ extension Store {
             } else {
                 try database.execute("DELETE FROM datastores; DELETE FROM tags; DELETE FROM transitions; DELETE FROM outcomes")
             }
+            tallyReset(namespace)
         }
     }
 

@@ -12,6 +12,10 @@ public final class Store {
     /// that will turn, a recorded access that a later one will move), nil when never; the read cache keeps the
     /// answer until then. Cleared by the emulator before each operation (Store+Clock.swift).
     public var answerValidUntil: Int64?
+    /// Image sets and versions per namespace, kept by the inserts; nil until counted (Store+NamespaceCounts.swift).
+    var tally: [Namespace: Tally]?
+    /// The image set whose namespace was looked up last, for counting its versions.
+    var lastTallied: (key: Int64, namespace: Namespace)?
     /// Recently served frame bytes by blob id (Store+Frames.swift).
     var frameCache = FrameByteCache()
 
