@@ -46,14 +46,23 @@ let package = Package(
             name: "CImaging",
             linkerSettings: [.linkedLibrary("openjph"), .linkedLibrary("openjp2"), .linkedLibrary("stdc++")]
         ),
+        // JSON values, the parser and the writer every other target speaks.
+        .target(name: "HealthImagingJSON"),
+        // Reading DICOM Part 10 and coding frames (HTJ2K, JPEG 2000, PNG) over the C shims: knows nothing of HTTP
+        // or the store.
+        .target(
+            name: "HealthImagingDICOM",
+            dependencies: ["HealthImagingJSON", "CDICOM", "CImaging", "CZlib"]
+        ),
         .target(
             name: "HealthImagingLocal",
             dependencies: [
+                "HealthImagingJSON",
+                "HealthImagingDICOM",
                 "CLibevent",
                 "CSQLite",
                 "CZlib",
                 "CDICOM",
-                "CImaging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -62,6 +71,7 @@ let package = Package(
             name: "healthimaging-local",
             dependencies: [
                 "HealthImagingLocal",
+                "HealthImagingDICOM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,12 +79,16 @@ let package = Package(
         // bench/frames: the emulator's HTJ2K encode cost next to ojph_compress on the same raw frame.
         .executableTarget(
             name: "frames-bench",
-            dependencies: ["HealthImagingLocal"],
+            dependencies: ["HealthImagingLocal", "HealthImagingDICOM"],
             path: "bench/Sources/frames-bench"
         ),
         .testTarget(
+            name: "HealthImagingDICOMTests",
+            dependencies: ["HealthImagingDICOM", "HealthImagingJSON"]
+        ),
+        .testTarget(
             name: "HealthImagingLocalTests",
-            dependencies: ["HealthImagingLocal"]
+            dependencies: ["HealthImagingLocal", "HealthImagingDICOM", "HealthImagingJSON"]
         ),
         // The in-process emulator for Swift test suites (`HealthImagingLocalServer.start(fixtures:)`).
         .target(

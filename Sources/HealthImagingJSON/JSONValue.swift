@@ -43,6 +43,12 @@ public struct JSONSyntaxError: Error, CustomStringConvertible {
     public let column: Int
     public let reason: String
     public var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
+
+    package init(line: Int, column: Int, reason: String) {
+        self.line = line
+        self.column = column
+        self.reason = reason
+    }
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes (depth-limited so hostile input cannot blow the stack).
@@ -53,7 +59,7 @@ public struct JSONParser {
     /// Arrays and objects nest at most this deep. A stored metadata document is 7 levels plus 2 per DICOM sequence
     /// level (an array of item objects), and the DICOM reader allows 64 sequence levels (`DICOMLimits`), so every
     /// document the emulator writes parses again; the writer (`JSONValue.write`) recurses no deeper than this either.
-    static let maxDepth = 256
+    package static let maxDepth = 256
     /// Objects up to this many members check duplicates by a scan; larger ones with a set.
     private static let scanLimit = 16
 
@@ -69,7 +75,7 @@ public struct JSONParser {
     /// The value at the start of `bytes` and how many bytes it took, text after it left alone: the fixture stream
     /// (FixtureStream.swift) parses a document a piece at a time. `depth`: how deep the piece sits, so that the
     /// nesting limit counts from the document's root. Errors are placed in `bytes` (line and column from its start).
-    static func parsePrefix(_ bytes: [UInt8], depth: Int) throws(JSONSyntaxError) -> (value: JSONValue, count: Int) {
+    package static func parsePrefix(_ bytes: [UInt8], depth: Int) throws(JSONSyntaxError) -> (value: JSONValue, count: Int) {
         var parser = JSONParser(bytes: bytes)
         parser.depth = depth
         let value = try parser.value()

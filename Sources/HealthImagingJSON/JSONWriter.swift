@@ -72,7 +72,7 @@ public struct JSONWriter {
         guard let value else { return }
         key(name)
         separate()
-        Timestamp.append(millis: value, to: &bytes)
+        EpochSeconds.append(millis: value, to: &bytes)
         needsComma = true
     }
 
@@ -123,7 +123,7 @@ public struct JSONWriter {
         separate()
         // Digits straight into the buffer (no String, no formatting).
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        Timestamp.appendDigits(value.magnitude, to: &bytes)
+        EpochSeconds.appendDigits(value.magnitude, to: &bytes)
         needsComma = true
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import HealthImagingDICOM
 
 /// The emulator: configuration, store and route table, answering one request at a time on the event loop.
 public final class Emulator {

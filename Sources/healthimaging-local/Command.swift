@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HealthImagingLocal
 import Logging
+import HealthImagingDICOM
 
 @main
 struct HealthImagingLocalCommand: ParsableCommand {

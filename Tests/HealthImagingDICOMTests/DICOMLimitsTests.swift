@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import HealthImagingLocal
+@testable import HealthImagingJSON
+@testable import HealthImagingDICOM
 
 /// The reader's limits (docs/hardening.md, "DICOM input limits"): sizes checked against the bytes present before any
 /// allocation, nesting bounded, codestream headers checked before a codec runs; and the file-based entry point (S4).

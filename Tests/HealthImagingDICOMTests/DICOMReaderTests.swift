@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import HealthImagingLocal
+@testable import HealthImagingJSON
+@testable import HealthImagingDICOM
 
 /// DICOMReader against pydicom's reading of the same files (expectations written by scripts/dicom-expectations.py):
 /// the shipped samples always; pydicom's own test files when they are installed (PYDICOM_TEST_FILES, or the

@@ -1,5 +1,5 @@
 import Testing
-@testable import HealthImagingLocal
+@testable import HealthImagingDICOM
 
 /// FrameCodec against its own decoders: lossless round trips, checksums per level, JPH boxes.
 struct FrameCodecTests {

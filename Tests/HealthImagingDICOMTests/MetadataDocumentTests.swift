@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import HealthImagingLocal
+@testable import HealthImagingJSON
+@testable import HealthImagingDICOM
 
 @Suite struct MetadataDocumentTests {
     static func sample(_ name: String) throws -> DICOMInstance {

@@ -1,6 +1,7 @@
 import Logging
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingJSON
 
 /// In-process requests through the whole stack but the socket: route → operation → store → response.
 @Suite struct EmulatorTests {

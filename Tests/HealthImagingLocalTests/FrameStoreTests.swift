@@ -1,5 +1,6 @@
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingDICOM
 
 /// Frames storage: per image set, bytes shared on copy, gone with the image set (blobs with their last reference).
 struct FrameStoreTests {

@@ -1,4 +1,5 @@
 import Testing
+@testable import HealthImagingDICOM
 @testable import HealthImagingLocal
 
 /// Files imported with warnings: the warnings cross the import worker protocol and reach the job output.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingJSON
 
 /// Import jobs in process: the worker thread, the loop side pumped by requests, a folder object store.
 @Suite struct ImportJobTests {

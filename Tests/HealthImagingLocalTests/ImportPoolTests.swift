@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingJSON
+@testable import HealthImagingDICOM
 
 /// The import pool's parts that need no worker process: the wire encoding both ends share, and the batch
 /// scheduling (round robin, order of results, deadlines) with in-process slots.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingJSON
 
 /// In-process tests of the version lifecycle: `Emulator.handle(Request(...))` on an in-memory store.
 @Suite struct LifecycleTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingJSON
 
 @Suite struct RequestHeadTests {
     let limits = RequestHead.Limits()

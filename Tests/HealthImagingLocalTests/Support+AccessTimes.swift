@@ -1,4 +1,5 @@
 @testable import HealthImagingLocal
+@testable import HealthImagingJSON
 
 /// A JSON body without its `lastAccessedAt` members (anything else unchanged): for comparing states written at
 /// different moments, since loads and reads record the time of access (storage tiers; ClockAndTierTests covers it).

@@ -85,7 +85,7 @@ def frames_server(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------
-# The emulator's synthetic pixels, ported (Sources/HealthImagingLocal/Imaging/SyntheticFrame.swift).
+# The emulator's synthetic pixels, ported (Sources/HealthImagingDICOM/Imaging/SyntheticFrame.swift).
 # ---------------------------------------------------------------------------
 M64 = (1 << 64) - 1
 

@@ -1,13 +1,14 @@
 import CDICOM
 import Foundation
+import HealthImagingJSON
 
 /// DCMTK's data dictionary from Swift: keyword ↔ tag and VR, cached (the dictionary is read under its own lock; the
 /// cache under `lock`, so any thread may ask).
-enum DICOMDictionary {
-    struct Entry: Sendable {
-        var tag: UInt32
-        var vr: String
-        var keyword: String
+package enum DICOMDictionary {
+    package struct Entry: Sendable {
+        package var tag: UInt32
+        package var vr: String
+        package var keyword: String
     }
 
     /// `@unchecked Sendable`: both maps are only touched under `lock`.
@@ -20,7 +21,7 @@ enum DICOMDictionary {
     private static let cache = Cache()
 
     /// The entry of a keyword, nil when the dictionary has none.
-    static func entry(keyword: String) -> Entry? {
+    package static func entry(keyword: String) -> Entry? {
         cache.lock.lock()
         defer { cache.lock.unlock() }
         if let found = cache.byKeyword[keyword] { return found }
@@ -36,7 +37,7 @@ enum DICOMDictionary {
     }
 
     /// The entry of a tag, nil when the dictionary does not know it.
-    static func entry(tag: UInt32) -> Entry? {
+    package static func entry(tag: UInt32) -> Entry? {
         cache.lock.lock()
         defer { cache.lock.unlock() }
         if let found = cache.byTag[tag] { return found }
@@ -59,21 +60,21 @@ enum DICOMDictionary {
     }
 
     /// "GGGGEEEE" (8 hex digits) as a tag.
-    static func hexTag(_ text: String) -> UInt32? {
+    package static func hexTag(_ text: String) -> UInt32? {
         guard text.utf8.count == 8, text.utf8.allSatisfy({ $0 < 128 && (($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x66 || (0x30...0x39).contains($0)) })
         else { return nil }
         return UInt32(text, radix: 16)
     }
 
     /// A tag as 8 upper-case hex digits.
-    static func hex(_ tag: UInt32) -> String {
+    package static func hex(_ tag: UInt32) -> String {
         let digits = String(tag, radix: 16, uppercase: true)
         return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     /// A document key (keyword, or "GGGGEEEE" for private and unknown tags) → tag and VR; `vrs` is the instance's
     /// `DICOMVRs`. Nil when neither the key nor the dictionary says.
-    static func resolve(key: String, vrs: JSONValue?) -> (tag: UInt32, vr: String)? {
+    package static func resolve(key: String, vrs: JSONValue?) -> (tag: UInt32, vr: String)? {
         if let tag = hexTag(key) {
             if case .string(let vr)? = vrs?[key] { return (tag, vr) }
             if let entry = entry(tag: tag) { return (tag, entry.vr) }
@@ -84,7 +85,7 @@ enum DICOMDictionary {
     }
 
     /// A QIDO key or includefield value (keyword or tag) → tag.
-    static func tag(_ key: String) -> UInt32? {
+    package static func tag(_ key: String) -> UInt32? {
         hexTag(key) ?? entry(keyword: key)?.tag
     }
 }

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// One DICOM Part 10 file as read by DCMTK (`DICOMReader`), its attributes already sorted into the levels of the
 /// metadata document (Patient / Study / Series / Instance) and encoded per VR the way the service writes them.
 public struct DICOMInstance: Sendable {

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 extension DICOMReader {
     /// Makes the instance's pixel-module attributes describe the frames as stored, when the frames are transcoded
     /// (HTJ2K / JPEG 2000 lossless) rather than kept in their original encoding: the samples a stored frame decodes to
@@ -11,7 +12,7 @@ extension DICOMReader {
     ///   kept).
     /// Frames kept in their original encoding (lossy JPEG, JPEG 2000, HTJ2K; `PixelFrame.original`) keep the source's
     /// values, which describe those bytes.
-    static func describeDecodedPixels(_ attributes: inout [(key: String, value: JSONValue)], photometric: String) {
+    package static func describeDecodedPixels(_ attributes: inout [(key: String, value: JSONValue)], photometric: String) {
         func set(_ key: String, _ value: JSONValue) {
             if let index = attributes.firstIndex(where: { $0.key == key }) { attributes[index].value = value }
         }

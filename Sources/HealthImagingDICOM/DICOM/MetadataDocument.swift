@@ -1,4 +1,5 @@
 import CZlib
+import HealthImagingJSON
 
 /// Builds and extends the GetImageSetMetadata document of an imported image set (SchemaVersion 1.1):
 /// `{SchemaVersion, DatastoreID, ImageSetID, Patient: {DICOM}, Study: {DICOM, Series: {uid: {DICOM, Instances:
@@ -81,7 +82,7 @@ public enum MetadataDocument {
     }
 
     /// The instance's member of `Instances`.
-    static func instanceObject(_ instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)]) -> JSONValue {
+    package static func instanceObject(_ instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)]) -> JSONValue {
         let stored = frames.first?.frame.transferSyntaxUID ?? instance.transferSyntaxUID
         let imageFrames: [JSONValue] = frames.map { id, frame in
             // "For images stored in their original transfer syntax … the MinPixelValue and MaxPixelValue will not
@@ -110,7 +111,7 @@ public enum MetadataDocument {
 
     /// Whether `MinPixelValue` / `MaxPixelValue` are given for a frame stored in this transfer syntax: only for
     /// frames transcoded to a lossless storage format (HTJ2K .4.202, JPEG 2000 .4.90).
-    static func reportsPixelRange(storedTransferSyntaxUID: String) -> Bool {
+    package static func reportsPixelRange(storedTransferSyntaxUID: String) -> Bool {
         storedTransferSyntaxUID == FrameCodec.htj2kRPCL || storedTransferSyntaxUID == FrameCodec.jpeg2000Lossless
     }
 

@@ -5,6 +5,8 @@ import CZlib
 public enum PNGWriter {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+
+        package init(description: String) { self.description = description }
     }
 
     /// `pixels`: `height` rows of `width × channels` bytes (channels 1 = grey, 3 = RGB).

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Deterministic pixels for a frame that a document lists but no source supplied (fixture- or control-seeded
 /// image sets): a disc phantom over a gradient with a little seeded noise, in the document's geometry.
 /// The same frame id and geometry always give the same pixels.

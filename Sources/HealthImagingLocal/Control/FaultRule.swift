@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// A failure-injection rule: which calls it matches, what it does to them, and how often. An event rule
 /// (`event` set, `operation` empty) matches published events instead of calls (`FaultEngine.fire(event:)`).
 public struct FaultRule: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The last N API requests (not control calls): what the client sent and what it got, for assertions like
 /// "the client retried 3 times" or "it sent maxResults=50". A ring buffer; the oldest entries drop off.
 public struct Journal: Sendable {

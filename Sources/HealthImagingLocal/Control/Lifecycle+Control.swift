@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Control of the version lifecycle:
 /// Modes, pending transitions and outcomes belong to the target namespace (`?account=&region=`, else the
 /// caller's, else the default one); a namespace without its own mode uses the startup one (`--transitions`).

@@ -1,4 +1,6 @@
 import Crypto
+import HealthImagingDICOM
+import HealthImagingJSON
 
 /// One attribute of a document level, resolved to its tag and VR.
 struct DICOMAttribute {

@@ -1,4 +1,5 @@
 import Foundation
+import HealthImagingJSON
 
 /// OIDC bearer tokens on DICOMweb requests (docs/dicomweb.md "Auth"): a datastore created with `lambdaAuthorizerArn`
 /// accepts `Authorization: Bearer <JWT>`. The service's own claim checks are real (`exp` in the future, `iat` in the

@@ -1,4 +1,6 @@
 import Foundation
+import HealthImagingDICOM
+import HealthImagingJSON
 
 /// QIDO-RS (SearchDICOMStudies, SearchDICOMSeries, SearchDICOMInstances and the three relational searches): the
 /// query parsed and checked, matched in SQL on the indexes of Store+DICOMIndex.swift (never on documents), answered

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 #if canImport(Glibc)
 import Glibc
+import HealthImagingJSON
 #endif
 
 /// `--eventbridge-endpoint URL`: sends every published event to an EventBridge-compatible server (moto, LocalStack)

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The 19 HealthImaging EventBridge detail-types, each tied to one status value (docs/events-and-time.md,
 /// "Events"). Statuses without a detail-type (IMPORTING, IMPORTED, IMPORT_FAILED, UPDATING_FOR_STUDY_CONSISTENCY)
 /// announce nothing by themselves.

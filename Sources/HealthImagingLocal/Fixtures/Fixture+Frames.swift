@@ -1,4 +1,6 @@
 import Foundation
+import HealthImagingJSON
+import HealthImagingDICOM
 
 /// A fixture image set's `frames` member: stored frames carried in the document, so that export → reset → load
 /// keeps frames that cannot be regenerated (imported ones; synthetic frames are made again from the document).

@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// A fixture document: the one documented format for seeding state (`--fixtures`, and later the control
 /// plane). `versions` holds `ImageSetProperties` objects exactly as ListImageSetVersions returns them, each
 /// optionally with its own `metadata` document (which the image set's `metadata` supplies otherwise).

@@ -1,4 +1,6 @@
 import Foundation
+import HealthImagingJSON
+import HealthImagingDICOM
 
 /// Reads fixture files and puts documents into the store, all or nothing.
 public enum FixtureLoader {

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HealthImagingJSON
 #endif
 
 /// The bytes of a fixture document read a window at a time: a file through `read(2)` in 1 MiB chunks (only the

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Fixture documents read a piece at a time (issue 15 item 3): the document's frame — the root object, the
 /// `datastores` array, each datastore object and its `imageSets` array — is walked here byte by byte, with
 /// JSONParser's own rules and messages; every other value (a whole image set, a datastore's `datastoreId`, …) is

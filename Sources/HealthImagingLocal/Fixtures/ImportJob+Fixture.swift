@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Import jobs in fixture documents: a datastore's `importJobs` member lists `DICOMImportJobProperties` objects
 /// exactly as GetDICOMImportJob returns them (`jobId`, `jobStatus`, `dataAccessRoleArn`, `inputS3Uri`,
 /// `outputS3Uri`, `submittedAt` required; `jobName`, `endedAt`, `message`, `importConfiguration` optional).

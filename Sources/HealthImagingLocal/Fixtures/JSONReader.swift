@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Walks a parsed JSON document for validation, knowing its own JSON path and collecting issues instead of
 /// stopping at the first, so one run of the loader reports everything wrong with a file.
 struct JSONReader {

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import HealthImagingJSON
 #endif
 
 /// An HTTP request as the emulator sees it: copied out of libevent once, so it can outlive the callback.

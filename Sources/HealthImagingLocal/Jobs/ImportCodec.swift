@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// The seam to the parts other rooms build: DICOM parsing and the metadata document (DICOM/), frame encoding
 /// (Imaging/) and frame storage (Store+Frames). Every import path calls these and nothing else of them.
 enum ImportCodec {

@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// What one committed image set looks like in the job's manifest.
 public struct ImportedImageSet: Sendable, Equatable {
     public var imageSetId: String

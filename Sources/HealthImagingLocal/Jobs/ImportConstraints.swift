@@ -1,3 +1,4 @@
+import HealthImagingDICOM
 /// The developer guide's "DICOM element constraints": maximum lengths enforced at import. A file whose element
 /// is longer is rejected (a customer error in failure.ndjson), as the guide says the import would not succeed.
 enum ImportConstraints {

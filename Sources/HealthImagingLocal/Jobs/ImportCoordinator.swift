@@ -1,6 +1,7 @@
 import Logging
 #if canImport(Glibc)
 import Glibc
+import HealthImagingDICOM
 #endif
 
 /// Runs DICOM import jobs: the loop side. `submit` hands a job to the `ImportWorker`; the worker's messages

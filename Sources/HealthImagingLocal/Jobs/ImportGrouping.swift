@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// How imported instances become image sets (see docs/import-and-frames.md, "How instances become image sets", for the passages
 /// each rule rests on):
 /// - instances are grouped by Study Instance UID + Series Instance UID (an image set resembles a DICOM series);

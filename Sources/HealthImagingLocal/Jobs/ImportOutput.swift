@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// The job's output folder, `<outputS3Uri><datastoreId>-DicomImport-<jobId>/`, as the developer guide's
 /// "Understanding import jobs" shows it: `job-output-manifest.json` (`{"jobSummary": {…}}`),
 /// `SUCCESS/success.ndjson` (`{"inputFile", "importResponse": {"imageSetId", "imageSetVersion", "isPrimary"}}`

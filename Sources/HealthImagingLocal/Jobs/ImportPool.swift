@@ -1,4 +1,5 @@
 import Foundation
+import HealthImagingDICOM
 
 /// The import pool (docs/hardening.md "Import worker pool", docs/performance.md "Imports on every core"): the
 /// threads that do the per-file work of every import — jobs, the `/dicom` shortcut, STOW-RS — off the event loop.

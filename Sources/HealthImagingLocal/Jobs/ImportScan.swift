@@ -1,3 +1,4 @@
+import HealthImagingDICOM
 /// One file read, decoded and its frames encoded, ready to be grouped into an image set on the loop.
 public struct ImportedFile: Sendable {
     /// The object key (the manifests' `inputFile`, as the service writes it: the key, without `s3://bucket/`).
@@ -124,7 +125,7 @@ public enum ImportScanner {
                         transferSyntax: instance.transferSyntaxUID, frameCount: source.frameCount, refused: error,
                         frameIndex: index, frame: { (index: Int) throws(DICOMFileError) in try source.frame(index) },
                         encoded: { (index: Int) throws(DICOMFileError) in try source.encodedFrame(index) })
-                    frames = kept.frames
+                    frames = kept.frames.map { (ResourceIds.make(), $0) }
                     warnings = [kept.warning]
                     instance = ImportCases.withWarningReason(instance, kept.warning)
                 } catch {

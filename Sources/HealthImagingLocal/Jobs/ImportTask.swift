@@ -1,3 +1,4 @@
+import HealthImagingDICOM
 /// Where the bytes of one file to import are (seam S3, docs/hardening.md "Import worker pool").
 public enum ImportSource: Sendable {
     /// The whole Part 10 file in memory (a `/dicom` body, an object fetched from S3).

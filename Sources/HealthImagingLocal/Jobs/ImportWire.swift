@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// The import worker protocol's encoding (docs/hardening.md, "Import worker pool"): the server and an
 /// `import-worker` process exchange length-prefixed messages over two pipes, one request and one reply per
 /// file, strictly in turn.

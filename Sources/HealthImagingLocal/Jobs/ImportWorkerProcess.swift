@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import HealthImagingDICOM
 #endif
 
 /// One supervised `import-worker` process, seen from the server (docs/hardening.md, "Import worker pool").

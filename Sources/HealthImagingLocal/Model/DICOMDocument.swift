@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The image-set metadata document (GetImageSetMetadata, SchemaVersion 1.1):
 /// `{"SchemaVersion","DatastoreID","ImageSetID","Patient":{"DICOM"},"Study":{"DICOM","Series":{uid:{"DICOM","Instances":{sop:{…}}}}}}`.
 public enum DICOMDocument {

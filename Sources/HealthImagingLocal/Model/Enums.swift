@@ -30,7 +30,3 @@ public enum DatastoreStatus: String, CaseIterable, Sendable {
     case deleted = "DELETED"
 }
 
-public enum LosslessStorageFormat: String, CaseIterable, Sendable {
-    case htj2k = "HTJ2K"
-    case jpeg2000Lossless = "JPEG_2000_LOSSLESS"
-}

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `POST /datastore/{datastoreId}/imageSet/{sourceImageSetId}/copyImageSet?force=&promoteToPrimary=`
 /// body `{"sourceImageSet":{"latestVersionId","DICOMCopies":{"copiableAttributes":"<JSON text>"}},
 ///        "destinationImageSet":{"imageSetId","latestVersionId"}}`.

@@ -1,4 +1,6 @@
 import Crypto
+import HealthImagingJSON
+import HealthImagingDICOM
 
 /// `POST /datastore` `{datastoreName?, clientToken, tags?, kmsKeyArn?, lambdaAuthorizerArn?, losslessStorageFormat?}`
 /// → `{datastoreId, datastoreStatus: CREATING}`; the datastore then becomes ACTIVE (see `TransitionMode`).

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `DELETE /datastore/{datastoreId}` → `{datastoreId, datastoreStatus: DELETING}`, then DELETED.
 /// Refused with ConflictException while the datastore holds image sets that are not deleted, or while it is
 /// not ACTIVE (or CREATE_FAILED).

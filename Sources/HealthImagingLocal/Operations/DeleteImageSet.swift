@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/deleteImageSet` → LOCKED + DELETING, then the latest
 /// version becomes DELETED + DELETED with `deletedAt`. Its versions stay listable.
 public enum DeleteImageSet: Operation {

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `GET /getDICOMImportJob/datastore/{datastoreId}/job/{jobId}` → `{jobProperties}` (DICOMImportJobProperties),
 /// the job's pending end settled first (a read counts toward `manual:N`).
 public enum GetDICOMImportJob: Operation {

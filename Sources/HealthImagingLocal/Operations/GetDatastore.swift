@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `GET /datastore/{datastoreId}` → `{datastoreProperties}` with the datastore ARN.
 public enum GetDatastore: Operation {
     public static let name = "GetDatastore"

@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageFrame` body `{"imageFrameId": "…"}` → the stored
 /// frame's bytes with the Content-Type of its stored transfer syntax (`image/jph` for HTJ2K). A frame served is an
 /// access to the image set (storage tiers).

@@ -1,4 +1,5 @@
 import Foundation
+import HealthImagingJSON
 
 /// What the lifecycle operations share: request decoding, ARNs, looking up image sets with their pending
 /// transitions settled, metadata documents and new ids.

@@ -1,4 +1,5 @@
 import Crypto
+import HealthImagingJSON
 
 /// `GET /listDICOMImportJobs/datastore/{datastoreId}?jobStatus=&maxResults=&nextToken=` → `{jobSummaries,
 /// nextToken?}`: newest first (submittedAt descending, then jobId), paginated by position with a token bound to

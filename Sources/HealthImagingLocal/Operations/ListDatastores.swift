@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `GET /datastore?datastoreStatus=&maxResults=&nextToken=`: datastores in id order, keyset-paginated.
 public enum ListDatastores: Operation {
     public static let name = "ListDatastores"

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// `GET /tags/{resourceArn}` → `{tags}`.
 public enum ListTagsForResource: Operation {
     public static let name = "ListTagsForResource"

@@ -1,4 +1,5 @@
 import Crypto
+import HealthImagingJSON
 
 /// `POST /datastore/{datastoreId}/searchImageSets?maxResults=&nextToken=` body: SearchCriteria
 /// `{"filters": [{"operator": "EQUAL"|"BETWEEN", "values": [SearchByAttributeValue, …]}], "sort": {…}}`.

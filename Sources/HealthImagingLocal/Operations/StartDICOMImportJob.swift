@@ -1,4 +1,6 @@
 import Crypto
+import HealthImagingJSON
+import HealthImagingDICOM
 
 /// `POST /startDICOMImportJob/datastore/{datastoreId}` `{jobName?, dataAccessRoleArn, clientToken, inputS3Uri,
 /// outputS3Uri, inputOwnerAccountId?, importConfiguration?}` → `{datastoreId, jobId, jobStatus: SUBMITTED,

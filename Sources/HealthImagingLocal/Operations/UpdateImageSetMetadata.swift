@@ -1,4 +1,5 @@
 import Foundation
+import HealthImagingJSON
 
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/updateImageSetMetadata?latestVersion=N&force=`
 /// body: the MetadataUpdates union — `{"DICOMUpdates":{"updatableAttributes":b64,"removableAttributes":b64}}` or

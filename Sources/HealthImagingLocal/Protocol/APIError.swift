@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// An error in the rest-json shape: HTTP status from the service model, `x-amzn-ErrorType`, and
 /// `{"__type": code, "message": message}`.
 public struct APIError: Error, Equatable, Sendable {

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The QIDO-RS indexes (seam S7): one `dicom_series_index` row per series and one `dicom_instance_index` row per
 /// instance of the LATEST version of every image set. Written where a version's document changes — `setMetadata`
 /// (`writeMetadata`), and `insertVersion` (a new latest version) — so imports, STOW, updates, copies, reverts, fixtures

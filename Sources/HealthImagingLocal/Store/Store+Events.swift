@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Where state changes become events (seam S5). Each `announce…` call builds the event from what the store holds
 /// at that moment, inside the change's transaction, so the event says exactly what GetDatastore / GetImageSet /
 /// GetDICOMImportJob say once the change is visible; it is published when that transaction commits (dropped when

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The export of `GET /_healthimaging/fixtures`: a namespace's whole state — everything a read operation
 /// answers from — as a fixture document that `Fixture.decode` reads back, so export → reset → load gives
 /// byte-for-byte the same answers. Deterministic: datastores and image sets in id order, versions newest

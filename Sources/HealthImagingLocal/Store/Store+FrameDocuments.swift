@@ -1,3 +1,5 @@
+import HealthImagingJSON
+import HealthImagingDICOM
 /// Every frame a document lists is servable: before a version's document is used, each `ImageFrames` entry
 /// without a stored frame gets a synthetic one (deterministic pixels in the instance's geometry, encoded in the
 /// datastore's storage format), and every entry's checksums, min/max and size are rewritten from the stored

@@ -1,3 +1,4 @@
+import HealthImagingDICOM
 /// Stored image frames: one row per (image set, frame id) in `frames`, the bytes in `frame_blobs`, shared by
 /// reference between image sets (CopyImageSet). Rows go with their image set (foreign key cascade, so with its
 /// datastore and with reset too); a trigger drops a blob with its last reference.

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Datastores, image sets and versions: the queries behind the operations.
 extension Store {
     public func datastoreExists(_ namespace: Namespace, _ datastoreId: String) throws -> Bool {

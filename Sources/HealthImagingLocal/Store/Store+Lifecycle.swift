@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Image-set versions as the lifecycle operations need them: the latest or a given version, its metadata
 /// document, state changes, and the image sets of a datastore.
 extension Store {

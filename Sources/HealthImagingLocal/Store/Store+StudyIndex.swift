@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// Which study and series each image set's newest stored document holds (tables `image_set_studies` and
 /// `image_set_series`), kept by `setMetadata`: the one place a version's document is written. An import asks it
 /// for the few image sets that can be the primary image set of a series, or a primary of the study that disagrees

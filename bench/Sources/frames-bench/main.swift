@@ -6,6 +6,7 @@
 //   store_ms   (FrameCodec.store: encode + decode at every level for the checksums + JPH boxes)
 import Foundation
 import HealthImagingLocal
+import HealthImagingDICOM
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 5, let width = Int(arguments[2]), let height = Int(arguments[3]), let stored = Int(arguments[4]),

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// A tiny HTML builder for the web view. Every piece of text goes through `text(_:)` / `escape(_:)`: nothing
 /// that came from a request, a fixture or the store is ever written raw.
 struct HTML {

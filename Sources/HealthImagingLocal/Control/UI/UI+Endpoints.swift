@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The web view of the emulator, part of the control plane (so whatever guards the control plane guards it):
 ///   GET  /_healthimaging/ui                                     overview: namespaces, fault rules, reset
 ///   GET  /_healthimaging/ui/namespaces/{account}/{region}        datastores and their image sets

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The import jobs of a datastore on the namespace page: the store's row (id, name, status, dates, message, URIs)
 /// and, for a finished job, what its output folder holds — the counts of `job-output-manifest.json` and the first
 /// `failureLineLimit` lines of `FAILURE/failure.ndjson` — read through the configured `ObjectStore` off the loop

@@ -1,3 +1,4 @@
+import HealthImagingJSON
 /// The pages of the web view (see UI+Endpoints.swift for the routes).
 extension UIEndpoints {
     static let style: StaticString = """
