@@ -27,6 +27,17 @@ def test_one_build_command_everywhere():
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_the_build_stage_copies_every_target_folder():
+    # SwiftPM refuses to build a package one of whose targets has no folder, so each target's folder (Sources/<name>,
+    # or its custom `path:`) must be in the build stage's context.
+    package = (ROOT / "Package.swift").read_text()
+    build_stage = DOCKERFILE.split("FROM debian:bookworm-slim", 1)[0]
+    copied = re.findall(r"^COPY (\S+) ", build_stage, re.M)
+    for path in re.findall(r'path: "([^"]+)"', package) or []:
+        assert any(path == c or path.startswith(c.rstrip("/") + "/") for c in copied), f"{path} is not copied: {copied}"
+    assert "Sources" in copied
+
+
 def test_healthcheck_uses_the_health_endpoint():
     assert re.search(r"HEALTHCHECK .*\n?.*/_healthimaging/health", DOCKERFILE)
     assert "/_healthimaging/health" in (ROOT / "docker" / "compose.yaml").read_text()
