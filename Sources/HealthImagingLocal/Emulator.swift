@@ -211,8 +211,16 @@ public final class Emulator {
         return reply
     }
 
+    /// The answer to a request the HTTP layer refused itself (`HTTPServer`'s `refused`): the rest-json error, with
+    /// a request id like any answer. Not journaled: no operation was reached.
+    public func refusalResponse(_ refusal: HTTPRefusal) -> Response {
+        var response = APIError(refusal).response
+        response.headers.append(("x-amzn-RequestId", requestIds.next()))
+        return response
+    }
+
     private func respond(_ request: Request, began: ContinuousClock.Instant) -> Reply {
-        if let refused = request.refusal?.response ?? refuseOversized(request) { return Reply(refused) }
+        if let refused = request.refusal.map({ APIError($0).response }) ?? refuseOversized(request) { return Reply(refused) }
         if configuration.controlPlane && request.path.utf8.starts(with: ControlPlane.prefix.utf8) {
             return control(request)
         }

@@ -254,7 +254,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
             limits.maxBodyBytes = configuration.maxBodyBytes
             limits.headerTimeoutSeconds = headerTimeout
             limits.bodyTimeoutSeconds = bodyTimeout
-            server = try HTTPServer(host: host, port: port, limits: limits, logger: logger) { emulator.handle($0) }
+            server = try HTTPServer(host: host, port: port, limits: limits, logger: logger,
+                                    refused: { emulator.refusalResponse($0) }) { emulator.handle($0) }
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)

@@ -9,8 +9,8 @@ import Testing
         Array(text.utf8).withUnsafeBytes { RequestHead.inspect($0, limits: limits) }
     }
 
-    func refusal(_ text: String) -> ErrorCode? {
-        if case .refuse(let error) = verdict(text) { return error.code }
+    func refusal(_ text: String) -> HTTPRefusal.Reason? {
+        if case .refuse(let error) = verdict(text) { return error.reason }
         return nil
     }
 
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func answersTargetsAndVersions() {
-        #expect(refusal("GET //datastore HTTP/1.1\r\n\r\n") == .unknownOperation)
+        #expect(refusal("GET //datastore HTTP/1.1\r\n\r\n") == .notFound)
         #expect(refusal("GET datastore HTTP/1.1\r\n\r\n") == .badRequest)
         #expect(refusal("GET /x HTTP/2.0\r\n\r\n") == .badRequest)
         #expect(refusal("GET /x\r\n\r\n") == .badRequest)

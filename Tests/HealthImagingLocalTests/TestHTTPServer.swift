@@ -25,7 +25,8 @@ final class TestHTTPServer: @unchecked Sendable {  // `port` is written once bef
             let server: HTTPServer
             do {
                 nonisolated(unsafe) var own: HTTPServer?
-                server = try HTTPServer(host: "127.0.0.1", port: 0, limits: limits, handleSignals: false) { request in
+                server = try HTTPServer(host: "127.0.0.1", port: 0, limits: limits, handleSignals: false,
+                                        refused: { APIError($0).response }) { request in
                     handler(own!, request)
                 }
                 own = server

@@ -38,7 +38,7 @@ final class ConnectionGate {
     private var scanned = 0
     /// Refusals handed to evhttp as marker requests, answered in order (`head`: the refused request was a
     /// HEAD, so its answer has no body).
-    var refusals: [(error: APIError, head: Bool)] = []
+    var refusals: [(error: HTTPRefusal, head: Bool)] = []
     /// Bodies read by the gate, whose heads were handed to evhttp with a body marker, taken in order by the
     /// server, with the framing headers those heads left out.
     var bodies: [(body: StreamedBody.Finished, headers: [RequestHead.Header])] = []
@@ -214,8 +214,8 @@ final class ConnectionGate {
                 if scanned == 0 && skipEmptyLines(source) { continue }
                 guard let headLength = findHeadEnd(source) else {
                     if available > limits.maxHeadBytes {
-                        let tooLong = scanned == 0 ? APIError(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes")
-                            : APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes")
+                        let tooLong = scanned == 0 ? HTTPRefusal(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes")
+                            : HTTPRefusal(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes")
                         refuse(tooLong, destination, head: startsWithHEAD(source))
                         moved = true
                         continue
@@ -224,12 +224,12 @@ final class ConnectionGate {
                 }
                 let verdict: RequestHead.Verdict
                 if headLength > limits.maxHeadBytes {
-                    verdict = .refuse(APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes"))
+                    verdict = .refuse(HTTPRefusal(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes"))
                 } else if let bytes = evbuffer_pullup(source, headLength) {
                     verdict = RequestHead.inspect(UnsafeRawBufferPointer(start: bytes, count: headLength), limits: limits,
                                                   streams: registry.streamsBody)
                 } else {
-                    verdict = .refuse(APIError(.internalServer, "The request head could not be buffered"))
+                    verdict = .refuse(HTTPRefusal(.internalServer, "The request head could not be buffered"))
                 }
                 switch verdict {
                 case .pass(let rewritten, let closeAfter):
@@ -303,7 +303,7 @@ final class ConnectionGate {
     }
 
     /// Hands evhttp a marker request in place of a refused head; the server answers it with `error`.
-    private func refuse(_ error: APIError, _ destination: OpaquePointer, head: Bool = false) {
+    private func refuse(_ error: HTTPRefusal, _ destination: OpaquePointer, head: Bool = false) {
         refusals.append((error, head))
         unanswered += 1
         let marker = "GET /_healthimaging-refused HTTP/1.1\r\n\(ConnectionGates.markerHeader): \(registry.secret)\r\nContent-Length: 0\r\n\r\n"

@@ -25,7 +25,7 @@ struct HTTPDate {
         second = now
         let days = Int64(now).quotient(dividingBy: 86_400)
         let seconds = Int(Int64(now) - days * 86_400)
-        let (year, month, day) = Timestamp.civilFromDays(days)
+        let (year, month, day) = CivilCalendar.civilFromDays(days)
         let weekday = Int(((days % 7) + 7) % 7)
         text.withUnsafeMutableBufferPointer { out in
             var index = 0
@@ -49,5 +49,30 @@ extension Int64 {
     fileprivate func quotient(dividingBy divisor: Int64) -> Int64 {
         let q = self / divisor
         return (self % divisor < 0) ? q - 1 : q
+    }
+}
+
+/// Days since 1970-01-01 and back, proleptic Gregorian: the `Date` header here, and the emulator's UTC texts.
+enum CivilCalendar {
+    // Howard Hinnant's civil-calendar algorithms.
+    static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }

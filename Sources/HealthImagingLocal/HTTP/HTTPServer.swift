@@ -12,6 +12,8 @@ public struct HTTPServerError: Error, CustomStringConvertible {
 /// Not Sendable: every evhttp object belongs to the thread that runs `run()`.
 public final class HTTPServer {
     public typealias Handler = (Request) -> Reply
+    /// The answer to a request the HTTP layer refuses itself (`HTTPRefusal`): the application's error shape.
+    public typealias Refuser = (HTTPRefusal) -> Response
 
     private let base: OpaquePointer
     private let http: OpaquePointer
@@ -20,7 +22,8 @@ public final class HTTPServer {
     private var watchedEvents: [(event: OpaquePointer, callback: Watcher)] = []
     private let handler: Handler
     private let gates: ConnectionGates
-    private var requestIds = RequestIdGenerator()
+    /// How refusals are answered (`Refuser`).
+    let refused: Refuser
     private var date = HTTPDate()
     private var acceptBackoff: AcceptBackoff?
     public private(set) var port: Int = 0
@@ -28,9 +31,11 @@ public final class HTTPServer {
     public let limits: RequestHead.Limits
 
     /// `handleSignals: false` leaves SIGTERM / SIGINT alone (a server embedded in another process, such as the
-    /// in-process test server, which stops through its own event instead).
+    /// in-process test server, which stops through its own event instead). `refused` answers what the server
+    /// refuses before the handler (plain text unless given).
     public init(host: String, port: Int, limits: RequestHead.Limits = .init(), handleSignals: Bool = true,
-                logger: Logger = Logger(label: "healthimaging-local"), handler: @escaping Handler) throws {
+                logger: Logger = Logger(label: "healthimaging-local"),
+                refused: @escaping Refuser = { $0.plainResponse }, handler: @escaping Handler) throws {
         // > EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST: ... tells the epoll backend to use a "changelist" so that
         // > it can combine multiple changes to the same fd into a single epoll_ctl call, or none at all when
         // > an event is removed and re-added before the next dispatch.  (event.h)
@@ -49,6 +54,7 @@ public final class HTTPServer {
         self.base = base
         self.http = http
         self.handler = handler
+        self.refused = refused
         self.host = host
         self.limits = limits
         gates = ConnectionGates(limits: limits)
@@ -214,7 +220,7 @@ public final class HTTPServer {
                 request.refusal = refused.error
                 head = refused.head
             } else {
-                request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
+                request.refusal = HTTPRefusal(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
             }
         }
         if request.refusal == nil, let marker = markers.body {
@@ -228,17 +234,13 @@ public final class HTTPServer {
                 case .memory(let bytes): request.body = bytes
                 }
             } else {
-                request.refusal = APIError(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
+                request.refusal = HTTPRefusal(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
             }
         }
         let close = request.refusal != nil || markers.close
-        // A refused request never reaches the application: answered here, with a request id like any answer.
+        // A refused request never reaches the application's handler: answered here, in the application's shape.
         let bodyFile = request.bodyFile
-        let reply = request.refusal.map { error -> Reply in
-            var response = error.response
-            response.headers.append(("x-amzn-RequestId", requestIds.next()))
-            return Reply(response)
-        } ?? handler(request)
+        let reply = request.refusal.map { Reply(refused($0)) } ?? handler(request)
         if request.body.count >= Self.largeBody { scheduleTrim() }
         let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
         if let start = reply.start {

@@ -18,22 +18,4 @@ public enum ListenAddress {
         }
         return "http://\(shown):\(port)"
     }
-
-    /// The warning printed when binding a non-loopback address: what is reachable from other machines, and how
-    /// to guard it.
-    public static func exposureWarning(host: String, port: Int, configuration: Emulator.Configuration) -> String? {
-        guard !isLoopback(host) else { return nil }
-        var exposed: [String] = []
-        exposed.append(configuration.signatures == nil
-            ? "the emulated medical-imaging API, which accepts any credentials or none (--verify-signatures checks them)"
-            : "the emulated medical-imaging API (signatures verified)")
-        if !configuration.controlPlane {
-            exposed.append("no control plane (--control-plane off)")
-        } else if configuration.controlToken == nil {
-            exposed.append("the control plane /_healthimaging/ WITHOUT authentication: anyone who can connect can reset or replace all data, inject faults and read the request journal (guard it with --control-token TOKEN or --control-plane off)")
-        } else {
-            exposed.append("the control plane /_healthimaging/, guarded by --control-token")
-        }
-        return "healthimaging-local: warning: listening on \(host):\(port), reachable from other machines: " + exposed.joined(separator: "; ")
-    }
 }

@@ -1,6 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-import HealthImagingJSON
 #endif
 
 /// An HTTP request as the emulator sees it: copied out of libevent once, so it can outlive the callback.
@@ -21,7 +20,7 @@ public struct Request: Sendable {
     public var uriLength: Int
     /// Set when the connection's gate refused the request's framing (`RequestHead`): the server answers it
     /// without calling the application.
-    public var refusal: APIError?
+    public var refusal: HTTPRefusal?
 
     public init(method: String, uri: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.method = method
@@ -57,12 +56,6 @@ public struct Request: Sendable {
     /// A header's value, matching the name case-insensitively.
     public func header(_ name: String) -> String? {
         headers.first { $0.name.caseInsensitiveCompare(name) }?.value
-    }
-
-    /// The body as JSON; an empty (or all-whitespace) body reads as `{}`.
-    public func jsonBody() throws(JSONSyntaxError) -> JSONValue {
-        if body.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) { return .object([]) }
-        return try JSONParser.parse(body)
     }
 
     public var headerBytes: Int {

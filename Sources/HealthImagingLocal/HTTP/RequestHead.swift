@@ -58,7 +58,7 @@ public struct RequestHead: Sendable {
         /// `HTTPServer.streamsBody` names), then hand on its `head`.
         case stream(Stream)
         /// Answer this error, read nothing more from the connection, and close it.
-        case refuse(APIError)
+        case refuse(HTTPRefusal)
     }
 
     /// How a streamed body arrives, and what evhttp is handed once it has.
@@ -110,7 +110,7 @@ public struct RequestHead: Sendable {
         // Request line.
         let requestLine = lines[0]
         if requestLine.count > limits.maxURILength + 32 {
-            return .refuse(APIError(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes"))
+            return .refuse(HTTPRefusal(.uriTooLong, "The request URI is longer than \(limits.maxURILength) bytes"))
         }
         // METHOD SP target SP version: exactly two spaces, three non-empty parts (no array of parts is made).
         guard let space1 = requestLine.first(where: { head[$0] == 0x20 }),
@@ -132,13 +132,13 @@ public struct RequestHead: Sendable {
             return .refuse(bad("the request target contains a byte that is not printable ASCII"))
         }
         guard let method = knownMethod(head, parts[0]) else {
-            return .refuse(APIError(.notImplemented, "The method \(printable(head, parts[0])) is not supported; the API uses GET, POST, PUT, DELETE, PATCH (and HEAD)"))
+            return .refuse(HTTPRefusal(.notImplemented, "The method \(printable(head, parts[0])) is not supported; the API uses GET, POST, PUT, DELETE, PATCH (and HEAD)"))
         }
         let version = http11 ? "HTTP/1.1" : "HTTP/1.0"
         let first = head[target.lowerBound]
         let second = target.count > 1 ? head[target.lowerBound + 1] : 0
         if first == UInt8(ascii: "/") && second == UInt8(ascii: "/") {
-            return .refuse(APIError(.unknownOperation, "No operation matches \(method) \(printable(head, target))"))
+            return .refuse(HTTPRefusal(.notFound, "No operation matches \(method) \(printable(head, target))"))
         }
         if first != UInt8(ascii: "/") && !startsWithHTTPScheme(head, target) {
             return .refuse(bad("the request target must be a path starting with /"))
@@ -156,7 +156,7 @@ public struct RequestHead: Sendable {
         for line in lines.dropFirst() {
             headerBytes += line.count + 2
             if headerBytes > limits.maxHeaderBytes + 4 * 1024 {
-                return .refuse(APIError(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes"))
+                return .refuse(HTTPRefusal(.headersTooLarge, "The request headers are larger than \(limits.maxHeaderBytes) bytes"))
             }
             guard let firstByte = line.first.map({ head[$0] }), firstByte != 0x20, firstByte != 0x09 else {
                 return .refuse(bad("a header line starts with whitespace (obsolete line folding is not accepted)"))
@@ -237,13 +237,13 @@ public struct RequestHead: Sendable {
                 // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
                 guard version == "HTTP/1.1" else { return .refuse(bad("Transfer-Encoding is not defined for HTTP/1.0")) }
                 guard lowercased(head, transferEncoding) == "chunked" else {
-                    return .refuse(APIError(.notImplemented, "Transfer-Encoding \"\(printable(head, transferEncoding))\" is not supported; send chunked or a Content-Length"))
+                    return .refuse(HTTPRefusal(.notImplemented, "Transfer-Encoding \"\(printable(head, transferEncoding))\" is not supported; send chunked or a Content-Length"))
                 }
                 framing = .chunked
             } else {
                 let length = contentLength ?? 0
                 if length > limit {
-                    return .refuse(APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes"))
+                    return .refuse(HTTPRefusal(.payloadTooLarge, "The request body is larger than \(limit) bytes"))
                 }
                 framing = .length(length)
             }
@@ -252,14 +252,14 @@ public struct RequestHead: Sendable {
                                   expectsContinue: expectsContinue, closeAfter: closeAfter))
         }
         if transferEncoding != nil {
-            return .refuse(APIError(.notImplemented, "Transfer-Encoding is not supported; send the body with a Content-Length"))
+            return .refuse(HTTPRefusal(.notImplemented, "Transfer-Encoding is not supported; send the body with a Content-Length"))
         }
         let bodyLength = contentLength ?? 0
         if method == "HEAD" && bodyLength > 0 {
             return .refuse(bad("a HEAD request cannot carry a body"))
         }
         if bodyLength > limits.maxBodyBytes {
-            return .refuse(APIError(.payloadTooLarge, "The request body is larger than \(limits.maxBodyBytes) bytes"))
+            return .refuse(HTTPRefusal(.payloadTooLarge, "The request body is larger than \(limits.maxBodyBytes) bytes"))
         }
         // Any other body is read by the gate into one array of its exact size (never held twice, nor in
         // half-filled buffer chains), then handed to the server with its head.
@@ -287,7 +287,7 @@ public struct RequestHead: Sendable {
         return .pass(rewritten: rewritten, closeAfter: closeAfter)
     }
 
-    private static func bad(_ message: String) -> APIError { APIError(.badRequest, "Malformed HTTP request: \(message)") }
+    private static func bad(_ message: String) -> HTTPRefusal { HTTPRefusal(.badRequest, "Malformed HTTP request: \(message)") }
 
     /// RFC 9110 `tchar`.
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -53,7 +53,7 @@ public final class Responder {
     deinit {
         guard !isSent else { return }
         if pthread_equal(pthread_self(), loopThread) != 0, let server {
-            var response = APIError(.internalServer, "The server dropped this request's reply").response
+            var response = server.refused(HTTPRefusal(.internalServer, "The server dropped this request's reply"))
             for edit in edits { edit(&response) }
             server.transmit(outgoing.with(response), afterMillis: 0, bodyFile: bodyFile)
         } else {

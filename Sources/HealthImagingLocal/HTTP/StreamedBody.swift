@@ -18,7 +18,7 @@ final class StreamedBody {
         case needMore
         /// The body is complete and its file closed.
         case done
-        case refuse(APIError)
+        case refuse(HTTPRefusal)
     }
 
     private enum Chunked {
@@ -60,7 +60,7 @@ final class StreamedBody {
 
     /// Opens a new temporary file in `directory` for the body.
     static func open(_ stream: RequestHead.Stream, directory: String, deadline: ContinuousClock.Instant,
-                     maxTrailerBytes: Int) -> Result<StreamedBody, APIError> {
+                     maxTrailerBytes: Int) -> Result<StreamedBody, HTTPRefusal> {
         guard stream.toFile else {
             return .success(StreamedBody(stream: stream, path: "", fd: -1, deadline: deadline, maxTrailerBytes: maxTrailerBytes))
         }
@@ -71,7 +71,7 @@ final class StreamedBody {
             buffer.withMemoryRebound(to: CChar.self) { mkstemp($0.baseAddress!) }
         }
         guard fd >= 0 else {
-            return .failure(APIError(.internalServer, "Cannot store the request body in \(directory): \(String(cString: strerror(errno)))"))
+            return .failure(HTTPRefusal(.internalServer, "Cannot store the request body in \(directory): \(String(cString: strerror(errno)))"))
         }
         let path = String(decoding: template.dropLast(), as: UTF8.self)
         return .success(StreamedBody(stream: stream, path: path, fd: fd, deadline: deadline, maxTrailerBytes: maxTrailerBytes))
@@ -127,7 +127,7 @@ final class StreamedBody {
                     return .refuse(bad("malformed chunk size \"\(Self.printable(line))\""))
                 }
                 if size > stream.limit - count {
-                    return .refuse(APIError(.payloadTooLarge, "The request body is larger than \(stream.limit) bytes"))
+                    return .refuse(HTTPRefusal(.payloadTooLarge, "The request body is larger than \(stream.limit) bytes"))
                 }
                 chunked = size == 0 ? .trailers(bytes: 0) : .data(remaining: size)
             case .data(let left):
@@ -146,7 +146,7 @@ final class StreamedBody {
             case .trailers(let bytes):
                 guard let line = readLine(source, max: maxLineBytes - bytes) else {
                     if evbuffer_get_length(source) > maxLineBytes - bytes {
-                        return .refuse(APIError(.headersTooLarge, "The request trailers are larger than \(maxLineBytes) bytes"))
+                        return .refuse(HTTPRefusal(.headersTooLarge, "The request trailers are larger than \(maxLineBytes) bytes"))
                     }
                     return .needMore
                 }
@@ -163,7 +163,7 @@ final class StreamedBody {
     }
 
     /// Moves `count` bytes from `source` to the file (or the array).
-    private func write(_ source: OpaquePointer, _ count: Int) -> APIError? {
+    private func write(_ source: OpaquePointer, _ count: Int) -> HTTPRefusal? {
         guard stream.toFile else {
             var left = count
             var vector = iovec()  // evbuffer_iovec is `#define evbuffer_iovec iovec` (event2/buffer.h)
@@ -187,7 +187,7 @@ final class StreamedBody {
             let written = evbuffer_write_atmost(source, fd, left)
             if written < 0 {
                 if errno == EINTR { continue }
-                return APIError(.internalServer, "Cannot store the request body: \(String(cString: strerror(errno)))")
+                return HTTPRefusal(.internalServer, "Cannot store the request body: \(String(cString: strerror(errno)))")
             }
             left -= Int(written)
             self.count += Int(written)
@@ -206,7 +206,7 @@ final class StreamedBody {
         return line
     }
 
-    private func bad(_ message: String) -> APIError { APIError(.badRequest, "Malformed chunked body: \(message)") }
+    private func bad(_ message: String) -> HTTPRefusal { HTTPRefusal(.badRequest, "Malformed chunked body: \(message)") }
 
     /// `chunk-size [ chunk-ext ]` (RFC 9112 §7.1): hex digits, then optional `BWS ; name [= value]` pairs.
     static func chunkSize(_ line: [UInt8]) -> Int? {

@@ -10,6 +10,20 @@ public struct APIError: Error, Equatable, Sendable {
         self.message = message
     }
 
+    /// What the HTTP layer refused, as the error the service would answer.
+    public init(_ refusal: HTTPRefusal) {
+        let code: ErrorCode = switch refusal.reason {
+        case .badRequest: .badRequest
+        case .notFound: .unknownOperation
+        case .payloadTooLarge: .payloadTooLarge
+        case .uriTooLong: .uriTooLong
+        case .headersTooLarge: .headersTooLarge
+        case .notImplemented: .notImplemented
+        case .internalServer: .internalServer
+        }
+        self.init(code, refusal.message)
+    }
+
     public static func validation(_ message: String) -> APIError { APIError(.validation, message) }
     public static func notFound(_ message: String) -> APIError { APIError(.resourceNotFound, message) }
     public static func conflict(_ message: String) -> APIError { APIError(.conflict, message) }

@@ -217,14 +217,14 @@ enum SigV4 {
             let minute = number(11..<13), let second = number(13..<15), (1...12).contains(month), (1...31).contains(day),
             hour < 24, minute < 60, second < 61
         else { return nil }
-        return Timestamp.daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        return CivilCalendar.daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
     }
 
     /// Epoch seconds → `20240101T000000Z`.
     static func amzDate(_ seconds: Int64) -> String {
         let days = Int64((Double(seconds) / 86_400).rounded(.down))
         let rest = seconds - days * 86_400
-        let (year, month, day) = Timestamp.civilFromDays(days)
+        let (year, month, day) = CivilCalendar.civilFromDays(days)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(year)\(two(month))\(two(day))T\(two(rest / 3600))\(two(rest % 3600 / 60))\(two(rest % 60))Z"
     }
