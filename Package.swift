@@ -54,9 +54,15 @@ let package = Package(
             name: "HealthImagingDICOM",
             dependencies: ["HealthImagingJSON", "CDICOM", "CImaging", "CZlib"]
         ),
+        // An HTTP/1.1 server (and a small client) on libevent's evhttp: knows nothing of AWS.
+        .target(
+            name: "HealthImagingHTTP",
+            dependencies: ["CLibevent", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "HealthImagingLocal",
             dependencies: [
+                "HealthImagingHTTP",
                 "HealthImagingJSON",
                 "HealthImagingDICOM",
                 "CLibevent",
@@ -71,6 +77,7 @@ let package = Package(
             name: "healthimaging-local",
             dependencies: [
                 "HealthImagingLocal",
+                "HealthImagingHTTP",
                 "HealthImagingDICOM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,17 +90,21 @@ let package = Package(
             path: "bench/Sources/frames-bench"
         ),
         .testTarget(
+            name: "HealthImagingHTTPTests",
+            dependencies: ["HealthImagingHTTP"]
+        ),
+        .testTarget(
             name: "HealthImagingDICOMTests",
             dependencies: ["HealthImagingDICOM", "HealthImagingJSON"]
         ),
         .testTarget(
             name: "HealthImagingLocalTests",
-            dependencies: ["HealthImagingLocal", "HealthImagingDICOM", "HealthImagingJSON"]
+            dependencies: ["HealthImagingLocal", "HealthImagingHTTP", "HealthImagingDICOM", "HealthImagingJSON"]
         ),
         // The in-process emulator for Swift test suites (`HealthImagingLocalServer.start(fixtures:)`).
         .target(
             name: "HealthImagingLocalTesting",
-            dependencies: ["HealthImagingLocal", "CLibevent", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["HealthImagingLocal", "HealthImagingHTTP", "CLibevent", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "HealthImagingLocalTestingTests",

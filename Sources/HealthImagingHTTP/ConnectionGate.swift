@@ -8,8 +8,9 @@ import Glibc
 /// checked request head at a time (`RequestHead.inspect`). Bodies are read here, not by evhttp
 /// (`StreamedBody`: into one array of the body's size, or a temporary file), and handed to the server with
 /// their head (`bodies`), which evhttp gets with `Content-Length: 0` and a body marker header. A
-/// refused head is replaced by a marker request that the server answers with the JSON error; everything after
-/// it on the connection is discarded unread, and the connection is closed once the answer is on the wire.
+/// refused head is replaced by a marker request that the server answers with its refusal (`HTTPRefusal`);
+/// everything after it on the connection is discarded unread, and the connection is closed once the answer is on
+/// the wire.
 ///
 /// Closing is done here, not by libevent: evhttp frees a connection as soon as its answer has left the
 /// *filter's* output buffer, which with a filter is before it has left the socket's, so an answer with
@@ -18,8 +19,8 @@ import Glibc
 /// close (or the read timeout) then frees the connection.
 ///
 /// Not Sendable: it lives on the event loop's thread, like the bufferevents it belongs to.
-final class ConnectionGate {
-    enum State {
+package final class ConnectionGate {
+    package enum State {
         case head
         /// A body being read (into memory, or a file: `HTTPServer.streamsBody`); its head is handed on once
         /// it is complete.
@@ -28,9 +29,9 @@ final class ConnectionGate {
         case closing
     }
 
-    let registry: ConnectionGates
+    package let registry: ConnectionGates
     private(set) var filter: OpaquePointer?
-    let underlying: OpaquePointer
+    package let underlying: OpaquePointer
     private var flushEvent: OpaquePointer?
     private var underlyingOutputCallback: OpaquePointer?
     private var state = State.head
@@ -38,10 +39,10 @@ final class ConnectionGate {
     private var scanned = 0
     /// Refusals handed to evhttp as marker requests, answered in order (`head`: the refused request was a
     /// HEAD, so its answer has no body).
-    var refusals: [(error: HTTPRefusal, head: Bool)] = []
+    package var refusals: [(error: HTTPRefusal, head: Bool)] = []
     /// Bodies read by the gate, whose heads were handed to evhttp with a body marker, taken in order by the
     /// server, with the framing headers those heads left out.
-    var bodies: [(body: StreamedBody.Finished, headers: [RequestHead.Header])] = []
+    package var bodies: [(body: StreamedBody.Finished, headers: [RequestHead.Header])] = []
     /// Requests handed to evhttp and not yet answered (`answered()`), so that a `100 Continue` never
     /// overtakes an earlier answer.
     private var unanswered = 0
@@ -49,7 +50,7 @@ final class ConnectionGate {
     /// When the filter's read timeout was last pushed back during a streamed body.
     private var lastTimeoutReset = ContinuousClock.now
     /// Set when the answer being written is the connection's last.
-    var closeAfterResponse = false
+    package var closeAfterResponse = false
     private var shutDown = false
     private var flushScheduled = false
 
@@ -59,7 +60,7 @@ final class ConnectionGate {
     }
 
     /// Makes the bufferevent pair for a new connection (nil: let evhttp make a plain one).
-    static func make(base: OpaquePointer, registry: ConnectionGates) -> OpaquePointer? {
+    package static func make(base: OpaquePointer, registry: ConnectionGates) -> OpaquePointer? {
         let closeOnFree = Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)
         guard let underlying = bufferevent_socket_new(base, -1, closeOnFree) else { return nil }
         let gate = ConnectionGate(registry: registry, underlying: underlying)
@@ -122,7 +123,7 @@ final class ConnectionGate {
     /// turn, rather than on the next (`scheduleFlush`): evhttp then finishes the request and starts reading
     /// the connection again within the turn in which it stopped, so with the epoll changelist the
     /// connection's registration stays as it is (no epoll_ctl per request).
-    func send(_ reply: () -> Void) {
+    package func send(_ reply: () -> Void) {
         sending = true
         reply()
         sending = false
@@ -163,7 +164,7 @@ final class ConnectionGate {
     }
 
     /// Once the last answer has fully reached the socket: FIN to the client, and read nothing more.
-    func shutDownIfDrained() {
+    package func shutDownIfDrained() {
         guard closeAfterResponse, !shutDown, let filter,
               evbuffer_get_length(bufferevent_get_output(underlying)) == 0,
               evbuffer_get_length(bufferevent_get_output(filter)) == 0 else { return }
@@ -266,7 +267,7 @@ final class ConnectionGate {
     }
 
     /// The server answered one request of this connection.
-    func answered() {
+    package func answered() {
         unanswered = max(0, unanswered - 1)
         if continueOwed && unanswered == 0 { sendContinue() }
     }
@@ -361,22 +362,22 @@ extension ConnectionGate: Sendable {}
 
 /// The server's gates by filter bufferevent, so that a request can find its connection's gate; plus what
 /// every gate shares.
-final class ConnectionGates {
-    static let markerHeader = "X-HIL-Refused"
+package final class ConnectionGates {
+    package static let markerHeader = "X-HIL-Refused"
     /// Marks a request whose body the gate streamed to a file (`ConnectionGate.bodies`).
-    static let bodyMarkerHeader = "X-HIL-Body"
-    var gates: [OpaquePointer: ConnectionGate] = [:]
-    let limits: RequestHead.Limits
+    package static let bodyMarkerHeader = "X-HIL-Body"
+    package var gates: [OpaquePointer: ConnectionGate] = [:]
+    package let limits: RequestHead.Limits
     /// Which requests stream their body to a file (`HTTPServer.streamsBody`).
-    var streamsBody: RequestHead.StreamsBody?
+    package var streamsBody: RequestHead.StreamsBody?
     /// Where streamed bodies are written (`$TMPDIR`, else /tmp); each file is removed once its reply is sent.
-    let bodyDirectory = ConnectionGates.defaultBodyDirectory()
+    package let bodyDirectory = ConnectionGates.defaultBodyDirectory()
     /// Proves a marker request came from a gate, not from a client.
-    let secret: String
+    package let secret: String
     /// The marker header line (and the head's end) put after each body's head, rendered once.
-    let bodyMarkerLine: [UInt8]
+    package let bodyMarkerLine: [UInt8]
 
-    init(limits: RequestHead.Limits) {
+    package init(limits: RequestHead.Limits) {
         self.limits = limits
         var generator = SystemRandomNumberGenerator()
         secret = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
@@ -384,12 +385,12 @@ final class ConnectionGates {
     }
 
     /// `$TMPDIR`, else /tmp.
-    static func defaultBodyDirectory() -> String {
+    package static func defaultBodyDirectory() -> String {
         if let value = getenv("TMPDIR"), value.pointee != 0 { return String(cString: value) }
         return "/tmp"
     }
 
-    func gate(for request: OpaquePointer) -> ConnectionGate? {
+    package func gate(for request: OpaquePointer) -> ConnectionGate? {
         guard let connection = evhttp_request_get_connection(request),
               let bufferevent = evhttp_connection_get_bufferevent(connection) else { return nil }
         return gates[bufferevent]

@@ -3,8 +3,8 @@ import CLibevent
 /// One outbound HTTP/1.1 request with libevent's own client, on a private `event_base` run by the calling (worker)
 /// thread: nothing is shared with the server's loop. Used by `S3Client` (`--s3-endpoint`) and `EventDelivery`
 /// (`--eventbridge-endpoint`). Every exchange is bounded by `timeoutSeconds` (plus 5 s for the whole exchange).
-enum HTTPClient {
-    enum Failure: Error {
+package enum HTTPClient {
+    package enum Failure: Error {
         case setup(String)
         case noConnection
         case notSent
@@ -12,7 +12,7 @@ enum HTTPClient {
         case noAnswer
     }
 
-    static func exchange(host: String, port: UInt16, method: String, uri: String, headers: [(String, String)],
+    package static func exchange(host: String, port: UInt16, method: String, uri: String, headers: [(String, String)],
                          body: [UInt8], timeoutSeconds: Int32) throws(Failure) -> (status: Int, body: [UInt8]) {
         guard let base = event_base_new() else { throw .setup("event_base_new failed") }
         defer { event_base_free(base) }

@@ -6,7 +6,7 @@ import Glibc
 /// into fixed bytes once per second rather than formatted per answer (evhttp would format its own with
 /// strftime-style code on every reply when none is given). A C string, ready for `evhttp_add_header`.
 /// The real clock, not the emulator's test clock: this is transport metadata, like evhttp's own.
-struct HTTPDate {
+package struct HTTPDate {
     private var second = -1
     /// 29 characters and a NUL.
     private var text = [CChar](repeating: 0, count: 30)
@@ -15,7 +15,7 @@ struct HTTPDate {
     private static let months: [UInt8] = Array("JanFebMarAprMayJunJulAugSepOctNovDec".utf8)
 
     /// The value for the current second.
-    mutating func withCurrent<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
+    package mutating func withCurrent<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
         let now = time(nil)
         if now != second { render(now) }
         return text.withUnsafeBufferPointer { body($0.baseAddress!) }
@@ -53,9 +53,9 @@ extension Int64 {
 }
 
 /// Days since 1970-01-01 and back, proleptic Gregorian: the `Date` header here, and the emulator's UTC texts.
-enum CivilCalendar {
+package enum CivilCalendar {
     // Howard Hinnant's civil-calendar algorithms.
-    static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+    package static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -64,7 +64,7 @@ enum CivilCalendar {
         return era * 146_097 + doe - 719_468
     }
 
-    static func civilFromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
+    package static func civilFromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

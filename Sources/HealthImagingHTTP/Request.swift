@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// An HTTP request as the emulator sees it: copied out of libevent once, so it can outlive the callback.
+/// An HTTP request as the application sees it: copied out of libevent once, so it can outlive the callback.
 public struct Request: Sendable {
     public var method: String
     /// The raw path, still percent-encoded (the router splits on `/` first, then decodes each segment).
@@ -62,7 +62,7 @@ public struct Request: Sendable {
         headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
-    static func parseQuery(_ text: Substring) -> [(name: String, value: String)] {
+    package static func parseQuery(_ text: Substring) -> [(name: String, value: String)] {
         text.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             if let equals = pair.firstIndex(of: "=") {
                 return (percentDecode(pair[..<equals], plusIsSpace: true),
@@ -83,7 +83,7 @@ public struct BodyFile: Sendable, Equatable {
         self.count = count
     }
 
-    func remove() { unlink(path) }
+    package func remove() { unlink(path) }
 }
 
 /// Decodes `%XX` escapes (and `+` as space in query strings). Invalid escapes are kept as they are.
@@ -126,7 +126,7 @@ public func percentDecode<C: Collection<UInt8>>(_ text: C, plusIsSpace: Bool = f
 
 extension String {
     /// Equal ignoring ASCII case (header names are ASCII tokens), byte by byte: no lowercased copies.
-    func caseInsensitiveCompare(_ other: String) -> Bool {
+    package func caseInsensitiveCompare(_ other: String) -> Bool {
         let a = utf8, b = other.utf8
         guard a.count == b.count else { return false }
         return zip(a, b).allSatisfy { $0 == $1 || ($0 | 0x20 == $1 | 0x20 && ($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x7A) }

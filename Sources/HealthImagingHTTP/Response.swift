@@ -19,7 +19,7 @@ public struct Response: Sendable {
         headers.first { $0.name.caseInsensitiveCompare(name) }?.value
     }
 
-    static func reason(_ status: Int) -> String {
+    package static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
         case 202: "Accepted"
@@ -56,7 +56,7 @@ public struct Reply {
     /// completes it (`response` is then unused).
     public let start: ((Responder) -> Void)?
     /// Changes made to the response before it goes out (`edit`), in order; kept for a deferred reply.
-    var edits: [(inout Response) -> Void] = []
+    package var edits: [(inout Response) -> Void] = []
 
     public init(_ response: Response, delayMillis: Int = 0) {
         self.response = response

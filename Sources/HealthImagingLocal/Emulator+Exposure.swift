@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 extension ListenAddress {
     /// The warning printed when binding a non-loopback address: what is reachable from other machines, and how
     /// to guard it.

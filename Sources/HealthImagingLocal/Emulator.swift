@@ -1,5 +1,6 @@
 import Logging
 import HealthImagingDICOM
+import HealthImagingHTTP
 
 /// The emulator: configuration, store and route table, answering one request at a time on the event loop.
 public final class Emulator {

@@ -5,6 +5,7 @@ import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
+import HealthImagingHTTP
 
 public struct HealthImagingLocalServerError: Error, CustomStringConvertible {
     public let description: String

@@ -3,6 +3,7 @@ import Foundation
 import HealthImagingLocal
 import Logging
 import HealthImagingDICOM
+import HealthImagingHTTP
 
 @main
 struct HealthImagingLocalCommand: ParsableCommand {

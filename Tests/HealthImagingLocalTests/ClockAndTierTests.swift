@@ -2,6 +2,7 @@ import Testing
 @testable import HealthImagingLocal
 @testable import HealthImagingJSON
 @testable import HealthImagingDICOM
+@testable import HealthImagingHTTP
 
 /// The test clock's parsing, storage tiers, access recording and the read cache's time limit. (The process-wide
 /// clock offset itself is never moved here: suites run in parallel; the conformance tests move it, one server each.)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 /// Deferred replies (`Reply.deferred`, `Responder`) on a bare `HTTPServer`: the connection is held until
 /// `send`, pipelined requests wait their turn, and a `send` after the client left is a no-op.

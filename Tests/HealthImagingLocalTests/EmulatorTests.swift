@@ -2,6 +2,7 @@ import Logging
 import Testing
 @testable import HealthImagingLocal
 @testable import HealthImagingJSON
+@testable import HealthImagingHTTP
 
 /// In-process requests through the whole stack but the socket: route → operation → store → response.
 @Suite struct EmulatorTests {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 /// Events in-process: what is announced, when (after commit, at the settle of a held transition), and the ring.
 @Suite struct EventTests {

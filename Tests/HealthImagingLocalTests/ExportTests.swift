@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 /// Export → reset → load, in-process: every read operation answers byte for byte as before, and a second
 /// export equals the first.

@@ -3,6 +3,7 @@ import Logging
 import Testing
 @testable import HealthImagingLocal
 @testable import HealthImagingJSON
+@testable import HealthImagingHTTP
 
 /// Import jobs in process: the worker thread, the loop side pumped by requests, a folder object store.
 @Suite struct ImportJobTests {

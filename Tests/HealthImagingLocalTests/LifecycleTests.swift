@@ -3,6 +3,7 @@ import Logging
 import Testing
 @testable import HealthImagingLocal
 @testable import HealthImagingJSON
+@testable import HealthImagingHTTP
 
 /// In-process tests of the version lifecycle: `Emulator.handle(Request(...))` on an in-memory store.
 @Suite struct LifecycleTests {

@@ -1,6 +1,7 @@
 import Logging
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 @Suite struct ResponseCacheTests {
     let namespace = Namespace(account: "123456789012", region: "us-east-1")

@@ -1,5 +1,6 @@
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 @Suite struct RouterTests {
     var router: Router<String> = {

@@ -1,5 +1,6 @@
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 /// SigV4 verification against the AWS Signature Version 4 test suite's `get-vanilla` case, and the answers to
 /// what is wrong with a request.

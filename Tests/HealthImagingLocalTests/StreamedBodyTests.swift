@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 /// Streamed request bodies (seam S2) on a bare `HTTPServer`: `/stream` streams (limit 1000 bytes), every
 /// other path buffers. The handler answers what it got: the body file's size and text, or the buffered body.

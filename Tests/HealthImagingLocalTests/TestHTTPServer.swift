@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import HealthImagingLocal
+@testable import HealthImagingHTTP
 
 /// A bare `HTTPServer` on its own thread with a test handler (no emulator), and a raw-socket client: for
 /// tests of the HTTP room itself (deferred replies, streamed bodies). The handler gets the server, for its

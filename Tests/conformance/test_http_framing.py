@@ -251,7 +251,7 @@ def test_a_large_answer_with_connection_close_arrives_whole(fresh_server):
 
 # ---------------------------------------------------------------------------
 # Replies completed later (a latency fault holds the reply through the same path as a deferred reply,
-# HTTP/Responder.swift): the connection is held, pipelined requests wait their turn, and a client that
+# Sources/HealthImagingHTTP/Responder.swift): the connection is held, pipelined requests wait their turn, and a client that
 # leaves first costs nothing.
 # ---------------------------------------------------------------------------
 

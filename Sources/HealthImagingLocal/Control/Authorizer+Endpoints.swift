@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// The DICOMweb bearer-token authorizer (BearerAuthorizer): `GET /_healthimaging/dicomweb/authorizer` shows the
 /// setting and every invocation (`{datastoreId, operation, bearerToken}`, oldest first); `PUT` sets
 /// `{"default": "ALLOW"|"DENY", "tokens": {"<token>": "ALLOW"|"DENY"}}` (members left out keep their value);

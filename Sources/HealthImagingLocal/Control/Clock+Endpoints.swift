@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// The test clock (one per server): the real time plus an offset that only moves forward.
 /// - `GET  /_healthimaging/clock` → `{"now": <epoch seconds>, "realNow": <epoch seconds>, "offsetMillis": N,
 ///   "offset": "31d"}`

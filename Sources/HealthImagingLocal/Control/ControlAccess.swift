@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// Who may use the control plane, and which namespace a control call aims at.
 ///
 /// - `--control-plane off`: `Emulator.respond` never routes `/_healthimaging/…`; it answers like any unknown path.

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// The test-control plane under `/_healthimaging/`: JSON in and out, every mistake a 400 naming the field.
 /// A path AWS never uses, so it cannot collide with an operation.
 public enum ControlPlane {

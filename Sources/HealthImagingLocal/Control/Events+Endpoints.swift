@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// The event ring over HTTP (docs/events-and-time.md, "Events"):
 ///   GET    /_healthimaging/events?detailType=&datastoreId=&imageSetId=&since=&limit=   → the target namespace's
 ///          events (`?scope=all`: every namespace's), oldest first, each with its delivery status and the fault

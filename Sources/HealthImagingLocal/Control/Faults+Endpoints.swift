@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// Failure injection over HTTP: list, add, replace, delete one, clear all — of the target namespace's rules
 /// (`?account=&region=`, else the caller's, else the default one). A rule fires only on API calls of its
 /// namespace; each namespace has its own seed and draws, so parallel workers don't shift each other's.

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// State as fixtures, at runtime:
 ///   POST /_healthimaging/fixtures   ← a fixture document: loaded into the target namespace, all or nothing
 ///   GET  /_healthimaging/fixtures   → the target namespace's whole state, in the fixture format

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /_healthimaging/health`: readiness for CI waits and the Docker HEALTHCHECK. The counts are the target
 /// namespace's (`?account=&region=`, else the caller's, else the default one); `total` counts every namespace.
 enum HealthEndpoints {

@@ -1,4 +1,5 @@
 import HealthImagingDICOM
+import HealthImagingHTTP
 /// A shortcut for tests that want no S3 at all:
 /// - `POST /_healthimaging/datastores/{datastoreId}/dicom` with one DICOM Part 10 file as the body (any
 ///   Content-Type; `?inputFile=NAME` names it in errors) imports it with the same parsing, frame encoding and

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /_healthimaging/journal?operation=&limit=` and `DELETE /_healthimaging/journal`: the entries of the target
 /// namespace (`?account=&region=`, else the caller's, else the default one), or of every namespace with
 /// `?scope=all`.

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// Control of the version lifecycle:
 /// Modes, pending transitions and outcomes belong to the target namespace (`?account=&region=`, else the
 /// caller's, else the default one); a namespace without its own mode uses the startup one (`--transitions`).

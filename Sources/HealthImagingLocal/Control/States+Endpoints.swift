@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// Workflow-state injection: how a test makes "version 5 is COPY_FAILED with message M" or "the image set is
 /// LOCKED/UPDATING" while the emulator runs.
 ///   PATCH /_healthimaging/datastores/{datastoreId}/imageSets/{imageSetId}/versions/{versionId}

@@ -1,5 +1,6 @@
 import Foundation
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// OIDC bearer tokens on DICOMweb requests (docs/dicomweb.md "Auth"): a datastore created with `lambdaAuthorizerArn`
 /// accepts `Authorization: Bearer <JWT>`. The service's own claim checks are real (`exp` in the future, `iat` in the

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// A DICOMweb operation (docs/dicomweb.md): an `Operation` named by its IAM action, routed under
 /// `/datastore/{datastoreId}` like the REST-JSON API, so faults, latency, the journal and the web view cover it.
 public protocol DICOMwebOperation: Operation {

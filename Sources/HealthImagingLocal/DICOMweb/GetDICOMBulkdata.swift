@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances/{SOPInstanceUID}/bulkdata/{bulkdataUriHash}` — WADO-RS: one attribute's value named by a BulkDataURI of the metadata.
 public enum GetDICOMBulkdata: DICOMwebOperation {
     public static let name = "GetDICOMBulkdata"

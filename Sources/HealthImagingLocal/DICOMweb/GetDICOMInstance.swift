@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances/{SOPInstanceUID}` — WADO-RS: the instance as a Part 10 file rebuilt from the stored metadata document and frames.
 public enum GetDICOMInstance: DICOMwebOperation {
     public static let name = "GetDICOMInstance"

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances/{SOPInstanceUID}/frames/{frameList}` — WADO-RS: frames (1-based list) as multipart/related, one part per frame in request order.
 public enum GetDICOMInstanceFrames: DICOMwebOperation {
     public static let name = "GetDICOMInstanceFrames"

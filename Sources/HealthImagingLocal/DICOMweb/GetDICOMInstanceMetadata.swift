@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances/{SOPInstanceUID}/metadata` — WADO-RS: one instance's DICOM JSON (a one-element array), reporting the stored transfer syntax.
 public enum GetDICOMInstanceMetadata: DICOMwebOperation {
     public static let name = "GetDICOMInstanceMetadata"

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/metadata` — WADO-RS: every instance of a series as DICOM JSON, in InstanceNumber order.
 public enum GetDICOMSeriesMetadata: DICOMwebOperation {
     public static let name = "GetDICOMSeriesMetadata"

@@ -1,4 +1,5 @@
 import Foundation
+import HealthImagingHTTP
 
 /// A `multipart/related` body (RFC 2046 §5.1.1, RFC 2387) split into parts, each an offset range of the body
 /// plus its headers. Lenient where real STOW clients differ, strict where the framing would be ambiguous:

@@ -1,6 +1,7 @@
 import Foundation
 import HealthImagingDICOM
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// QIDO-RS (SearchDICOMStudies, SearchDICOMSeries, SearchDICOMInstances and the three relational searches): the
 /// query parsed and checked, matched in SQL on the indexes of Store+DICOMIndex.swift (never on documents), answered

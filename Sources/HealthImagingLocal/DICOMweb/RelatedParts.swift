@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import HealthImagingHTTP
 
 /// WADO-RS `multipart/related` answers: `Content-Type: multipart/related; type="<part type>"; boundary=<b>`, each
 /// part `--b CRLF Content-Type: <part type>[; transfer-syntax=<uid>] CRLF CRLF <bytes> CRLF`, closed by `--b--`.

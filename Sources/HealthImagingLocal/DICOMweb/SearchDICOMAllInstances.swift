@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/instances` — QIDO-RS instances of the whole datastore (relational; authorizes as SearchDICOMInstances).
 public enum SearchDICOMAllInstances: DICOMwebOperation {
     public static let name = "SearchDICOMAllInstances"

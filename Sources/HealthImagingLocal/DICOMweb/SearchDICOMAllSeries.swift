@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/series` — QIDO-RS series of the whole datastore (relational; authorizes as SearchDICOMSeries).
 public enum SearchDICOMAllSeries: DICOMwebOperation {
     public static let name = "SearchDICOMAllSeries"

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series/{SeriesInstanceUID}/instances` — QIDO-RS instances of one series.
 public enum SearchDICOMInstances: DICOMwebOperation {
     public static let name = "SearchDICOMInstances"

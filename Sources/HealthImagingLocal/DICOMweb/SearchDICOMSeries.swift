@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/series` — QIDO-RS series of one study.
 public enum SearchDICOMSeries: DICOMwebOperation {
     public static let name = "SearchDICOMSeries"

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies` — QIDO-RS study search (docs/dicomweb.md "QIDO-RS").
 public enum SearchDICOMStudies: DICOMwebOperation {
     public static let name = "SearchDICOMStudies"

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}/studies/{StudyInstanceUID}/instances` — QIDO-RS instances of one study (relational; authorizes as SearchDICOMInstances).
 public enum SearchDICOMStudyInstances: DICOMwebOperation {
     public static let name = "SearchDICOMStudyInstances"

@@ -1,4 +1,5 @@
 import HealthImagingDICOM
+import HealthImagingHTTP
 /// One STOW-RS request (StoreDICOM, StoreDICOMStudy), from its body to its answer, through the import jobs' code:
 /// 1. `prepare` (on the loop): the datastore, the Content-Type and the multipart framing give the parts as ranges of
 ///    the body (in memory, or the temporary file of a streamed body). When it throws, nothing is stored.

@@ -1,5 +1,6 @@
 import HealthImagingJSON
 import HealthImagingDICOM
+import HealthImagingHTTP
 /// The Store Instances Response Module (DICOM PS3.18 §10.5.3, Annex I) as DICOM JSON, `application/dicom+json`:
 /// ```
 /// 00081190 RetrieveURL (UR)          the study's URL, when every stored instance is of one study (or StoreDICOMStudy)

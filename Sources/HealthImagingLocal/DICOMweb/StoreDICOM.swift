@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// STOW-RS `POST /datastore/{datastoreId}/studies`: stores the DICOM instances of the body — one Part 10 file
 /// (`application/dicom`) or a `multipart/related` body of them — synchronously, through the import jobs' parsing,
 /// encoding and grouping; answers the Store Instances Response Module (`StoreDICOMResponse`). Statuses and

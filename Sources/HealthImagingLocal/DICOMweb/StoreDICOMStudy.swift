@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// STOW-RS `POST /datastore/{datastoreId}/studies/{StudyInstanceUID}`: as StoreDICOM, except that an instance
 /// whose StudyInstanceUID is not the path's fails (FailedSOPSequence, FailureReason A900) and is not stored.
 public enum StoreDICOMStudy: DICOMwebOperation {

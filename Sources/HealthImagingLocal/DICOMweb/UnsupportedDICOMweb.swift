@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// The DICOMweb routes HealthImaging does not document (study and series retrieve, study metadata, rendered,
 /// thumbnails, DELETE): one JSON answer, 404 `UnknownOperationException`, naming what the service offers instead
 /// (docs/dicomweb.md "Routes HealthImaging does not offer").

@@ -1,6 +1,7 @@
 import CDICOM
 import Foundation
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// GetDICOMInstance: a Part 10 file rebuilt with DCMTK from the instance's stored attributes and frames, in the
 /// negotiated transfer syntax (native Explicit VR Little Endian by default, the stored encapsulated syntax for `*`).

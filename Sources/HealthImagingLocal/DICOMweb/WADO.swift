@@ -2,6 +2,7 @@ import CImaging
 import Foundation
 import HealthImagingJSON
 import HealthImagingDICOM
+import HealthImagingHTTP
 
 /// WADO-RS (GetDICOMInstance, GetDICOMInstanceMetadata, GetDICOMSeriesMetadata, GetDICOMInstanceFrames,
 /// GetDICOMBulkdata): instances found through the QIDO indexes — primary image sets only, or the one named by

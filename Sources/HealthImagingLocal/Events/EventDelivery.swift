@@ -2,8 +2,8 @@ import Foundation
 import Logging
 #if canImport(Glibc)
 import Glibc
-import HealthImagingJSON
 #endif
+import HealthImagingJSON
 
 /// `--eventbridge-endpoint URL`: sends every published event to an EventBridge-compatible server (moto, LocalStack)
 /// as `AWSEvents.PutEvents` (JSON 1.1), SigV4-signed for the service `events` in the event's region with the

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
-import HealthImagingJSON
 #endif
+import HealthImagingJSON
 
 /// The bytes of a fixture document read a window at a time: a file through `read(2)` in 1 MiB chunks (only the
 /// window is held, never the whole file), or a request body already in memory. FixtureStream takes one JSON value

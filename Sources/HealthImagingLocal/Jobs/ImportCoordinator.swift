@@ -1,8 +1,8 @@
 import Logging
 #if canImport(Glibc)
 import Glibc
-import HealthImagingDICOM
 #endif
+import HealthImagingDICOM
 
 /// Runs DICOM import jobs: the loop side. `submit` hands a job to the `ImportWorker`; the worker's messages
 /// come back through `pump()` (called from the wake-up pipe's read event, and at the start of every request)

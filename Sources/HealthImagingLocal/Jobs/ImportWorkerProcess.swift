@@ -1,8 +1,8 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
-import HealthImagingDICOM
 #endif
+import HealthImagingDICOM
 
 /// One supervised `import-worker` process, seen from the server (docs/hardening.md, "Import worker pool").
 ///

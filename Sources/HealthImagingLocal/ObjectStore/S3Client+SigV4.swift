@@ -2,6 +2,7 @@ import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
+import HealthImagingHTTP
 
 /// Signing S3 requests (header-signed, payload hashed) with the SigV4 pieces the server verifies API requests with
 /// (`Protocol/SigV4+Canonical.swift`): S3 encodes the path once, where other services encode it twice.

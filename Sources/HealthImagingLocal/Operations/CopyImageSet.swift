@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `POST /datastore/{datastoreId}/imageSet/{sourceImageSetId}/copyImageSet?force=&promoteToPrimary=`
 /// body `{"sourceImageSet":{"latestVersionId","DICOMCopies":{"copiableAttributes":"<JSON text>"}},
 ///        "destinationImageSet":{"imageSetId","latestVersionId"}}`.

@@ -1,6 +1,7 @@
 import Crypto
 import HealthImagingJSON
 import HealthImagingDICOM
+import HealthImagingHTTP
 
 /// `POST /datastore` `{datastoreName?, clientToken, tags?, kmsKeyArn?, lambdaAuthorizerArn?, losslessStorageFormat?}`
 /// → `{datastoreId, datastoreStatus: CREATING}`; the datastore then becomes ACTIVE (see `TransitionMode`).

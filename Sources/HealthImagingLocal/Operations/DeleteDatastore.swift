@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `DELETE /datastore/{datastoreId}` → `{datastoreId, datastoreStatus: DELETING}`, then DELETED.
 /// Refused with ConflictException while the datastore holds image sets that are not deleted, or while it is
 /// not ACTIVE (or CREATE_FAILED).

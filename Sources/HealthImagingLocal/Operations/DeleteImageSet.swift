@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/deleteImageSet` → LOCKED + DELETING, then the latest
 /// version becomes DELETED + DELETED with `deletedAt`. Its versions stay listable.
 public enum DeleteImageSet: Operation {

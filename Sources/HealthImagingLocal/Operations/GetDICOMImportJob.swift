@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `GET /getDICOMImportJob/datastore/{datastoreId}/job/{jobId}` → `{jobProperties}` (DICOMImportJobProperties),
 /// the job's pending end settled first (a read counts toward `manual:N`).
 public enum GetDICOMImportJob: Operation {

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `GET /datastore/{datastoreId}` → `{datastoreProperties}` with the datastore ARN.
 public enum GetDatastore: Operation {
     public static let name = "GetDatastore"

@@ -1,5 +1,6 @@
 import HealthImagingJSON
 import HealthImagingDICOM
+import HealthImagingHTTP
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageFrame` body `{"imageFrameId": "…"}` → the stored
 /// frame's bytes with the Content-Type of its stored transfer syntax (`image/jph` for HTJ2K). A frame served is an
 /// access to the image set (storage tiers).

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageSet?version=N` (default: the latest version).
 /// A read: it settles due transitions and counts toward `manual:N`. Reports the image set's `storageTier` and
 /// `lastAccessedAt` (whatever the version asked for: the tier belongs to the image set), without moving them.

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/getImageSetMetadata?version=N` → the version's metadata
 /// document, gzip-compressed, `Content-Type: application/json`, `Content-Encoding: gzip`. An access (storage tiers).
 public enum GetImageSetMetadata: Operation {

@@ -1,5 +1,6 @@
 import Crypto
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// `GET /listDICOMImportJobs/datastore/{datastoreId}?jobStatus=&maxResults=&nextToken=` → `{jobSummaries,
 /// nextToken?}`: newest first (submittedAt descending, then jobId), paginated by position with a token bound to

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `GET /datastore?datastoreStatus=&maxResults=&nextToken=`: datastores in id order, keyset-paginated.
 public enum ListDatastores: Operation {
     public static let name = "ListDatastores"

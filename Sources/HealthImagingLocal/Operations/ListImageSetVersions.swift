@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/listImageSetVersions?maxResults=&nextToken=`
 /// Newest version first; keyset pagination on the version number, so a version added between two pages
 /// (always numbered higher) neither shifts nor repeats anything.

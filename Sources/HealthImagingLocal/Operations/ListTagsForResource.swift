@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// `GET /tags/{resourceArn}` → `{tags}`.
 public enum ListTagsForResource: Operation {
     public static let name = "ListTagsForResource"

@@ -1,4 +1,5 @@
 import Logging
+import HealthImagingHTTP
 
 /// One API operation of the service model: its name, HTTP binding and handler. One file per operation;
 /// adding one = that file + one line in `Operations.all`.

@@ -1,5 +1,6 @@
 import Crypto
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// `POST /datastore/{datastoreId}/searchImageSets?maxResults=&nextToken=` body: SearchCriteria
 /// `{"filters": [{"operator": "EQUAL"|"BETWEEN", "values": [SearchByAttributeValue, …]}], "sort": {…}}`.

@@ -1,6 +1,7 @@
 import Crypto
 import HealthImagingJSON
 import HealthImagingDICOM
+import HealthImagingHTTP
 
 /// `POST /startDICOMImportJob/datastore/{datastoreId}` `{jobName?, dataAccessRoleArn, clientToken, inputS3Uri,
 /// outputS3Uri, inputOwnerAccountId?, importConfiguration?}` → `{datastoreId, jobId, jobStatus: SUBMITTED,

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `POST /tags/{resourceArn}` `{tags}`: adds or replaces tags of a datastore or image set.
 public enum TagResource: Operation {
     public static let name = "TagResource"

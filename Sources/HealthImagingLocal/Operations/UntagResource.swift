@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// `DELETE /tags/{resourceArn}?tagKeys=a&tagKeys=b`: removes tags (absent keys are ignored).
 public enum UntagResource: Operation {
     public static let name = "UntagResource"

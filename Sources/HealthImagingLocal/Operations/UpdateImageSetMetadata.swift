@@ -1,5 +1,6 @@
 import Foundation
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// `POST /datastore/{datastoreId}/imageSet/{imageSetId}/updateImageSetMetadata?latestVersion=N&force=`
 /// body: the MetadataUpdates union — `{"DICOMUpdates":{"updatableAttributes":b64,"removableAttributes":b64}}` or

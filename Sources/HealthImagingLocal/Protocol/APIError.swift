@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// An error in the rest-json shape: HTTP status from the service model, `x-amzn-ErrorType`, and
 /// `{"__type": code, "message": message}`.
 public struct APIError: Error, Equatable, Sendable {

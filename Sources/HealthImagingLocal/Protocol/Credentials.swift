@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// The namespace of a request, derived from its SigV4 credential the way LocalStack does:
 /// - `Authorization: AWS4-HMAC-SHA256 Credential=<key id>/<date>/<region>/<service>/aws4_request, …`
 ///   (or the `X-Amz-Credential` query parameter of a presigned URL);

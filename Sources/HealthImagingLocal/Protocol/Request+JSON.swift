@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 
 extension Request {
     /// The body as JSON; an empty (or all-whitespace) body reads as `{}`.

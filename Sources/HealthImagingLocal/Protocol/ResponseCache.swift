@@ -1,4 +1,5 @@
 import CSQLite
+import HealthImagingHTTP
 
 /// Answers of read-only operations, kept while the store is unchanged. Polling clients (waiting on a state)
 /// and load tests repeat identical reads; this answers them without SQL or JSON work.

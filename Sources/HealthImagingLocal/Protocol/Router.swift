@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// Routes by method + path only (the Host never matters: SDKs prefix `runtime-` to data-plane hosts).
 /// Built once: templates are split into byte segments up front and grouped by segment count; a request's
 /// path is split on `/` *before* percent-decoding, so an ARN with `%2F` stays one segment. Matching looks only

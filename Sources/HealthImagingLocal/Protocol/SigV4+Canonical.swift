@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HealthImagingHTTP
 
 /// The parts of a SigV4-signed request, from its Authorization header or its presigned query.
 struct SignedRequest {

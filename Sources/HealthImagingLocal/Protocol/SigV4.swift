@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HealthImagingHTTP
 
 /// Optional SigV4 verification of API requests (`--verify-signatures`), answering a bad signature the way AWS
 /// does: status, `x-amzn-ErrorType` and message.

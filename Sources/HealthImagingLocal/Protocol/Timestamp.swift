@@ -1,6 +1,7 @@
 import Foundation
 import HealthImagingJSON
 import HealthImagingJSON
+import HealthImagingHTTP
 
 /// AWS rest-json timestamps: JSON numbers, Unix epoch seconds with a millisecond fraction.
 public enum Timestamp {

@@ -1,3 +1,4 @@
+import HealthImagingHTTP
 /// The web view against cross-site requests (docs/hardening.md, "Web view"). A page of another site open in the
 /// same browser can submit a form to the emulator (and `SameSite=Strict` cookies still reach other ports of the
 /// same host), so every state-changing request of the view — any method but GET/HEAD under

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// The web view of the emulator, part of the control plane (so whatever guards the control plane guards it):
 ///   GET  /_healthimaging/ui                                     overview: namespaces, fault rules, reset
 ///   GET  /_healthimaging/ui/namespaces/{account}/{region}        datastores and their image sets

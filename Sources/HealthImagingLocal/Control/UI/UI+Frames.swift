@@ -1,5 +1,6 @@
 import HealthImagingJSON
 import HealthImagingDICOM
+import HealthImagingHTTP
 /// Frame previews for the web view:
 ///   GET /_healthimaging/ui/namespaces/{account}/{region}/datastores/{d}/imageSets/{i}/frames/{frameId}.png
 /// The stored frame is decoded with `FrameCodec` at the resolution level that makes it at most `previewSize`

@@ -1,4 +1,5 @@
 import HealthImagingJSON
+import HealthImagingHTTP
 /// The pages of the web view (see UI+Endpoints.swift for the routes).
 extension UIEndpoints {
     static let style: StaticString = """
