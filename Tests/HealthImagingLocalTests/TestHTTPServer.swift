@@ -12,8 +12,9 @@ final class TestHTTPServer: @unchecked Sendable {  // `port` is written once bef
     private let stopPipe: (read: Int32, write: Int32)
     private let done = DispatchSemaphore(value: 0)
 
+    /// `refused` answers what the server refuses itself; by default as the emulator does (its rest-json error).
     init(limits: RequestHead.Limits = .init(), streamsBody: RequestHead.StreamsBody? = nil,
-         _ handler: @escaping Handler) throws {
+         refused: @escaping HTTPServer.Refuser = { APIError($0).response }, _ handler: @escaping Handler) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw HTTPServerError(description: "pipe failed") }
         stopPipe = (fds[0], fds[1])
@@ -21,13 +22,14 @@ final class TestHTTPServer: @unchecked Sendable {  // `port` is written once bef
         nonisolated(unsafe) var failure: Error?
         nonisolated(unsafe) let handler = handler
         nonisolated(unsafe) let streamsBody = streamsBody
+        nonisolated(unsafe) let refused = refused
         let thread = Thread { [self] in
             defer { done.signal() }
             let server: HTTPServer
             do {
                 nonisolated(unsafe) var own: HTTPServer?
                 server = try HTTPServer(host: "127.0.0.1", port: 0, limits: limits, handleSignals: false,
-                                        refused: { APIError($0).response }) { request in
+                                        refused: refused) { request in
                     handler(own!, request)
                 }
                 own = server
