@@ -9,7 +9,7 @@ import Glibc
 /// spins at full CPU writing that line. Instead: stop accepting for a moment (50 ms, doubling up to 1 s while
 /// failures continue), and warn at most once per `warningInterval` with the count since the last warning.
 /// Connections already open keep being served meanwhile, and accepting resumes as soon as descriptors free up.
-package final class AcceptBackoff {
+final class AcceptBackoff {
     private let listener: OpaquePointer
     private var timer: OpaquePointer?
     private let logger: Logger
@@ -17,11 +17,11 @@ package final class AcceptBackoff {
     private var lastFailure: ContinuousClock.Instant?
     private var lastWarning: ContinuousClock.Instant?
     private var failuresSinceWarning = 0
-    package static let warningInterval = Duration.seconds(10)
-    package static let minimumDelayMillis = 50
-    package static let maximumDelayMillis = 1000
+    static let warningInterval = Duration.seconds(10)
+    static let minimumDelayMillis = 50
+    static let maximumDelayMillis = 1000
 
-    package init(listener: OpaquePointer, base: OpaquePointer, logger: Logger) {
+    init(listener: OpaquePointer, base: OpaquePointer, logger: Logger) {
         self.listener = listener
         self.logger = logger
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -43,7 +43,7 @@ package final class AcceptBackoff {
     }
 
     /// Detaches from the listener (before the evhttp that owns it is freed).
-    package func close() {
+    func close() {
         evconnlistener_set_error_cb(listener, nil)
         AcceptBackoffs.shared.set(nil, for: listener)
         if let timer { event_free(timer) }

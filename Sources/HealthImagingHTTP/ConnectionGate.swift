@@ -19,8 +19,8 @@ import Glibc
 /// close (or the read timeout) then frees the connection.
 ///
 /// Not Sendable: it lives on the event loop's thread, like the bufferevents it belongs to.
-package final class ConnectionGate {
-    package enum State {
+final class ConnectionGate {
+    enum State {
         case head
         /// A body being read (into memory, or a file: `HTTPServer.streamsBody`); its head is handed on once
         /// it is complete.
@@ -29,9 +29,9 @@ package final class ConnectionGate {
         case closing
     }
 
-    package let registry: ConnectionGates
+    let registry: ConnectionGates
     private(set) var filter: OpaquePointer?
-    package let underlying: OpaquePointer
+    let underlying: OpaquePointer
     private var flushEvent: OpaquePointer?
     private var underlyingOutputCallback: OpaquePointer?
     private var state = State.head
@@ -39,10 +39,10 @@ package final class ConnectionGate {
     private var scanned = 0
     /// Refusals handed to evhttp as marker requests, answered in order (`head`: the refused request was a
     /// HEAD, so its answer has no body).
-    package var refusals: [(error: HTTPRefusal, head: Bool)] = []
+    var refusals: [(error: HTTPRefusal, head: Bool)] = []
     /// Bodies read by the gate, whose heads were handed to evhttp with a body marker, taken in order by the
     /// server, with the framing headers those heads left out.
-    package var bodies: [(body: StreamedBody.Finished, headers: [RequestHead.Header])] = []
+    var bodies: [(body: StreamedBody.Finished, headers: [RequestHead.Header])] = []
     /// Requests handed to evhttp and not yet answered (`answered()`), so that a `100 Continue` never
     /// overtakes an earlier answer.
     private var unanswered = 0
@@ -50,7 +50,7 @@ package final class ConnectionGate {
     /// When the filter's read timeout was last pushed back during a streamed body.
     private var lastTimeoutReset = ContinuousClock.now
     /// Set when the answer being written is the connection's last.
-    package var closeAfterResponse = false
+    var closeAfterResponse = false
     private var shutDown = false
     private var flushScheduled = false
 
@@ -60,7 +60,7 @@ package final class ConnectionGate {
     }
 
     /// Makes the bufferevent pair for a new connection (nil: let evhttp make a plain one).
-    package static func make(base: OpaquePointer, registry: ConnectionGates) -> OpaquePointer? {
+    static func make(base: OpaquePointer, registry: ConnectionGates) -> OpaquePointer? {
         let closeOnFree = Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)
         guard let underlying = bufferevent_socket_new(base, -1, closeOnFree) else { return nil }
         let gate = ConnectionGate(registry: registry, underlying: underlying)
@@ -123,7 +123,7 @@ package final class ConnectionGate {
     /// turn, rather than on the next (`scheduleFlush`): evhttp then finishes the request and starts reading
     /// the connection again within the turn in which it stopped, so with the epoll changelist the
     /// connection's registration stays as it is (no epoll_ctl per request).
-    package func send(_ reply: () -> Void) {
+    func send(_ reply: () -> Void) {
         sending = true
         reply()
         sending = false
@@ -164,7 +164,7 @@ package final class ConnectionGate {
     }
 
     /// Once the last answer has fully reached the socket: FIN to the client, and read nothing more.
-    package func shutDownIfDrained() {
+    func shutDownIfDrained() {
         guard closeAfterResponse, !shutDown, let filter,
               evbuffer_get_length(bufferevent_get_output(underlying)) == 0,
               evbuffer_get_length(bufferevent_get_output(filter)) == 0 else { return }
@@ -267,7 +267,7 @@ package final class ConnectionGate {
     }
 
     /// The server answered one request of this connection.
-    package func answered() {
+    func answered() {
         unanswered = max(0, unanswered - 1)
         if continueOwed && unanswered == 0 { sendContinue() }
     }
@@ -362,22 +362,22 @@ extension ConnectionGate: Sendable {}
 
 /// The server's gates by filter bufferevent, so that a request can find its connection's gate; plus what
 /// every gate shares.
-package final class ConnectionGates {
-    package static let markerHeader = "X-HIL-Refused"
+final class ConnectionGates {
+    static let markerHeader = "X-HIL-Refused"
     /// Marks a request whose body the gate streamed to a file (`ConnectionGate.bodies`).
-    package static let bodyMarkerHeader = "X-HIL-Body"
-    package var gates: [OpaquePointer: ConnectionGate] = [:]
-    package let limits: RequestHead.Limits
+    static let bodyMarkerHeader = "X-HIL-Body"
+    var gates: [OpaquePointer: ConnectionGate] = [:]
+    let limits: RequestHead.Limits
     /// Which requests stream their body to a file (`HTTPServer.streamsBody`).
-    package var streamsBody: RequestHead.StreamsBody?
+    var streamsBody: RequestHead.StreamsBody?
     /// Where streamed bodies are written (`$TMPDIR`, else /tmp); each file is removed once its reply is sent.
-    package let bodyDirectory = ConnectionGates.defaultBodyDirectory()
+    let bodyDirectory = ConnectionGates.defaultBodyDirectory()
     /// Proves a marker request came from a gate, not from a client.
-    package let secret: String
+    let secret: String
     /// The marker header line (and the head's end) put after each body's head, rendered once.
-    package let bodyMarkerLine: [UInt8]
+    let bodyMarkerLine: [UInt8]
 
-    package init(limits: RequestHead.Limits) {
+    init(limits: RequestHead.Limits) {
         self.limits = limits
         var generator = SystemRandomNumberGenerator()
         secret = (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
@@ -385,12 +385,12 @@ package final class ConnectionGates {
     }
 
     /// `$TMPDIR`, else /tmp.
-    package static func defaultBodyDirectory() -> String {
+    static func defaultBodyDirectory() -> String {
         if let value = getenv("TMPDIR"), value.pointee != 0 { return String(cString: value) }
         return "/tmp"
     }
 
-    package func gate(for request: OpaquePointer) -> ConnectionGate? {
+    func gate(for request: OpaquePointer) -> ConnectionGate? {
         guard let connection = evhttp_request_get_connection(request),
               let bufferevent = evhttp_connection_get_bufferevent(connection) else { return nil }
         return gates[bufferevent]

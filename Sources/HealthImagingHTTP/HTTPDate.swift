@@ -6,7 +6,7 @@ import Glibc
 /// into fixed bytes once per second rather than formatted per answer (evhttp would format its own with
 /// strftime-style code on every reply when none is given). A C string, ready for `evhttp_add_header`.
 /// The real clock, not the emulator's test clock: this is transport metadata, like evhttp's own.
-package struct HTTPDate {
+struct HTTPDate {
     private var second = -1
     /// 29 characters and a NUL.
     private var text = [CChar](repeating: 0, count: 30)
@@ -15,7 +15,7 @@ package struct HTTPDate {
     private static let months: [UInt8] = Array("JanFebMarAprMayJunJulAugSepOctNovDec".utf8)
 
     /// The value for the current second.
-    package mutating func withCurrent<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
+    mutating func withCurrent<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
         let now = time(nil)
         if now != second { render(now) }
         return text.withUnsafeBufferPointer { body($0.baseAddress!) }

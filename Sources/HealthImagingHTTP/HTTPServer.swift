@@ -23,7 +23,7 @@ public final class HTTPServer {
     private let handler: Handler
     private let gates: ConnectionGates
     /// How refusals are answered (`Refuser`).
-    package let refused: Refuser
+    let refused: Refuser
     private var date = HTTPDate()
     private var acceptBackoff: AcceptBackoff?
     public private(set) var port: Int = 0
@@ -253,7 +253,7 @@ public final class HTTPServer {
     }
 
     /// A body this large is worth giving back to the system once its request is done (`scheduleTrim`).
-    package static let largeBody = 1 << 20
+    static let largeBody = 1 << 20
     private var trimScheduled = false
 
     /// Returns freed heap memory to the system shortly after large bodies were handled. Their bytes pass
@@ -273,7 +273,7 @@ public final class HTTPServer {
     }
 
     /// Removes the request's body file and sends the answer, now or after `afterMillis` (injected latency).
-    package func transmit(_ outgoing: Outgoing, afterMillis delay: Int, bodyFile: BodyFile?) {
+    func transmit(_ outgoing: Outgoing, afterMillis delay: Int, bodyFile: BodyFile?) {
         // The body file goes first: the answer is complete, and once it is written the client may look.
         guard delay > 0 else {
             bodyFile?.remove()
@@ -319,10 +319,10 @@ public final class HTTPServer {
     /// What `read` noticed in the headers on the way: the gate's markers (taken out of the request's
     /// headers) and whether the client asked for the connection to close after this answer (HTTP/1.0
     /// arrives from the gate as 1.1 with `Connection: close` spelled out).
-    package struct Markers {
-        package var refused: String?
-        package var body: String?
-        package var close = false
+    struct Markers {
+        var refused: String?
+        var body: String?
+        var close = false
     }
 
     private static func read(_ raw: OpaquePointer) -> (Request, Markers) {
@@ -384,7 +384,7 @@ public final class HTTPServer {
 
     /// Whether a `Connection` value lists the `close` option (case-insensitive, comma-separated, optional
     /// whitespace), read from its C bytes.
-    package static func listsClose(_ value: UnsafePointer<CChar>) -> Bool {
+    static func listsClose(_ value: UnsafePointer<CChar>) -> Bool {
         var start = value
         while true {
             while start.pointee == 0x20 || start.pointee == 0x09 || start.pointee == 0x2C { start += 1 }
@@ -399,15 +399,15 @@ public final class HTTPServer {
     }
 
     /// One answer on its way out.
-    package struct Outgoing {
-        package let request: OpaquePointer
-        package let response: Response
+    struct Outgoing {
+        let request: OpaquePointer
+        let response: Response
         /// Headers only (HEAD), with the Content-Length the body would have.
-        package let head: Bool
+        let head: Bool
         /// The connection's last answer.
-        package let close: Bool
+        let close: Bool
 
-        package func with(_ response: Response) -> Outgoing {
+        func with(_ response: Response) -> Outgoing {
             Outgoing(request: request, response: response, head: head, close: close)
         }
     }
@@ -454,7 +454,7 @@ public final class HTTPServer {
     }
 
     /// `value` in decimal as a C string, without formatting calls.
-    package static func withDecimal<T>(_ value: Int, _ body: (UnsafePointer<CChar>) -> T) -> T {
+    static func withDecimal<T>(_ value: Int, _ body: (UnsafePointer<CChar>) -> T) -> T {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 24) { buffer in
             var index = 23
             buffer[index] = 0

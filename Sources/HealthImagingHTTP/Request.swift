@@ -83,7 +83,7 @@ public struct BodyFile: Sendable, Equatable {
         self.count = count
     }
 
-    package func remove() { unlink(path) }
+    func remove() { unlink(path) }
 }
 
 /// Decodes `%XX` escapes (and `+` as space in query strings). Invalid escapes are kept as they are.

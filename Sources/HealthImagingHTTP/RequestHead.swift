@@ -28,13 +28,13 @@ public struct RequestHead: Sendable {
     public static let allowedMethods: [String] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
 
     /// The method's name when the routes use it (one of `allowedMethods`, compared byte by byte).
-    package static func knownMethod(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
+    static func knownMethod(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
         allowedMethods.first { equals(head, range, $0) }
     }
 
     /// Whether the bytes in `range` are `literal` (ASCII), optionally ignoring ASCII case (`literal` then
     /// lowercase).
-    package static func equals(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString,
+    static func equals(_ head: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString,
                        ignoringCase: Bool = false) -> Bool {
         guard range.count == literal.utf8CodeUnitCount else { return false }
         let bytes = literal.utf8Start
@@ -290,7 +290,7 @@ public struct RequestHead: Sendable {
     private static func bad(_ message: String) -> HTTPRefusal { HTTPRefusal(.badRequest, "Malformed HTTP request: \(message)") }
 
     /// RFC 9110 `tchar`.
-    package static func isTokenByte(_ byte: UInt8) -> Bool {
+    static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
         case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
@@ -315,7 +315,7 @@ public struct RequestHead: Sendable {
     /// Where the origin form (path and query) of a request target starts: the target itself, or after the
     /// scheme and authority of an absolute-form target (`http://authority/path?query`); nil when an absolute
     /// target has no path (`http://host`, `http://host?q`), which means `/`.
-    package static func originStart(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> Int? {
+    static func originStart(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> Int? {
         guard head[target.lowerBound] != UInt8(ascii: "/") else { return target.lowerBound }
         var slashes = 0
         for index in target {
@@ -329,7 +329,7 @@ public struct RequestHead: Sendable {
     }
 
     /// The path of a request target (origin or absolute form), without the query.
-    package static func originPath(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> String {
+    static func originPath(_ head: UnsafeRawBufferPointer, _ target: Range<Int>) -> String {
         guard let start = originStart(head, target) else { return "/" }
         var end = start
         while end < target.upperBound, head[end] != UInt8(ascii: "?") { end += 1 }
@@ -359,7 +359,7 @@ public struct RequestHead: Sendable {
     }
 
     /// Up to 100 bytes of the range, printable ASCII only (for messages, which travel in a header).
-    package static func printable(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+    static func printable(_ head: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
         let shown = range.prefix(100).map { (0x20...0x7E).contains(head[$0]) ? head[$0] : UInt8(ascii: "?") }
         return String(decoding: shown, as: UTF8.self) + (range.count > 100 ? "…" : "")
     }

@@ -16,7 +16,7 @@ import Glibc
 /// Not Sendable: loop thread only, like the evhttp request it holds.
 public final class Responder {
     private weak var server: HTTPServer?
-    package let outgoing: HTTPServer.Outgoing
+    let outgoing: HTTPServer.Outgoing
     private let delayMillis: Int
     private let edits: [(inout Response) -> Void]
     /// The streamed request body (`Request.bodyFile`), removed once the reply is sent.
@@ -24,7 +24,7 @@ public final class Responder {
     private let loopThread = pthread_self()
     public private(set) var isSent = false
 
-    package init(server: HTTPServer, outgoing: HTTPServer.Outgoing, delayMillis: Int, edits: [(inout Response) -> Void],
+    init(server: HTTPServer, outgoing: HTTPServer.Outgoing, delayMillis: Int, edits: [(inout Response) -> Void],
          bodyFile: BodyFile?) {
         self.server = server
         self.outgoing = outgoing

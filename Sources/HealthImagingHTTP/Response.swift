@@ -56,7 +56,7 @@ public struct Reply {
     /// completes it (`response` is then unused).
     public let start: ((Responder) -> Void)?
     /// Changes made to the response before it goes out (`edit`), in order; kept for a deferred reply.
-    package var edits: [(inout Response) -> Void] = []
+    var edits: [(inout Response) -> Void] = []
 
     public init(_ response: Response, delayMillis: Int = 0) {
         self.response = response

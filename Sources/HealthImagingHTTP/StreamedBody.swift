@@ -12,8 +12,8 @@ import Glibc
 /// into the array.
 ///
 /// Not Sendable: owned by its connection's gate, on the loop thread.
-package final class StreamedBody {
-    package enum Step {
+final class StreamedBody {
+    enum Step {
         /// Everything available was consumed; the body is not complete.
         case needMore
         /// The body is complete and its file closed.
@@ -29,24 +29,24 @@ package final class StreamedBody {
     }
 
     /// A finished body, as the server hands it to the request.
-    package enum Finished {
+    enum Finished {
         case file(BodyFile)
         case memory([UInt8])
     }
 
-    package let stream: RequestHead.Stream
-    package let path: String
+    let stream: RequestHead.Stream
+    let path: String
     private var fd: Int32
     private var bytes: [UInt8] = []
     private(set) var count = 0
     /// Bytes of a `Content-Length` body still to come.
     private var remaining: Int
     private var chunked = Chunked.size
-    package let deadline: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant
     private let maxLineBytes: Int
 
     /// The longest chunk-size line (with its extensions) accepted.
-    package static let maxChunkLineBytes = 4096
+    static let maxChunkLineBytes = 4096
 
     private init(stream: RequestHead.Stream, path: String, fd: Int32, deadline: ContinuousClock.Instant, maxTrailerBytes: Int) {
         self.stream = stream
@@ -78,7 +78,7 @@ package final class StreamedBody {
     }
 
     /// The finished body, handed to the request (once).
-    package func finish() -> Finished {
+    func finish() -> Finished {
         guard stream.toFile else {
             defer { bytes = [] }
             return .memory(bytes)
@@ -87,7 +87,7 @@ package final class StreamedBody {
     }
 
     /// Gives up: closes and removes the file.
-    package func abandon() {
+    func abandon() {
         guard stream.toFile else { return }
         closeFile()
         unlink(path)
@@ -99,7 +99,7 @@ package final class StreamedBody {
     }
 
     /// Consumes what `source` holds of the body.
-    package func consume(_ source: OpaquePointer) -> Step {
+    func consume(_ source: OpaquePointer) -> Step {
         switch stream.framing {
         case .length:
             let count = min(remaining, evbuffer_get_length(source))
@@ -209,7 +209,7 @@ package final class StreamedBody {
     private func bad(_ message: String) -> HTTPRefusal { HTTPRefusal(.badRequest, "Malformed chunked body: \(message)") }
 
     /// `chunk-size [ chunk-ext ]` (RFC 9112 §7.1): hex digits, then optional `BWS ; name [= value]` pairs.
-    package static func chunkSize(_ line: [UInt8]) -> Int? {
+    static func chunkSize(_ line: [UInt8]) -> Int? {
         var size = 0
         var index = 0
         while index < line.count, let digit = hexValue(line[index]) {

@@ -8,7 +8,7 @@ extension JSONValue {
         return writer.bytes
     }
 
-    package func write(to writer: inout JSONWriter) {
+    func write(to writer: inout JSONWriter) {
         switch self {
         case .null: writer.raw(Array("null".utf8))
         case .bool(let flag): writer.bool(flag)

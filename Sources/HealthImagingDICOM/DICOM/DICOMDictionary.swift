@@ -7,7 +7,7 @@ import HealthImagingJSON
 package enum DICOMDictionary {
     package struct Entry: Sendable {
         package var tag: UInt32
-        package var vr: String
+        var vr: String
         package var keyword: String
     }
 
@@ -60,7 +60,7 @@ package enum DICOMDictionary {
     }
 
     /// "GGGGEEEE" (8 hex digits) as a tag.
-    package static func hexTag(_ text: String) -> UInt32? {
+    static func hexTag(_ text: String) -> UInt32? {
         guard text.utf8.count == 8, text.utf8.allSatisfy({ $0 < 128 && (($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x66 || (0x30...0x39).contains($0)) })
         else { return nil }
         return UInt32(text, radix: 16)

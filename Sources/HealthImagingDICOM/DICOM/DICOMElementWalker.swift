@@ -2,12 +2,12 @@ import CDICOM
 import HealthImagingJSON
 
 /// One top-level attribute of the file, its key and value already in the document's encoding.
-package struct DICOMElement {
-    package var group: UInt16
-    package var element: UInt16
-    package var isMeta: Bool
-    package var key: String
-    package var value: JSONValue
+struct DICOMElement {
+    var group: UInt16
+    var element: UInt16
+    var isMeta: Bool
+    var key: String
+    var value: JSONValue
 }
 
 /// Turns the shim's flat pre-order node list back into a tree of `JSONValue`s, encoding each value per VR as the
@@ -20,17 +20,17 @@ package struct DICOMElement {
 /// - a tag whose dictionary VM allows more than one value, or a value with more than one: an array;
 /// - empty value: null; SQ: an array of objects (one per item), empty sequence: [];
 /// - Pixel Data (and Float / Double Float Pixel Data): null, never inline.
-package struct DICOMElementWalker {
-    package let file: DICOMFile
+struct DICOMElementWalker {
+    let file: DICOMFile
     private var index = 0
     /// Tag → VR of every element keyed by its tag (at any depth), for the instance's `DICOMVRs`.
     private(set) var privateVRs: [(key: String, value: JSONValue)] = []
     private var seenPrivate: Set<String> = []
 
-    package init(file: DICOMFile) { self.file = file }
+    init(file: DICOMFile) { self.file = file }
 
     /// The top-level elements: File Meta Information first, then the dataset.
-    package mutating func elements() -> [DICOMElement] {
+    mutating func elements() -> [DICOMElement] {
         var result: [DICOMElement] = []
         let count = file.nodeCount
         index = 0
@@ -97,11 +97,11 @@ package struct DICOMElementWalker {
         return String(repeating: "0", count: 4 - digits.count) + digits
     }
 
-    package static func vrString(_ node: hil_dicom_node) -> String {
+    static func vrString(_ node: hil_dicom_node) -> String {
         withUnsafeBytes(of: node.vr) { raw in String(decoding: raw.prefix(2), as: UTF8.self) }
     }
 
-    package static func value(_ node: hil_dicom_node, vr: String) -> JSONValue {
+    static func value(_ node: hil_dicom_node, vr: String) -> JSONValue {
         let pixelData = node.group == 0x7FE0 && [0x0008, 0x0009, 0x0010].contains(node.element)
         if pixelData { return .null }
         let multi = node.vm_max < 0 || node.vm_max > 1
@@ -133,7 +133,7 @@ package struct DICOMElementWalker {
     }
 
     /// Host-order binary numbers (the shim copies DCMTK's host-order arrays) as JSON numbers.
-    package static func numbers(_ raw: UnsafeRawBufferPointer, vr: String) -> [JSONValue] {
+    static func numbers(_ raw: UnsafeRawBufferPointer, vr: String) -> [JSONValue] {
         func each<T>(_ type: T.Type, _ body: (T) -> JSONValue) -> [JSONValue] {
             let size = MemoryLayout<T>.size
             return stride(from: 0, to: raw.count - size + 1, by: size).map { body(raw.loadUnaligned(fromByteOffset: $0, as: T.self)) }
@@ -159,16 +159,16 @@ package struct DICOMElementWalker {
     }
 
     /// Swift's shortest round-trip text is JSON except for forms like "5e-05" (valid) and "inf"/"nan" (filtered).
-    package static func jsonNumber(_ text: String) -> String {
+    static func jsonNumber(_ text: String) -> String {
         text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }
 }
 
 /// RFC 4648 base64 (with padding), for binary VRs.
-package enum Base64 {
+enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    package static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+    static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var iterator = bytes.makeIterator()

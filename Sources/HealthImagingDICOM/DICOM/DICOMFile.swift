@@ -1,11 +1,11 @@
 import CDICOM
 
 /// An open CDICOM handle: owns the parsed dataset; every pointer read through it lives until `deinit`.
-package final class DICOMFile {
-    package let handle: OpaquePointer
+final class DICOMFile {
+    let handle: OpaquePointer
 
     /// Parses a whole Part 10 file held in memory.
-    package init(_ bytes: [UInt8], limits: DICOMLimits = .standard) throws(DICOMFileError) {
+    init(_ bytes: [UInt8], limits: DICOMLimits = .standard) throws(DICOMFileError) {
         var error = hil_dicom_error()
         var limits = limits.c
         // > hil_dicom_open: "Returns NULL and fills `error` on failure"; the caller may free `bytes` on return.
@@ -15,7 +15,7 @@ package final class DICOMFile {
     }
 
     /// Parses bytes [offset, offset + length) of the file at `path` (length 0: to its end) without reading it whole.
-    package init(path: String, offset: Int, length: Int, limits: DICOMLimits = .standard) throws(DICOMFileError) {
+    init(path: String, offset: Int, length: Int, limits: DICOMLimits = .standard) throws(DICOMFileError) {
         guard offset >= 0, length >= 0 else {
             throw DICOMFileError(exceptionType: DICOMFileError.invalidDICOMFile, message: "the byte range is not inside the file")
         }
@@ -31,21 +31,21 @@ package final class DICOMFile {
 
     deinit { hil_dicom_close(handle) }
 
-    package var transferSyntax: String { String(cString: hil_dicom_transfer_syntax(handle)) }
+    var transferSyntax: String { String(cString: hil_dicom_transfer_syntax(handle)) }
 
-    package var nodeCount: Int { hil_dicom_node_count(handle) }
+    var nodeCount: Int { hil_dicom_node_count(handle) }
 
     /// The Photometric Interpretation of the samples the last frame decoded to ("" before any decode).
-    package var decodedPhotometric: String { String(cString: hil_dicom_decoded_photometric(handle)) }
+    var decodedPhotometric: String { String(cString: hil_dicom_decoded_photometric(handle)) }
 
-    package func node(_ index: Int) -> hil_dicom_node {
+    func node(_ index: Int) -> hil_dicom_node {
         var node = hil_dicom_node()
         _ = hil_dicom_node_at(handle, index, &node)
         return node
     }
 
     /// The pixel module, checked against the Pixel Data's size and the limits (no decoding).
-    package func pixelInfo() throws(DICOMFileError) -> hil_dicom_pixel_info {
+    func pixelInfo() throws(DICOMFileError) -> hil_dicom_pixel_info {
         var info = hil_dicom_pixel_info()
         var error = hil_dicom_error()
         guard hil_dicom_pixel_info_get(handle, &info, &error) == 0 else { throw DICOMFileError(error) }
@@ -53,7 +53,7 @@ package final class DICOMFile {
     }
 
     /// Frame `index`, decoded; with `keepOriginal`, it also carries its source bytes.
-    package func frame(_ index: Int, info: hil_dicom_pixel_info, keepOriginal: Bool) throws(DICOMFileError) -> PixelFrame {
+    func frame(_ index: Int, info: hil_dicom_pixel_info, keepOriginal: Bool) throws(DICOMFileError) -> PixelFrame {
         let samples = try buffer { out, length, error in hil_dicom_decode_frame(handle, index, out, length, error) }
         var original: EncodedFrame? = nil
         if keepOriginal && info.encapsulated != 0 {
@@ -68,12 +68,12 @@ package final class DICOMFile {
     /// The encoded bytes of frame `index` of encapsulated Pixel Data (its fragments concatenated).
     /// > hil_dicom_encoded_frame: "Returns 0 and a caller-owned buffer (free with hil_dicom_free), or -1 with
     /// > `error` (not encapsulated, index out of range)."
-    package func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
+    func encodedFrame(_ index: Int) throws(DICOMFileError) -> [UInt8] {
         try buffer { out, length, error in hil_dicom_encoded_frame(handle, index, out, length, error) }
     }
 
     /// Every frame, decoded; with `keepOriginal`, each also carries its source bytes.
-    package func frames(keepOriginal: Bool) throws(DICOMFileError) -> [PixelFrame] {
+    func frames(keepOriginal: Bool) throws(DICOMFileError) -> [PixelFrame] {
         let info = try pixelInfo()
         guard info.has_pixel_data != 0 else { return [] }
         // number_of_frames is bounded by the Pixel Data's size and --max-decoded-file-bytes (hil_dicom_pixel_info_get).

@@ -3,10 +3,10 @@
 /// Patient Group, Clinical Trial Subject, De-identification at Patient level; General Study, Patient Study, Clinical
 /// Trial Study at Study level; General Series, Clinical Trial Series, General Equipment, Frame of Reference at Series
 /// level); every other attribute, private ones included, is an Instance attribute.
-package enum DICOMLevel {
+enum DICOMLevel {
     case patient, study, series, instance
 
-    package static func of(group: UInt16, element: UInt16) -> DICOMLevel {
+    static func of(group: UInt16, element: UInt16) -> DICOMLevel {
         let tag = UInt32(group) << 16 | UInt32(element)
         if patientTags.contains(tag) { return .patient }
         if studyTags.contains(tag) { return .study }
@@ -14,7 +14,7 @@ package enum DICOMLevel {
         return .instance
     }
 
-    package static let patientTags: Set<UInt32> = [
+    static let patientTags: Set<UInt32> = [
         // Patient module
         0x0010_0010, 0x0010_0020, 0x0010_0021, 0x0010_0024, 0x0010_0022, 0x0010_0030, 0x0010_0033, 0x0010_0034,
         0x0010_0035, 0x0010_0040, 0x0010_1100, 0x0010_0200, 0x0008_1120, 0x0010_0032, 0x0010_1002, 0x0010_1001,
@@ -29,7 +29,7 @@ package enum DICOMLevel {
         0x0012_0062, 0x0012_0063, 0x0012_0064,
     ]
 
-    package static let studyTags: Set<UInt32> = [
+    static let studyTags: Set<UInt32> = [
         // General Study module
         0x0020_000D, 0x0008_0020, 0x0008_0030, 0x0008_0090, 0x0008_0096, 0x0008_009C, 0x0008_009D, 0x0020_0010,
         0x0008_0050, 0x0008_0051, 0x0008_1030, 0x0008_1048, 0x0008_1049, 0x0008_1060, 0x0008_1062, 0x0032_1033,
@@ -42,7 +42,7 @@ package enum DICOMLevel {
         0x0012_0050, 0x0012_0051, 0x0012_0052, 0x0012_0053, 0x0012_0083,
     ]
 
-    package static let seriesTags: Set<UInt32> = [
+    static let seriesTags: Set<UInt32> = [
         // General Series module
         0x0008_0060, 0x0020_000E, 0x0020_0011, 0x0020_0060, 0x0008_0021, 0x0008_0031, 0x0008_1050, 0x0008_1052,
         0x0018_1030, 0x0008_103E, 0x0008_103F, 0x0008_1070, 0x0008_1072, 0x0008_1111, 0x0008_1250, 0x0018_0015,

@@ -39,7 +39,7 @@ public struct DICOMLimits: Sendable, Equatable {
     /// elements, 1 GiB inflated.
     public static let standard = DICOMLimits(frame: 1 << 30, file: 16 << 30, depth: 64, elements: 1_000_000, inflated: 1 << 30)
 
-    package var c: hil_dicom_limits {
+    var c: hil_dicom_limits {
         hil_dicom_limits(max_frame_bytes: UInt64(max(1, maxFrameBytes)), max_decoded_file_bytes: UInt64(max(1, maxDecodedFileBytes)),
                          max_sequence_depth: UInt32(clamping: max(1, maxSequenceDepth)), max_elements: UInt64(max(1, maxElements)),
                          max_inflated_bytes: UInt64(max(1, maxInflatedBytes)))

@@ -41,7 +41,7 @@ public enum DICOMReader {
     }
 
     /// The instance's attributes, sorted into levels and encoded (no frames).
-    package static func instance(_ file: DICOMFile) throws(DICOMFileError) -> DICOMInstance {
+    static func instance(_ file: DICOMFile) throws(DICOMFileError) -> DICOMInstance {
         var walker = DICOMElementWalker(file: file)
         let elements = walker.elements()
         let transferSyntax = file.transferSyntax
@@ -93,7 +93,7 @@ public final class DICOMFrameSource {
     private let info: hil_dicom_pixel_info
     private let keepOriginal: Bool
 
-    package init(_ file: DICOMFile) throws(DICOMFileError) {
+    init(_ file: DICOMFile) throws(DICOMFileError) {
         self.file = file
         instance = try DICOMReader.instance(file)
         info = try file.pixelInfo()
@@ -136,12 +136,12 @@ public final class DICOMFrameSource {
 extension DICOMReader {
     /// Maximum lengths from the developer guide's "DICOM element constraints" ("the following DICOM elements have
     /// maximum length constraints … make sure your data does not exceed the maximum limit length").
-    package static let maximumLengths: [String: Int] = [
+    static let maximumLengths: [String: Int] = [
         "PatientName": 256, "PatientID": 256, "PatientBirthDate": 18, "PatientSex": 16, "StudyInstanceUID": 256,
         "StudyID": 16, "StudyDescription": 64, "AccessionNumber": 256, "StudyDate": 18, "StudyTime": 28,
     ]
 
-    package static func checkLengths(_ attributes: [(key: String, value: JSONValue)]) throws(DICOMFileError) {
+    static func checkLengths(_ attributes: [(key: String, value: JSONValue)]) throws(DICOMFileError) {
         for (key, value) in attributes {
             guard let limit = maximumLengths[key], case .string(let text) = value else { continue }
             let length = text.trimmingTrailingSpaces.count
@@ -183,7 +183,7 @@ extension DICOMFileError {
     /// Counted in the manifest's `numberOfFilesWithServerError` rather than `…CustomerError`.
     public var isServerError: Bool { exceptionType == Self.internalServerError }
 
-    package init(_ error: hil_dicom_error) {
+    init(_ error: hil_dicom_error) {
         let message = withUnsafeBytes(of: error.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }

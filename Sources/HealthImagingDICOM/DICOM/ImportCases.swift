@@ -6,22 +6,22 @@
 ///   is kept in its original encoding with warning 0xB100 TRANSCODING_EXCEPTION ("the pixel data is stored as a
 ///   blob") instead of refusing the file.
 package enum ImportCases {
-    package static let explicitLittleEndian = "1.2.840.10008.1.2.1"
-    package static let implicitLittleEndian = "1.2.840.10008.1.2"
-    package static let explicitBigEndian = "1.2.840.10008.1.2.2"
-    package static let deflatedExplicitLittleEndian = "1.2.840.10008.1.2.1.99"
+    static let explicitLittleEndian = "1.2.840.10008.1.2.1"
+    static let implicitLittleEndian = "1.2.840.10008.1.2"
+    static let explicitBigEndian = "1.2.840.10008.1.2.2"
+    static let deflatedExplicitLittleEndian = "1.2.840.10008.1.2.1.99"
 
     /// Marks a frame of a binary segmentation to be stored as it is in Explicit VR Little Endian: its samples
     /// (0/1, one byte each, as decoded) packed back into bits, least significant bit first, the frame starting on
     /// a byte boundary (PS3.5 §8.1.1). Other frames are returned as they are.
-    package static func keepBinarySegmentation(_ frame: PixelFrame) -> PixelFrame {
+    static func keepBinarySegmentation(_ frame: PixelFrame) -> PixelFrame {
         guard frame.bitsAllocated == 1 else { return frame }
         var kept = frame
         kept.original = EncodedFrame(transferSyntaxUID: explicitLittleEndian, data: packBits(frame.samples))
         return kept
     }
 
-    package static func packBits(_ samples: [UInt8]) -> [UInt8] {
+    static func packBits(_ samples: [UInt8]) -> [UInt8] {
         var packed = [UInt8](repeating: 0, count: (samples.count + 7) / 8)
         for (index, sample) in samples.enumerated() where sample & 1 != 0 {
             packed[index >> 3] |= 1 << UInt8(index & 7)
@@ -66,7 +66,7 @@ package enum ImportCases {
         return (frames, warning)
     }
 
-    package static func byteSwapped(_ samples: [UInt8], size: Int) -> [UInt8] {
+    static func byteSwapped(_ samples: [UInt8], size: Int) -> [UInt8] {
         guard size > 1 else { return samples }
         var swapped = samples
         var start = 0

@@ -82,7 +82,7 @@ public enum MetadataDocument {
     }
 
     /// The instance's member of `Instances`.
-    package static func instanceObject(_ instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)]) -> JSONValue {
+    static func instanceObject(_ instance: DICOMInstance, frames: [(id: String, frame: StoredFrame)]) -> JSONValue {
         let stored = frames.first?.frame.transferSyntaxUID ?? instance.transferSyntaxUID
         let imageFrames: [JSONValue] = frames.map { id, frame in
             // "For images stored in their original transfer syntax … the MinPixelValue and MaxPixelValue will not

@@ -14,8 +14,8 @@ import CZlib
 public enum FrameCodec {
     public static let htj2kRPCL = "1.2.840.10008.1.2.4.202"
     public static let jpeg2000Lossless = "1.2.840.10008.1.2.4.90"
-    package static let blockSize: UInt32 = 64
-    package static let baseResolutionLimit = 64
+    static let blockSize: UInt32 = 64
+    static let baseResolutionLimit = 64
 
     /// The stored form of `frame` in a datastore whose `losslessStorageFormat` is `format`.
     public static func store(_ frame: PixelFrame, format: LosslessStorageFormat) throws -> StoredFrame {
@@ -96,7 +96,7 @@ public enum FrameCodec {
                           minimum: minimum, maximum: maximum)
     }
 
-    package static func encode(_ frame: PixelFrame, format: LosslessStorageFormat, levels: Int, minimum: Int, maximum: Int) throws -> [UInt8] {
+    static func encode(_ frame: PixelFrame, format: LosslessStorageFormat, levels: Int, minimum: Int, maximum: Int) throws -> [UInt8] {
         var info = cim_frame_info(
             width: UInt32(frame.columns), height: UInt32(frame.rows), components: UInt32(frame.samplesPerPixel),
             precision: UInt32(precision(frame, minimum: minimum, maximum: maximum)),
@@ -237,7 +237,7 @@ public enum FrameCodec {
     }
 
     /// The codestream's component precision: BitsStored when every sample fits in it, else BitsAllocated.
-    package static func precision(_ frame: PixelFrame, minimum: Int, maximum: Int) -> Int {
+    static func precision(_ frame: PixelFrame, minimum: Int, maximum: Int) -> Int {
         let allocated = frame.bytesPerSample * 8
         let stored = min(max(frame.bitsStored, 1), allocated)
         let fits = frame.isSigned
