@@ -2,7 +2,7 @@
 /// or a reply the application dropped. It says why and with which status; how the answer looks is the
 /// application's choice (`HTTPServer`'s `refused`; the emulator answers a rest-json error), else plain text.
 public struct HTTPRefusal: Error, Equatable, Sendable {
-    public enum Reason: Sendable, Equatable {
+    public enum Reason: Sendable, Equatable, CaseIterable {
         case badRequest, notFound, payloadTooLarge, uriTooLong, headersTooLarge, notImplemented, internalServer
 
         public var status: Int {

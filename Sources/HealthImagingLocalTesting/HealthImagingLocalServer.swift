@@ -112,8 +112,7 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
         do {
             emulator = try Emulator(configuration: configuration, logger: logger)
             try emulator.loadStartupFixtures()
-            server = try HTTPServer(host: "127.0.0.1", port: 0, handleSignals: false,
-                                    refused: { emulator.refusalResponse($0) }) { emulator.handle($0) }
+            server = try HTTPServer(serving: emulator, host: "127.0.0.1", port: 0, handleSignals: false)
             emulator.attach(to: server, url: server.url)
         } catch {
             startup.result = .failure(error)

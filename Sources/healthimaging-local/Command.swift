@@ -255,8 +255,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
             limits.maxBodyBytes = configuration.maxBodyBytes
             limits.headerTimeoutSeconds = headerTimeout
             limits.bodyTimeoutSeconds = bodyTimeout
-            server = try HTTPServer(host: host, port: port, limits: limits, logger: logger,
-                                    refused: { emulator.refusalResponse($0) }) { emulator.handle($0) }
+            server = try HTTPServer(serving: emulator, host: host, port: port, limits: limits, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
             throw ExitCode(1)

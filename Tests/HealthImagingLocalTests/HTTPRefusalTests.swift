@@ -30,9 +30,7 @@ import Testing
     }
 
     @Test func everyReasonMapsToTheErrorOfItsStatus() {
-        let reasons: [HTTPRefusal.Reason] = [.badRequest, .notFound, .payloadTooLarge, .uriTooLong, .headersTooLarge,
-                                             .notImplemented, .internalServer]
-        for reason in reasons {
+        for reason in HTTPRefusal.Reason.allCases {
             #expect(APIError(HTTPRefusal(reason, "m")).code.status == reason.status, "\(reason)")
         }
     }

@@ -25,7 +25,7 @@ import Testing
         let other = Namespace(account: "210987654321", region: "eu-west-1")
         func check() throws {
             let tallied = try store.tallied()
-            store.tallyRolledBack()
+            store.forgetTally()
             #expect(try store.tallied() == tallied)
             #expect(try store.counts(namespace).versions == (tallied[namespace]?.versions ?? 0))
         }

@@ -1,6 +1,5 @@
 import Foundation
 import HealthImagingJSON
-import HealthImagingJSON
 import HealthImagingHTTP
 
 /// AWS rest-json timestamps: JSON numbers, Unix epoch seconds with a millisecond fraction.
@@ -8,13 +7,8 @@ public enum Timestamp {
     /// `1680029436304` → `"1680029436.304"`, `1680029436430` → `"1680029436.43"`, whole seconds → `"1680029436.0"`.
     public static func format(millis: Int64) -> String {
         var bytes: [UInt8] = []
-        append(millis: millis, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Appends `format(millis:)`'s text to `bytes` without building a String (the response hot path).
-    public static func append(millis: Int64, to bytes: inout [UInt8]) {
         EpochSeconds.append(millis: millis, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Milliseconds since the epoch, now, on the emulator's clock: the real time plus the test clock's offset

@@ -83,6 +83,16 @@ public final class Statement {
     /// https://www.sqlite.org/c3ref/stmt_busy.html
     var isBusy: Bool { sqlite3_stmt_busy(handle) != 0 }
 
+    /// The one number a `SELECT count(*)` answers (0 when no row came).
+    func count() throws -> Int {
+        try first { Int($0.int64(0) ?? 0) } ?? 0
+    }
+
+    /// The namespace in columns `column` (account) and `column + 1` (region).
+    func namespace(_ column: Int32) -> Namespace {
+        Namespace(account: text(column) ?? "", region: text(column + 1) ?? "")
+    }
+
     /// Runs a statement that returns no rows.
     public func run() throws {
         while try step() {}

@@ -80,7 +80,6 @@ extension Store {
               AND (SELECT v.state FROM image_set_versions v WHERE v.image_set_pk = s.pk ORDER BY v.version DESC LIMIT 1)
                   IS NOT 'DELETED'
             """)
-        try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId)
-        return try Int((statement.first { $0.int64(0) } ?? nil) ?? 0)
+        return try statement.bind(1, namespace.account).bind(2, namespace.region).bind(3, datastoreId).count()
     }
 }

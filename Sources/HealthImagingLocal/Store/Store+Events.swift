@@ -79,7 +79,7 @@ extension Store {
 
     /// A `transaction` ended: its events go out (committed) or are dropped (rolled back).
     func transactionEnded(committed: Bool) {
-        if !committed { tallyRolledBack() }
+        if !committed { forgetTally() }
         guard !stagedEvents.isEmpty else { return }
         let events = stagedEvents
         stagedEvents = []

@@ -20,17 +20,14 @@ extension Store {
     @discardableResult
     public func failInterruptedImportJobs(now: Int64 = Timestamp.nowMillis()) throws -> Int {
         try database.transaction {
-            let count = Int(try database.scalarText("""
-                SELECT count(*) FROM import_jobs j WHERE j.status IN ('SUBMITTED', 'IN_PROGRESS') AND EXISTS (
-                    SELECT 1 FROM import_runs r WHERE r.account = j.account AND r.region = j.region
-                        AND r.datastore_id = j.datastore_id AND r.job_id = j.job_id)
-                """) ?? "0") ?? 0
             try database.cached("""
                 UPDATE import_jobs SET status = 'FAILED', message = ?, ended_at = ?
                 WHERE status IN ('SUBMITTED', 'IN_PROGRESS') AND EXISTS (
                     SELECT 1 FROM import_runs r WHERE r.account = import_jobs.account AND r.region = import_jobs.region
                         AND r.datastore_id = import_jobs.datastore_id AND r.job_id = import_jobs.job_id)
                 """).bind(1, Self.interruptedJobMessage).bind(2, now).run()
+            // The jobs failed are the rows that UPDATE changed.
+            let count = database.changes
             try database.execute("DELETE FROM import_runs")
             return count
         }

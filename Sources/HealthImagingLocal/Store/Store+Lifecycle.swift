@@ -183,7 +183,7 @@ extension Store {
             rows.append(Row(
                 id: statement.int64(0) ?? 0,
                 transition: PendingTransition(
-                    namespace: Namespace(account: statement.text(1) ?? "", region: statement.text(2) ?? ""),
+                    namespace: statement.namespace(1),
                     datastoreId: statement.text(3) ?? "",
                     imageSet: key.map { ($0, statement.int64(5) ?? 0) }, state: statement.text(6) ?? "",
                     workflowStatus: statement.enumeration(7),
@@ -301,15 +301,13 @@ extension Store {
 
     /// How many transitions wait, over every namespace.
     public func pendingTransitionCount() throws -> Int {
-        let statement = try database.cached("SELECT count(*) FROM transitions")
-        return try Int((statement.first { $0.int64(0) } ?? nil) ?? 0)
+        try database.cached("SELECT count(*) FROM transitions").count()
     }
 
     /// How many transitions wait in one namespace.
     public func pendingTransitionCount(_ namespace: Namespace) throws -> Int {
-        let statement = try database.cached("SELECT count(*) FROM transitions WHERE account = ? AND region = ?")
-        try statement.bind(1, namespace.account).bind(2, namespace.region)
-        return try Int((statement.first { $0.int64(0) } ?? nil) ?? 0)
+        try database.cached("SELECT count(*) FROM transitions WHERE account = ? AND region = ?")
+            .bind(1, namespace.account).bind(2, namespace.region).count()
     }
 }
 

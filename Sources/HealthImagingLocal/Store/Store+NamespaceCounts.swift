@@ -75,7 +75,8 @@ extension Store {
         } else {
             let found = try database.cached("SELECT account, region FROM image_sets WHERE pk = ?").bind(1, key)
                 .first { $0.namespace(0) }
-            guard let found else { return }
+            // Not found (never after an insert by key): the counts can no longer be trusted.
+            guard let found else { return forgetTally() }
             namespace = found
             lastTallied = (key, namespace)
         }
@@ -89,21 +90,9 @@ extension Store {
         if let namespace { tally?[namespace] = nil } else { tally = [:] }
     }
 
-    /// A rollback may have undone counted inserts: count again when next asked.
-    func tallyRolledBack() {
+    /// The counts may be wrong (a rollback undid counted inserts): count again in SQL when next asked.
+    func forgetTally() {
         tally = nil
         lastTallied = nil
-    }
-}
-
-private extension Statement {
-    /// The one number a `SELECT count(*)` answers.
-    func count() throws -> Int {
-        try first { Int($0.int64(0) ?? 0) } ?? 0
-    }
-
-    /// The namespace in columns `column` (account) and `column + 1` (region).
-    func namespace(_ column: Int32) -> Namespace {
-        Namespace(account: text(column) ?? "", region: text(column + 1) ?? "")
     }
 }

@@ -1,4 +1,17 @@
 import HealthImagingHTTP
+import Logging
+
+/// The emulator on the HTTP server (HealthImagingHTTP knows nothing of it): how it is served, and what binding an
+/// address exposes.
+extension HTTPServer {
+    /// A server whose every request `emulator` answers, refusals included (its rest-json errors).
+    public convenience init(serving emulator: Emulator, host: String, port: Int, limits: RequestHead.Limits = .init(),
+                            handleSignals: Bool = true, logger: Logger = Logger(label: "healthimaging-local")) throws {
+        try self.init(host: host, port: port, limits: limits, handleSignals: handleSignals, logger: logger,
+                      refused: { emulator.refusalResponse($0) }) { emulator.handle($0) }
+    }
+}
+
 extension ListenAddress {
     /// The warning printed when binding a non-loopback address: what is reachable from other machines, and how
     /// to guard it.
