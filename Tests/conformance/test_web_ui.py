@@ -67,15 +67,22 @@ def browser():
 
 
 def click_and_wait(browser, element):
-    """Click a link or submit button and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click a link or submit button and wait until the next page has replaced this one and finished loading.
+
+    The old page is marked with a window property before the click; the wait ends when a window without the mark
+    reports readyState complete. While the navigation runs, chromedriver may answer any command with an error
+    (a stale element, or "unhandled inspector error: Cannot find context" when the old context is torn down
+    mid-command — a CI run once failed on that inside staleness_of), so those errors mean "not yet"."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__beforeClick = true")
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 20).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+    def replaced(b):
+        return b.execute_script("return window.__beforeClick !== true && document.readyState === 'complete'")
+
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(replaced)
 
 
 CSRF = re.compile(rb'name="csrf" value="([0-9a-f]+)"')
