@@ -36,6 +36,22 @@ inline int32_t readSample(const uint8_t *samples, size_t index, uint32_t bytes, 
     return isSigned ? int32_t(int16_t(v)) : int32_t(v);
 }
 
+/// Reads `count` samples, `stride` apart from sample `first`, into `dst` (one row of one component). The four
+/// sample kinds get their own loops, so that the common one-component rows compile to a widening copy.
+inline void readRow(const uint8_t *samples, size_t first, size_t stride, uint32_t count, uint32_t bytes, bool isSigned,
+                    int32_t *dst) {
+    const uint8_t *p = samples + first * bytes;
+    const size_t step = stride * bytes;
+    if (bytes == 1) {
+        if (isSigned) for (uint32_t x = 0; x < count; ++x) dst[x] = int8_t(p[x * step]);
+        else for (uint32_t x = 0; x < count; ++x) dst[x] = p[x * step];
+    } else if (isSigned) {
+        for (uint32_t x = 0; x < count; ++x) dst[x] = int16_t(uint16_t(p[x * step]) | uint16_t(p[x * step + 1]) << 8);
+    } else {
+        for (uint32_t x = 0; x < count; ++x) dst[x] = uint16_t(p[x * step]) | uint16_t(p[x * step + 1]) << 8;
+    }
+}
+
 /// Clamps to the component's range and writes sample `index` little-endian.
 inline void writeSample(uint8_t *out, size_t index, int32_t value, uint32_t bytes, uint32_t precision, bool isSigned) {
     int32_t lo = isSigned ? -(int32_t(1) << (precision - 1)) : 0;

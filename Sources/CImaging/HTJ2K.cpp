@@ -83,10 +83,8 @@ extern "C" int cim_encode_htj2k(const uint8_t *samples, size_t samples_size, con
         for (uint32_t y = 0; y < info->height; ++y) {
             for (uint32_t c = 0; c < components; ++c) {
                 // > with planar false, exchange hands the lines out component by component for each row
-                size_t base = size_t(y) * width * components + next;
-                ojph::si32 *dst = line->i32;
-                for (uint32_t x = 0; x < width; ++x)
-                    dst[x] = cim::readSample(samples, base + size_t(x) * components, bytes, isSigned);
+                cim::readRow(samples, size_t(y) * width * components + next, components, width, bytes, isSigned,
+                             line->i32);
                 line = cs.exchange(line, next);
             }
         }

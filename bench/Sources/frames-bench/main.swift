@@ -34,6 +34,11 @@ do {
     let encode = try measure { try FrameCodec.encode(frame, format: .htj2k).count }
     let store = try measure { try FrameCodec.store(frame, format: .htj2k).data.count }
     print(String(format: "encode_ms %.3f cpu_ms %.3f bytes %d", encode.ms, encode.cpu, encode.bytes))
+    let codestream = try FrameCodec.encode(frame, format: .htj2k)
+    for reduce in 0...FrameCodec.decompositionLevels(width: width, height: height) {
+        let decode = try measure { try FrameCodec.decode(codestream, format: .htj2k, reduce: reduce, bytesPerSample: 2).samples.count }
+        print(String(format: "decode_reduce%d_ms %.3f cpu_ms %.3f", reduce, decode.ms, decode.cpu))
+    }
     print(String(format: "store_ms %.3f cpu_ms %.3f bytes %d", store.ms, store.cpu, store.bytes))
 } catch {
     FileHandle.standardError.write(Data("frames-bench: \(error)\n".utf8))
