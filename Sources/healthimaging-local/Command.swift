@@ -95,6 +95,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
     @Option(help: "Address-space limit of each import worker process, in MiB (0: none); a file that needs more fails alone, as a server error.")
     var importWorkerMemoryMb = 4096
 
+    @Option(help: "How import workers share the CPU with the server: auto (the workers of all cores but one are SCHED_BATCH, the rest SCHED_IDLE, giving their file to the others when the machine is too busy to run them), batch (all SCHED_BATCH: the most import speed on a busy machine, slower API answers during imports) or idle (all SCHED_IDLE: API latency first; imports stall on a busy machine).")
+    var importWorkerScheduling = ImportPool.Scheduling.auto.rawValue
+
     @Option(help: "Seconds one file may take in an import worker; a worker over it is killed and the file fails as a server error.")
     var importFileSeconds = 300.0
 
@@ -131,6 +134,9 @@ struct HealthImagingLocalCommand: ParsableCommand {
 
     func validate() throws {
         guard importWorkers >= 0, importWorkers <= 256 else { throw ValidationError("--import-workers must be between 0 and 256") }
+        guard ImportPool.Scheduling(rawValue: importWorkerScheduling) != nil else {
+            throw ValidationError("--import-worker-scheduling must be auto, batch or idle")
+        }
         guard importWorkerMemoryMb >= 0 else { throw ValidationError("--import-worker-memory-mb must be 0 or more") }
         guard importFileSeconds > 0, importFileSeconds <= 86400 else { throw ValidationError("--import-file-seconds must be between 0 and 86400") }
         guard maxImportJobFiles > 0 else { throw ValidationError("--max-import-job-files must be positive") }
@@ -202,7 +208,8 @@ struct HealthImagingLocalCommand: ParsableCommand {
         // that started it has since changed.
         configuration.importPool = ImportPool.Configuration(
             workers: max(1, importWorkers), executable: importWorkers > 0 ? ImportWorkerProcess.ownExecutable() : nil,
-            memoryMiB: importWorkerMemoryMb, fileSeconds: importFileSeconds)
+            memoryMiB: importWorkerMemoryMb, fileSeconds: importFileSeconds,
+            scheduling: ImportPool.Scheduling(rawValue: importWorkerScheduling) ?? .auto)
         configuration.maxImportJobFiles = maxImportJobFiles
         configuration.maxImportJobSeconds = maxImportJobSeconds
         configuration.eventRingSize = eventRingSize

@@ -151,12 +151,66 @@ def test_workers_are_separate_processes_and_the_in_process_mode_still_imports(se
     pooled = servers.start(extra=["--import-workers", "2"])
     answer = raw_request(pooled.url, "POST", f"/_healthimaging/datastores/{SEED_DATASTORE}/dicom", body=good)
     assert answer.status == 201
+    # Both were started with the server (a worker spends ~50 ms starting), not on demand.
     pids = worker_pids(pooled)
-    assert len(pids) == 1 and pooled.proc.pid not in pids
+    assert len(pids) == 2 and pooled.proc.pid not in pids
     inline = servers.start(extra=["--import-workers", "0"])
     answer = raw_request(inline.url, "POST", f"/_healthimaging/datastores/{SEED_DATASTORE}/dicom", body=good)
     assert answer.status == 201
     assert worker_pids(inline) == set()
+
+
+def worker_policies(server, count: int) -> list[int]:
+    """The scheduling policies of the server's `count` import workers once each has set its own (field 41 of
+    /proc/PID/stat: 0 SCHED_OTHER until then, 3 SCHED_BATCH, 5 SCHED_IDLE), sorted."""
+    deadline = time.monotonic() + 10
+    while True:
+        policies = []
+        for pid in worker_pids(server):
+            try:
+                policies.append(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[38]))
+            except OSError:
+                continue
+        if (len(policies) == count and 0 not in policies) or time.monotonic() > deadline:
+            return sorted(policies)
+        time.sleep(0.05)
+
+
+def test_workers_leave_the_loop_a_core_and_an_idle_worker_hands_its_file_over_when_the_machine_is_busy(servers, tmp_path):
+    """--import-worker-scheduling auto (the default): with as many workers as cores, all but one are SCHED_BATCH and
+    the last SCHED_IDLE. With every core kept busy by other processes, the idle worker gets next to no CPU: its file
+    goes to a batch worker after a second, so the job still ends while the machine stays busy."""
+    import os
+    import subprocess
+    import sys
+
+    cores = os.cpu_count() or 1
+    workers = max(2, cores)
+    make_series(tmp_path / "s3" / "inbox" / "in", series=1, per_series=6, size=64)
+    (tmp_path / "s3" / "inbox" / "out").mkdir(parents=True, exist_ok=True)
+    server = servers.start(extra=["--s3-dir", str(tmp_path / "s3"), "--import-workers", str(workers)])
+    batch_workers = max(1, min(workers, cores - 1))
+    assert worker_policies(server, workers) == [3] * batch_workers + [5] * (workers - batch_workers)
+    for flag_value, expected in (("batch", [3] * 2), ("idle", [5] * 2)):
+        other = servers.start(extra=["--import-workers", "2", "--import-worker-scheduling", flag_value])
+        assert worker_policies(other, 2) == expected, flag_value
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores)]
+    try:
+        time.sleep(0.5)
+        client = boto_client(server.url)
+        began = time.monotonic()
+        props = wait_for_job(client, SEED_DATASTORE, start_job(client, "s3://inbox/in/", "s3://inbox/out/"), timeout=60)
+        took = time.monotonic() - began
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert props["jobStatus"] == "COMPLETED", props
+    manifest, success, failure = read_output_dir(tmp_path / "s3", props["outputS3Uri"])
+    assert len(success) == 6 and failure == [], failure
+    # Without the hand-over, the idle worker's file waits for the hogs (killed only after the job) and this fails
+    # at wait_for_job's timeout.
+    assert took < 60, took
 
 
 def test_pool_flags_are_validated(servers):
@@ -164,7 +218,8 @@ def test_pool_flags_are_validated(servers):
     import subprocess
 
     for flag, value in [("--import-workers", "-1"), ("--import-worker-memory-mb", "-5"), ("--import-file-seconds", "0"),
-                        ("--max-import-job-files", "0"), ("--max-import-job-seconds", "0")]:
+                        ("--max-import-job-files", "0"), ("--max-import-job-seconds", "0"),
+                        ("--import-worker-scheduling", "fast")]:
         done = subprocess.run([str(binary_path()), "--port", "0", flag, value], capture_output=True, timeout=30)
         assert done.returncode != 0 and flag.encode() in done.stderr, (flag, done.stderr)
 

@@ -1,3 +1,4 @@
+import HealthImagingDICOM
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,15 +23,21 @@ extension ImportWorkerProcess {
             var limit = rlimit(rlim_cur: bytes, rlim_max: bytes)
             _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
         }
-        // sched_setscheduler(2) SCHED_BATCH (3 on Linux; the constant needs _GNU_SOURCE, hidden from Swift): the
-        // worker keeps its full share of the CPU, but as a batch task it never preempts the server's event loop
-        // when the loop wakes for a request. (Nice 10 was tried: on a machine busy with other work it starved the
-        // workers, 4x slower imports, for no measurable gain in loop latency.)
+        // sched_setscheduler(2), as the pool says (ImportPool.Scheduling). (Nice 10 was tried before either policy:
+        // on a machine busy with other work it starved the workers, 4x slower imports, for no measurable gain in
+        // loop latency, because a niced task is still not preempted at once when the loop wakes.)
         #if os(Linux)
-        var policy = sched_param()
-        policy.sched_priority = 0
-        _ = sched_setscheduler(0, 3, &policy)
+        var policy = Policy.batch
+        if let at = arguments.firstIndex(of: "--scheduling"), at + 1 < arguments.count, let given = Policy(rawValue: arguments[at + 1]) {
+            policy = given
+        }
+        var parameters = sched_param()
+        parameters.sched_priority = 0
+        _ = sched_setscheduler(0, policy.number, &parameters)
         #endif
+        // DCMTK reads its data dictionary (/usr/share/libdcmtk17/dicom.dic, about 25 ms) on first use: before the
+        // first file arrives, not while it waits.
+        _ = DICOMDictionary.entry(keyword: "PatientName")
         let fault = getenv(faultVariable).map { String(cString: $0) }
         let parent = getppid()
         while true {
