@@ -13,12 +13,13 @@ extension Store {
     }
 
     public func insertFrame(imageSet key: Int64, frameId: String, _ frame: StoredFrame, synthetic: Bool = false) throws {
-        let blob = try database.cached("INSERT INTO frame_blobs (data) VALUES (?) RETURNING id")
-        try blob.bind(1, blob: frame.data)
-        guard try blob.step(), let blobId = blob.int64(0) else {
-            throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: blob.sql)
+        let blobId = try database.cached("INSERT INTO frame_blobs (data) VALUES (?) RETURNING id").withBlob(1, frame.data) { blob in
+            guard try blob.step(), let blobId = blob.int64(0) else {
+                throw SQLiteError(code: 0, message: "INSERT … RETURNING gave no row", sql: blob.sql)
+            }
+            try blob.run()
+            return blobId
         }
-        try blob.run()
         try database.cached("""
             INSERT OR REPLACE INTO frames (image_set_pk, frame_id, blob_id, transfer_syntax, content_type, checksums,
                 min_value, max_value, size, synthetic)
