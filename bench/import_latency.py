@@ -88,15 +88,20 @@ def request(conn, method, path, body=None):
     return (time.perf_counter() - began) * 1000, response.status, data
 
 
-def import_while_listing(conn, job_conn, token: str, input_uri: str, output_uri: str):
-    """Starts an import job on `job_conn` and times ListImageSetVersions on `conn` until the job ends (its status read
-    every 20 listings). Returns (seconds from start to end, listing latencies in ms, job id, final job status)."""
+def start_import(job_conn, token: str, input_uri: str, output_uri: str) -> tuple[float, str]:
+    """StartDICOMImportJob on `job_conn`: (perf_counter just before the call, job id)."""
     body = json.dumps({"dataAccessRoleArn": "arn:aws:iam::123456789012:role/Bench", "clientToken": token,
                        "inputS3Uri": input_uri, "outputS3Uri": output_uri}).encode()
     began = time.perf_counter()
     _, status, data = request(job_conn, "POST", f"/startDICOMImportJob/datastore/{DATASTORE}", body)
     assert status == 200, data
-    job_id = json.loads(data)["jobId"]
+    return began, json.loads(data)["jobId"]
+
+
+def import_while_listing(conn, job_conn, token: str, input_uri: str, output_uri: str):
+    """Starts an import job on `job_conn` and times ListImageSetVersions on `conn` until the job ends (its status read
+    every 20 listings). Returns (seconds from start to end, listing latencies in ms, job id, final job status)."""
+    began, job_id = start_import(job_conn, token, input_uri, output_uri)
     during, job_status, polls = [], "SUBMITTED", 0
     while job_status in ("SUBMITTED", "IN_PROGRESS"):
         millis, status, _ = request(conn, "POST", LIST_VERSIONS)
@@ -112,12 +117,7 @@ def import_while_listing(conn, job_conn, token: str, input_uri: str, output_uri:
 def import_alone(job_conn, token: str, input_uri: str, output_uri: str) -> float:
     """Starts an import job with no other client, reads its status every 20 ms until it ends; returns the
     seconds from start to end."""
-    body = json.dumps({"dataAccessRoleArn": "arn:aws:iam::123456789012:role/Bench", "clientToken": token,
-                       "inputS3Uri": input_uri, "outputS3Uri": output_uri}).encode()
-    began = time.perf_counter()
-    _, status, data = request(job_conn, "POST", f"/startDICOMImportJob/datastore/{DATASTORE}", body)
-    assert status == 200, data
-    job_id = json.loads(data)["jobId"]
+    began, job_id = start_import(job_conn, token, input_uri, output_uri)
     while True:
         _, _, data = request(job_conn, "GET", f"/getDICOMImportJob/datastore/{DATASTORE}/job/{job_id}")
         if json.loads(data)["jobProperties"]["jobStatus"] not in ("SUBMITTED", "IN_PROGRESS"):

@@ -17,6 +17,10 @@ struct FrameCodecTests {
     @Test(arguments: [
         (512, 512, 16, 12, false, 1), (300, 200, 16, 16, true, 1), (64, 48, 8, 8, false, 3), (7, 5, 8, 8, true, 1),
         (1, 1, 16, 16, false, 1), (130, 70, 16, 16, false, 3),
+        // One component, computed reduced resolutions (odd and even sizes, one-pixel rows and columns, 8 and 16
+        // bits, signed and unsigned, precision below the sample size) against OpenJPEG's decode below.
+        (65, 33, 16, 12, false, 1), (129, 257, 16, 16, true, 1), (3, 2, 8, 8, false, 1), (2, 300, 16, 10, true, 1),
+        (300, 1, 8, 8, false, 1), (255, 511, 8, 7, true, 1), (1024, 64, 16, 14, false, 1),
     ])
     func roundTrip(rows: Int, columns: Int, bits: Int, stored: Int, signed: Bool, samples: Int) throws {
         let frame = SyntheticFrame.make(frameId: "abc", geometry: Self.geometry(rows, columns, bits: bits, stored: stored, signed: signed, samples: samples))

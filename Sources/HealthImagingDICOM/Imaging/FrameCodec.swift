@@ -32,9 +32,14 @@ public enum FrameCodec {
         let codestream = try encode(frame, format: format, levels: levels, minimum: minimum, maximum: maximum)
         var checksums: [ResolutionChecksum] = []
         checksums.reserveCapacity(levels + 1)
-        for reduce in stride(from: levels, to: 0, by: -1) {
-            let decoded = try decode(codestream, format: format, reduce: reduce, bytesPerSample: frame.bytesPerSample)
-            checksums.append(ResolutionChecksum(width: decoded.width, height: decoded.height, checksum: crc32(decoded.samples)))
+        if frame.samplesPerPixel == 1 {
+            checksums = try reducedChecksums(frame, levels: levels, precision: precision(frame, minimum: minimum, maximum: maximum))
+        } else {
+            // Colour: the reversible colour transform comes before the wavelet; the codec's own decoder says it.
+            for reduce in stride(from: levels, to: 0, by: -1) {
+                let decoded = try decode(codestream, format: format, reduce: reduce, bytesPerSample: frame.bytesPerSample)
+                checksums.append(ResolutionChecksum(width: decoded.width, height: decoded.height, checksum: crc32(decoded.samples)))
+            }
         }
         // Full resolution: the reversible encode gives back the source samples exactly, so their CRC-32 is the
         // decoded image's (FrameCodecTests decodes every level with OpenJPEG and compares; a full decode here cost
@@ -80,6 +85,35 @@ public enum FrameCodec {
             levels += 1
         }
         return levels
+    }
+
+    /// The checksums of the reduced resolutions of a one-component frame, smallest first, from its samples: each
+    /// level's LL band of the reversible 5/3 wavelet, which is what decoding the codestream at that reduction
+    /// gives (FrameCodecTests decodes every level with OpenJPEG and compares). Decoding the three reductions of a
+    /// 512×512 frame with OpenJPH took 0.76 ms, a tenth of an import worker's time per frame.
+    static func reducedChecksums(_ frame: PixelFrame, levels: Int, precision: Int) throws -> [ResolutionChecksum] {
+        guard levels > 0 else { return [] }
+        var info = cim_frame_info(
+            width: UInt32(frame.columns), height: UInt32(frame.rows), components: 1, precision: UInt32(precision),
+            bytes_per_sample: UInt32(frame.bytesPerSample), is_signed: frame.isSigned ? 1 : 0)
+        let bands = try call { out, error, size in
+            frame.samples.withUnsafeBufferPointer { samples in
+                cim_reduced_resolutions(samples.baseAddress, samples.count, &info, UInt32(levels), out, error, size)
+            }
+        }.bytes
+        var checksums: [ResolutionChecksum] = []
+        var width = frame.columns, height = frame.rows, offset = 0
+        for _ in 0..<levels {
+            width = (width + 1) / 2
+            height = (height + 1) / 2
+            let count = width * height * frame.bytesPerSample
+            let checksum = bands.withUnsafeBufferPointer { buffer in
+                UInt32(CZlib.crc32(0, buffer.baseAddress.map { $0 + offset }, uInt(count)))
+            }
+            checksums.append(ResolutionChecksum(width: width, height: height, checksum: checksum))
+            offset += count
+        }
+        return checksums.reversed()
     }
 
     /// CRC-32 (zlib) of `bytes`.
