@@ -270,8 +270,6 @@ public final class ImportPool: @unchecked Sendable {
         struct Stopped: Error {
             let outcome: Outcome
         }
-
-        var unit: Unit { batch.units[index] }
     }
 
     /// Fetches a taken unit's source (on the slot thread: an S3 GET is not made on the loop).
@@ -332,13 +330,15 @@ public final class ImportPool: @unchecked Sendable {
                 outcome = stopped.outcome
             case .success(let task):
                 if let worker {
-                    let result = run(task, of: current, worker: worker, alreadySent: sent) {
-                        // The reply is in: fetch the next file if none is ready yet, and send it before decoding.
+                    let result = run(task, of: current, worker: worker, alreadySent: sent, working: {
+                        // The worker has its file: fetch the next one meanwhile, if one is waiting.
                         if ahead == nil { ahead = take(wait: false, handedBackToo: !handsBack) }
+                    }, replied: {
+                        // The reply is in: send the next file before decoding it.
                         if let next = ahead, case .success(let nextTask) = next.prepared, !stopped(next.batch) {
                             aheadSent = (try? worker.send(nextTask, limits: configuration.limits)) != nil
                         }
-                    }
+                    })
                     // Every failure stops the worker: whatever was sent ahead went with it, and is sent again.
                     if !worker.isRunning { aheadSent = false }
                     guard let result else {
@@ -348,7 +348,8 @@ public final class ImportPool: @unchecked Sendable {
                         handedBack.append(current)
                         if let next = ahead { handedBack.append(next) }
                         condition.broadcast()
-                        if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.starvedPause)) }
+                        let until = Date(timeIntervalSinceNow: Self.starvedPause)
+                        while !stopping && Date() < until { _ = condition.wait(until: until) }
                         condition.unlock()
                         ahead = nil
                         aheadSent = false
@@ -381,10 +382,10 @@ public final class ImportPool: @unchecked Sendable {
     static let starvedPause: TimeInterval = 2
 
     /// One file in the slot's worker process; nil when the worker starved (`Failure.starved`) and the file is for
-    /// another slot. `alreadySent`: the slot sent it while the file before was finishing. `replied` runs once the
-    /// worker's reply is read and before it is decoded, on each attempt that got one.
+    /// another slot. `alreadySent`: the slot sent it while the file before was finishing. On each attempt,
+    /// `working` runs once the worker has the file, and `replied` once its reply is read, before it is decoded.
     private func run(_ task: ImportTask, of taken: Taken, worker: ImportWorkerProcess, alreadySent: Bool,
-                     replied: () -> Void) -> Outcome? {
+                     working: () -> Void, replied: () -> Void) -> Outcome? {
         let batch = taken.batch
         let deadline = batch.deadline
         let cancelled = { deadline.map { ContinuousClock.now >= $0 } ?? false }
@@ -403,6 +404,7 @@ public final class ImportPool: @unchecked Sendable {
             do throws(ImportWorkerProcess.Failure) {
                 if !sent { try worker.send(task, limits: configuration.limits) }
                 sent = false
+                working()
                 let reply = try worker.receive(cancelled: cancelled)
                 replied()
                 do throws(ImportWorkerProcess.Failure) {
