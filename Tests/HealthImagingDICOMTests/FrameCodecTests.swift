@@ -21,6 +21,8 @@ struct FrameCodecTests {
         // bits, signed and unsigned, precision below the sample size) against OpenJPEG's decode below.
         (65, 33, 16, 12, false, 1), (129, 257, 16, 16, true, 1), (3, 2, 8, 8, false, 1), (2, 300, 16, 10, true, 1),
         (300, 1, 8, 8, false, 1), (255, 511, 8, 7, true, 1), (1024, 64, 16, 14, false, 1),
+        // Colour (reversible colour transform before the wavelet), odd sizes, 8 and 16 bits.
+        (97, 131, 8, 8, false, 3), (65, 2, 16, 12, false, 3), (33, 200, 8, 8, true, 3),
     ])
     func roundTrip(rows: Int, columns: Int, bits: Int, stored: Int, signed: Bool, samples: Int) throws {
         let frame = SyntheticFrame.make(frameId: "abc", geometry: Self.geometry(rows, columns, bits: bits, stored: stored, signed: signed, samples: samples))

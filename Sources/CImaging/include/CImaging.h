@@ -72,10 +72,10 @@ int cim_decode_htj2k(const uint8_t *data, size_t size, uint32_t reduce, uint32_t
 int cim_decode_openjpeg(const uint8_t *data, size_t size, uint32_t reduce, uint32_t bytes_per_sample,
                         cim_frame_info *info, cim_buffer *out, char *error, size_t error_size);
 
-/* The reduced resolutions 1...levels of a one-component frame under the reversible 5/3 wavelet with its origin
- * at 0 (both encoders' parameters above), as decoding its codestream at reductions 1...levels gives them: each
- * level's LL band, clamped to `info->precision` and written with `info->bytes_per_sample` bytes per sample,
- * level 1 first, without encoding or decoding anything. */
+/* The reduced resolutions 1...levels of a frame under the reversible 5/3 wavelet with its origin at 0, after the
+ * reversible colour transform for 3 components (both encoders' parameters above), as decoding its codestream at
+ * reductions 1...levels gives them: each level's LL band (colour transformed back), clamped to `info->precision`
+ * and written in the layout above, level 1 first, without encoding or decoding anything. */
 int cim_reduced_resolutions(const uint8_t *samples, size_t samples_size, const cim_frame_info *info, uint32_t levels,
                             cim_buffer *out, char *error, size_t error_size);
 
