@@ -8,27 +8,37 @@ public struct HTTPServerError: Error, CustomStringConvertible {
     public let description: String
 }
 
-/// The HTTP server: one libevent `event_base` with an `evhttp` on it, run on the calling thread.
-/// Not Sendable: every evhttp object belongs to the thread that runs `run()`.
+/// The HTTP server: one libevent `event_base` with a listener on it, run on the calling thread. Each connection
+/// is read and answered by the loop itself (`Connection`): request heads are checked and parsed as bytes, and
+/// answers are rendered into one reusable buffer. libevent provides the loop, the listener and the buffers.
+/// Not Sendable: every libevent object belongs to the thread that runs `run()`.
 public final class HTTPServer {
     public typealias Handler = (Request) -> Reply
     /// The answer to a request the HTTP layer refuses itself (`HTTPRefusal`): the application's error shape.
     public typealias Refuser = (HTTPRefusal) -> Response
 
     private let base: OpaquePointer
-    private let http: OpaquePointer
+    private var listener: OpaquePointer?
     private var signalEvents: [OpaquePointer] = []
     /// Read events added by `watch`, with the callbacks they call (retained here, freed with the loop).
     private var watchedEvents: [(event: OpaquePointer, callback: Watcher)] = []
     private let handler: Handler
-    private let gates: ConnectionGates
+    /// Open connections (each keeps itself registered here until it closes).
+    private var connections: [ObjectIdentifier: Connection] = [:]
     /// How refusals are answered (`Refuser`).
     let refused: Refuser
     private var date = HTTPDate()
+    /// Where answers are rendered (status line and headers), reused by every answer.
+    private var rendered: [UInt8] = []
     private var acceptBackoff: AcceptBackoff?
     public private(set) var port: Int = 0
     public let host: String
     public let limits: RequestHead.Limits
+    /// `limits.headerTimeoutSeconds`, as a duration and as a timeval.
+    let headerTimeout: Duration
+    let timeoutValue: timeval
+    /// Where streamed bodies are written (`$TMPDIR`, else /tmp); each file is removed once its reply is sent.
+    let bodyDirectory = HTTPServer.defaultBodyDirectory()
 
     /// `handleSignals: false` leaves SIGTERM / SIGINT alone (a server embedded in another process, such as the
     /// in-process test server, which stops through its own event instead). `refused` answers what the server
@@ -36,28 +46,16 @@ public final class HTTPServer {
     public init(host: String, port: Int, limits: RequestHead.Limits = .init(), handleSignals: Bool = true,
                 logger: Logger = Logger(label: "healthimaging-local"),
                 refused: @escaping Refuser = { $0.plainResponse }, handler: @escaping Handler) throws {
-        // > EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST: ... tells the epoll backend to use a "changelist" so that
-        // > it can combine multiple changes to the same fd into a single epoll_ctl call, or none at all when
-        // > an event is removed and re-added before the next dispatch.  (event.h)
-        // evhttp stops reading a connection while it answers a request and starts again once the answer is
-        // queued, on every request: with the changelist that costs no epoll_ctl (the connection keeps its
-        // registration). Its caveat (file descriptors shared with dup()) does not apply: each socket is its own.
-        guard let config = event_config_new() else { throw HTTPServerError(description: "event_config_new failed") }
-        event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
-        let made = event_base_new_with_config(config)
-        event_config_free(config)
-        guard let base = made else { throw HTTPServerError(description: "event_base_new failed") }
-        guard let http = evhttp_new(base) else {
-            event_base_free(base)
-            throw HTTPServerError(description: "evhttp_new failed")
-        }
+        guard let base = event_base_new() else { throw HTTPServerError(description: "event_base_new failed") }
         self.base = base
-        self.http = http
         self.handler = handler
         self.refused = refused
         self.host = host
         self.limits = limits
-        gates = ConnectionGates(limits: limits)
+        let seconds = limits.headerTimeoutSeconds
+        headerTimeout = .milliseconds(Int((seconds * 1000).rounded()))
+        timeoutValue = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        rendered.reserveCapacity(1024)
         // A write to a connection the client already closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         // > M_MMAP_THRESHOLD: ... Allocations greater than or equal to the limit are satisfied using mmap(2)
@@ -66,45 +64,33 @@ public final class HTTPServer {
         // body-sized arrays move into the heap after the first one and their memory is never returned.
         _ = mallopt(M_MMAP_THRESHOLD, 512 * 1024)
 
-        // Every connection reads through a gate (ConnectionGate) that checks each request head's framing
-        // before libevent parses it, and refuses (`HTTPRefusal`, in the application's shape) what libevent would
-        // misread or answer in HTML.
-        // libevent's own limits below are the same ones, as a second line: the gate answers first.
-        evhttp_set_bevcb(http, { base, context in
-            guard let base, let context else { return nil }
-            return ConnectionGate.make(base: base, registry: Unmanaged<ConnectionGates>.fromOpaque(context).takeUnretainedValue())
-        }, Unmanaged.passUnretained(gates).toOpaque())
-        var methods = UInt16(0)
-        for method in [EVHTTP_REQ_GET, EVHTTP_REQ_POST, EVHTTP_REQ_PUT, EVHTTP_REQ_DELETE, EVHTTP_REQ_PATCH, EVHTTP_REQ_HEAD] {
-            methods |= UInt16(method.rawValue)
-        }
-        evhttp_set_allowed_methods(http, methods)
-        evhttp_set_max_headers_size(http, limits.maxHeadBytes)
-        // > evhttp_set_max_body_size: XXX Document.   (http.h; a body past it is refused while it is read)
-        evhttp_set_max_body_size(http, limits.maxBodyBytes)
-        // > evhttp_set_timeout_tv: Set the timeout for an HTTP request.  (the read and write timeout of every
-        // > connection: a head not complete, an idle keep-alive connection, a stalled write)
-        let seconds = limits.headerTimeoutSeconds
-        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
-        evhttp_set_timeout_tv(http, &timeout)
-        evhttp_set_default_content_type(http, "application/json")
-
-        evhttp_set_gencb(http, { request, context in
-            guard let request, let context else { return }
-            Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().handle(request)
-        }, Unmanaged.passUnretained(self).toOpaque())
-
-        // > evhttp_bind_socket_with_handle: Like evhttp_bind_socket(), but returns a handle for referencing
-        // > the socket. https://libevent.org/doc/http_8h.html
-        guard let handle = evhttp_bind_socket_with_handle(http, host, UInt16(clamping: port)) else {
-            evhttp_free(http)
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &found)
+        guard status == 0, let address = found else {
             event_base_free(base)
-            throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(String(cString: strerror(errno))))")
+            throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(String(cString: gai_strerror(status))))")
         }
-        self.port = Self.boundPort(evhttp_bound_socket_get_fd(handle)) ?? port
-        if let listener = evhttp_bound_socket_get_listener(handle) {
-            acceptBackoff = AcceptBackoff(listener: listener, base: base, logger: logger)
+        defer { freeaddrinfo(found) }
+        // > evconnlistener_new_bind: Allocate a new evconnlistener object to listen for incoming TCP connections on
+        // > a given address. ... backlog: ... If it's -1, libevent will try to pick a good value  (listener.h).
+        // Accepted sockets come non-blocking and close-on-exec (accept4).
+        let flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC
+        listener = evconnlistener_new_bind(base, { _, fd, _, _, context in
+            guard let context else { return }
+            Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().accepted(fd)
+        }, Unmanaged.passUnretained(self).toOpaque(), UInt32(flags), -1, address.pointee.ai_addr,
+            Int32(address.pointee.ai_addrlen))
+        guard let listener else {
+            let reason = String(cString: strerror(errno))
+            event_base_free(base)
+            throw HTTPServerError(description: "cannot listen on \(host):\(port) (\(reason))")
         }
+        self.port = Self.boundPort(evconnlistener_get_fd(listener)) ?? port
+        acceptBackoff = AcceptBackoff(listener: listener, base: base, logger: logger)
         for signal in handleSignals ? [SIGTERM, SIGINT] : [] {
             let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), { _, _, context in
                 guard let context else { return }
@@ -117,12 +103,34 @@ public final class HTTPServer {
         }
     }
 
+    /// `$TMPDIR`, else /tmp.
+    static func defaultBodyDirectory() -> String {
+        if let value = getenv("TMPDIR"), value.pointee != 0 { return String(cString: value) }
+        return "/tmp"
+    }
+
+    private func accepted(_ fd: Int32) {
+        guard let connection = Connection(server: self, fd: fd) else {
+            Glibc.close(fd)
+            return
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        connection.start(base: base)
+    }
+
+    /// A connection closed itself: forget it.
+    func closed(_ connection: Connection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
     deinit {
         acceptBackoff?.close()
+        if let listener { evconnlistener_free(listener) }
+        let open = connections.values
+        connections = [:]
+        for connection in open { connection.close(notifying: false) }
         for event in signalEvents { event_free(event) }
         for watched in watchedEvents { event_free(watched.event) }
-        // The evhttp goes before the event_base it lives on.
-        evhttp_free(http)
         event_base_free(base)
     }
 
@@ -149,10 +157,7 @@ public final class HTTPServer {
     /// Which requests stream their body to a temporary file instead of memory (`Request.bodyFile`): given
     /// method and path, the body limit, or nil for an ordinary body (`limits.maxBodyBytes`, in memory). Only
     /// these requests may send `Transfer-Encoding: chunked`. Set it before `run()`.
-    public var streamsBody: RequestHead.StreamsBody? {
-        get { gates.streamsBody }
-        set { gates.streamsBody = newValue }
-    }
+    public var streamsBody: RequestHead.StreamsBody?
 
     /// The libevent base the server runs on, for code that adds its own events (the in-process test server's
     /// cross-thread stop). Use it only from the thread that runs `run()`, before or during the loop.
@@ -206,44 +211,22 @@ public final class HTTPServer {
 
     // MARK: requests
 
-    private func handle(_ raw: OpaquePointer) {
-        let (read, markers) = Self.read(raw)
-        var request = read
-        let gate = gates.gate(for: raw)
-        // HEAD is answered as GET without the body, with the GET's Content-Length.
-        var head = request.method == "HEAD"
-        if head { request.method = "GET" }
-        if let marker = markers.refused {
-            // A head the gate refused: answer its error. A client cannot forge the marker (it carries the
-            // gate's secret), and a request that tries is refused like any other unreadable one.
-            if let gate, marker == gates.secret, !gate.refusals.isEmpty {
-                let refused = gate.refusals.removeFirst()
-                request.refusal = refused.error
-                head = refused.head
-            } else {
-                request.refusal = HTTPRefusal(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.markerHeader)")
-            }
+    /// A request from `connection` (or a refusal of its head: `request.refusal`): answered now, or later by a
+    /// deferred reply. `head`: answer without the body (a HEAD, answered as the GET it names); `close`: the
+    /// connection's last answer.
+    func handle(_ request: Request, head: Bool, close: Bool, connection: Connection) {
+        var request = request
+        var head = head
+        if request.method == "HEAD" {
+            head = true
+            request.method = "GET"
         }
-        if request.refusal == nil, let marker = markers.body {
-            // A body the gate read (into memory or a file), handed on behind its head without the framing headers.
-            if let gate, marker == gates.secret, !gate.bodies.isEmpty {
-                let body = gate.bodies.removeFirst()
-                request.headers.removeAll { $0.name.caseInsensitiveCompare("Content-Length") }
-                for header in body.headers { request.headers.append((header.name, header.value)) }
-                switch body.body {
-                case .file(let file): request.bodyFile = file
-                case .memory(let bytes): request.body = bytes
-                }
-            } else {
-                request.refusal = HTTPRefusal(.badRequest, "Malformed HTTP request: reserved header \(ConnectionGates.bodyMarkerHeader)")
-            }
-        }
-        let close = request.refusal != nil || markers.close
         // A refused request never reaches the application's handler: answered here, in the application's shape.
         let bodyFile = request.bodyFile
         let reply = request.refusal.map { Reply(refused($0)) } ?? handler(request)
         if request.body.count >= Self.largeBody { scheduleTrim() }
-        let outgoing = Outgoing(request: raw, response: reply.response, head: head, close: close)
+        let outgoing = Outgoing(connection: connection, response: reply.response, head: head,
+                                close: close || request.refusal != nil)
         if let start = reply.start {
             start(Responder(server: self, outgoing: outgoing, delayMillis: reply.delayMillis, edits: reply.edits,
                             bodyFile: bodyFile))
@@ -277,12 +260,12 @@ public final class HTTPServer {
         // The body file goes first: the answer is complete, and once it is written the client may look.
         guard delay > 0 else {
             bodyFile?.remove()
-            send(outgoing, gate: gates.gate(for: outgoing.request))
+            send(outgoing)
             return
         }
         after(milliseconds: delay) { [weak self] in
             bodyFile?.remove()
-            if let self { self.send(outgoing, gate: self.gates.gate(for: outgoing.request)) }
+            self?.send(outgoing)
         }
     }
 
@@ -316,91 +299,10 @@ public final class HTTPServer {
         }, timer.toOpaque(), &delay)
     }
 
-    /// What `read` noticed in the headers on the way: the gate's markers (taken out of the request's
-    /// headers) and whether the client asked for the connection to close after this answer (HTTP/1.0
-    /// arrives from the gate as 1.1 with `Connection: close` spelled out).
-    struct Markers {
-        var refused: String?
-        var body: String?
-        var close = false
-    }
-
-    private static func read(_ raw: OpaquePointer) -> (Request, Markers) {
-        let method: String
-        switch evhttp_request_get_command(raw) {
-        case EVHTTP_REQ_GET: method = "GET"
-        case EVHTTP_REQ_POST: method = "POST"
-        case EVHTTP_REQ_HEAD: method = "HEAD"
-        case EVHTTP_REQ_PUT: method = "PUT"
-        case EVHTTP_REQ_DELETE: method = "DELETE"
-        case EVHTTP_REQ_OPTIONS: method = "OPTIONS"
-        case EVHTTP_REQ_TRACE: method = "TRACE"
-        case EVHTTP_REQ_CONNECT: method = "CONNECT"
-        case EVHTTP_REQ_PATCH: method = "PATCH"
-        default: method = "UNKNOWN"
-        }
-        let uri = evhttp_request_get_uri(raw).map { String(cString: $0) } ?? "/"
-        var headers: [(name: String, value: String)] = []
-        var markers = Markers()
-        if let list = evhttp_request_get_input_headers(raw) {
-            headers.reserveCapacity(8)
-            var entry = hil_evkeyvalq_first(list)
-            while let current = entry {
-                entry = hil_evkeyval_next(current)
-                let key = current.pointee.key!, value = current.pointee.value!
-                // The few names that matter here are told apart by their C bytes, before any String is made.
-                if strcasecmp(key, ConnectionGates.markerHeader) == 0 {
-                    markers.refused = String(cString: value)
-                    continue
-                }
-                if strcasecmp(key, ConnectionGates.bodyMarkerHeader) == 0 {
-                    markers.body = String(cString: value)
-                    continue
-                }
-                if strcasecmp(key, "Connection") == 0 && Self.listsClose(value) { markers.close = true }
-                headers.append((String(cString: key), String(cString: value)))
-            }
-        }
-        var body: [UInt8] = []
-        if let input = evhttp_request_get_input_buffer(raw) {
-            let length = evbuffer_get_length(input)
-            if length > 0 {
-                body = [UInt8](unsafeUninitializedCapacity: length) { buffer, count in
-                    // Piece by piece: each evbuffer_remove drains — and frees — the chains it copied, so the
-                    // body is held once, not twice, while it is copied.
-                    // > evbuffer_remove: Read data from an event buffer and drain the bytes read.  (buffer.h)
-                    var done = 0
-                    while done < length {
-                        let piece = evbuffer_remove(input, buffer.baseAddress! + done, min(length - done, 256 * 1024))
-                        guard piece > 0 else { break }
-                        done += Int(piece)
-                    }
-                    count = done
-                }
-            }
-        }
-        return (Request(method: method, uri: uri, headers: headers, body: body), markers)
-    }
-
-    /// Whether a `Connection` value lists the `close` option (case-insensitive, comma-separated, optional
-    /// whitespace), read from its C bytes.
-    static func listsClose(_ value: UnsafePointer<CChar>) -> Bool {
-        var start = value
-        while true {
-            while start.pointee == 0x20 || start.pointee == 0x09 || start.pointee == 0x2C { start += 1 }
-            if start.pointee == 0 { return false }
-            var end = start
-            while end.pointee != 0 && end.pointee != 0x2C { end += 1 }
-            var last = end
-            while last > start && ((last - 1).pointee == 0x20 || (last - 1).pointee == 0x09) { last -= 1 }
-            if last - start == 5 && strncasecmp(start, "close", 5) == 0 { return true }
-            start = end
-        }
-    }
-
     /// One answer on its way out.
     struct Outgoing {
-        let request: OpaquePointer
+        /// Nil once the connection is gone: the answer is then dropped.
+        weak var connection: Connection?
         let response: Response
         /// Headers only (HEAD), with the Content-Length the body would have.
         let head: Bool
@@ -408,48 +310,67 @@ public final class HTTPServer {
         let close: Bool
 
         func with(_ response: Response) -> Outgoing {
-            Outgoing(request: request, response: response, head: head, close: close)
+            Outgoing(connection: connection, response: response, head: head, close: close)
         }
     }
 
-    private func send(_ outgoing: Outgoing, gate: ConnectionGate?) {
-        let raw = outgoing.request
+    /// Renders the answer's status line and headers into `rendered` and writes them with the body.
+    private func send(_ outgoing: Outgoing) {
+        guard let connection = outgoing.connection, !connection.closed, connection.busy else { return }
         let response = outgoing.response
-        if let output = evhttp_request_get_output_headers(raw) {
-            for header in response.headers where !header.name.caseInsensitiveCompare("Content-Length") {
-                evhttp_add_header(output, header.name, header.value)
-            }
-            // Always given (libevent adds one only for HTTP/1.1 answers that carry a body), as digits written
-            // into a small buffer.
-            Self.withDecimal(response.body.count) { evhttp_add_header(output, "Content-Length", $0) }
-            // Given, so that evhttp does not format one per answer.
-            date.withCurrent { evhttp_add_header(output, "Date", $0) }
-            if outgoing.close {
-                if let gate {
-                    // evhttp must not close by itself (see ConnectionGate): it never sees a close — not in the
-                    // request, nor in this header, whose trailing space (optional whitespace to HTTP, not to
-                    // evhttp's exact comparison) keeps it from noticing — and the gate closes once written.
-                    if let input = evhttp_request_get_input_headers(raw) {
-                        while evhttp_remove_header(input, "Connection") == 0 {}
-                    }
-                    evhttp_add_header(output, "Connection", "close ")
-                    gate.closeAfterResponse = true
-                } else {
-                    evhttp_add_header(output, "Connection", "close")
-                }
-            }
+        rendered.removeAll(keepingCapacity: true)
+        Self.appendStatusLine(&rendered, response.status)
+        var hasContentType = false
+        for header in response.headers where !header.name.caseInsensitiveCompare("Content-Length") {
+            if !hasContentType && header.name.caseInsensitiveCompare("Content-Type") { hasContentType = true }
+            rendered.append(contentsOf: header.name.utf8)
+            rendered.append(contentsOf: Self.colonSpace)
+            rendered.append(contentsOf: header.value.utf8)
+            rendered.append(contentsOf: Self.lineEnd)
         }
-        // The body goes into the request's own output buffer (no buffer made and freed per answer).
-        // > evhttp_send_reply ... databuf: the body of the response (may be NULL)  (http.h; with NULL the
-        // > request's output buffer is sent)
-        if !outgoing.head, !response.body.isEmpty, let buffer = evhttp_request_get_output_buffer(raw) {
-            response.body.withUnsafeBytes { bytes in _ = evbuffer_add(buffer, bytes.baseAddress, bytes.count) }
+        let status = response.status
+        // A body-carrying status without a type is JSON, the API's default (as evhttp's default type was).
+        if !hasContentType && !outgoing.head && status != 204 && status != 304 && !(100..<200).contains(status) {
+            rendered.append(contentsOf: Self.defaultContentType)
         }
-        if let gate {
-            gate.send { evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil) }
-            gate.answered()
+        // Always given, written as digits without formatting calls.
+        rendered.append(contentsOf: Self.contentLengthName)
+        Self.appendDecimal(&rendered, response.body.count)
+        rendered.append(contentsOf: Self.lineEnd)
+        rendered.append(contentsOf: Self.dateName)
+        date.withCurrent { text in
+            text.withMemoryRebound(to: UInt8.self, capacity: 30) { rendered.append(contentsOf: UnsafeBufferPointer(start: $0, count: strlen(text))) }
+        }
+        rendered.append(contentsOf: Self.lineEnd)
+        if outgoing.close { rendered.append(contentsOf: Self.connectionClose) }
+        rendered.append(contentsOf: Self.lineEnd)
+        rendered.withUnsafeBytes { connection.write($0, outgoing.head ? [] : response.body) }
+        connection.answered(close: outgoing.close)
+    }
+
+    private static let colonSpace: [UInt8] = Array(": ".utf8)
+    private static let lineEnd: [UInt8] = [0x0D, 0x0A]
+    private static let contentLengthName: [UInt8] = Array("Content-Length: ".utf8)
+    private static let dateName: [UInt8] = Array("Date: ".utf8)
+    private static let connectionClose: [UInt8] = Array("Connection: close\r\n".utf8)
+    private static let defaultContentType: [UInt8] = Array("Content-Type: application/json\r\n".utf8)
+    /// `HTTP/1.1 200 OK\r\n` for the statuses the server answers, rendered once.
+    private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues:
+        [200, 201, 202, 204, 303, 400, 401, 402, 403, 404, 405, 406, 409, 413, 414, 415, 429, 431, 500, 501, 503].map {
+            ($0, Array("HTTP/1.1 \($0) \(Response.reason($0))\r\n".utf8))
+        })
+
+    static func appendStatusLine(_ out: inout [UInt8], _ status: Int) {
+        if let line = statusLines[status] {
+            out.append(contentsOf: line)
         } else {
-            evhttp_send_reply(raw, Int32(response.status), Response.reason(response.status), nil)
+            out.append(contentsOf: "HTTP/1.1 \(status) \(Response.reason(status))\r\n".utf8)
+        }
+    }
+
+    static func appendDecimal(_ out: inout [UInt8], _ value: Int) {
+        withDecimal(value) { text in
+            text.withMemoryRebound(to: UInt8.self, capacity: 24) { out.append(contentsOf: UnsafeBufferPointer(start: $0, count: strlen(text))) }
         }
     }
 

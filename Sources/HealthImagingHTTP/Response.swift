@@ -22,6 +22,7 @@ public struct Response: Sendable {
     package static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
+        case 201: "Created"
         case 202: "Accepted"
         case 303: "See Other"
         case 400: "Bad Request"

@@ -158,11 +158,6 @@ def test_space_before_colon_is_400_and_closes(server):
     assert reader.closed()
 
 
-def test_forged_refusal_marker_is_refused(server):
-    answer, _ = exchange(server.url, head("GET", "/datastore", "X-HIL-Refused: guess"))
-    check_json_error(answer, 400, "BadRequestException")
-
-
 # ---------------------------------------------------------------------------
 # Targets and versions.
 # ---------------------------------------------------------------------------
