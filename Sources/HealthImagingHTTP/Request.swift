@@ -87,6 +87,7 @@ public struct BodyFile: Sendable, Equatable {
 }
 
 /// Decodes `%XX` escapes (and `+` as space in query strings). Invalid escapes are kept as they are.
+@inlinable
 public func percentDecode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = false) -> String {
     guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
         return String(text)
@@ -95,6 +96,7 @@ public func percentDecode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = fals
 }
 
 /// Decodes `%XX` escapes (and `+` as space in query strings) of UTF-8 bytes.
+@inlinable
 public func percentDecode<C: Collection<UInt8>>(_ text: C, plusIsSpace: Bool = false) -> String {
     guard text.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) else {
         return String(decoding: text, as: UTF8.self)
