@@ -32,7 +32,7 @@ final class AcceptBackoff {
         }, context)
         // > evconnlistener_set_error_cb: Set an evconnlistener's error callback.
         // https://libevent.org/doc/listener_8h.html
-        // The callback's argument is the one evhttp gave the listener (the evhttp), so the back-off is
+        // The callback's argument is the one the server gave the listener (the server), so the back-off is
         // found by the listener instead.
         AcceptBackoffs.shared.set(self, for: listener)
         evconnlistener_set_error_cb(listener, { listener, _ in
@@ -42,7 +42,7 @@ final class AcceptBackoff {
         })
     }
 
-    /// Detaches from the listener (before the evhttp that owns it is freed).
+    /// Detaches from the listener (before the listener is freed).
     func close() {
         evconnlistener_set_error_cb(listener, nil)
         AcceptBackoffs.shared.set(nil, for: listener)

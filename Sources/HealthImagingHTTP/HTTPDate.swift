@@ -3,9 +3,9 @@ import Glibc
 #endif
 
 /// The `Date` header of answers (RFC 9110 §5.6.7, IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`), rendered
-/// into fixed bytes once per second rather than formatted per answer (evhttp would format its own with
-/// strftime-style code on every reply when none is given). A C string, ready for `evhttp_add_header`.
-/// The real clock, not the emulator's test clock: this is transport metadata, like evhttp's own.
+/// into fixed bytes once per second rather than formatted per answer (no strftime-style formatting per
+/// reply). A C string.
+/// The real clock, not the emulator's test clock: this is transport metadata.
 struct HTTPDate {
     private var second = -1
     /// 29 characters and a NUL.

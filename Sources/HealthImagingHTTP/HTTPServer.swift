@@ -329,7 +329,7 @@ public final class HTTPServer {
             rendered.append(contentsOf: Self.lineEnd)
         }
         let status = response.status
-        // A body-carrying status without a type is JSON, the API's default (as evhttp's default type was).
+        // A body-carrying status without a type is JSON, the API's default.
         if !hasContentType && !outgoing.head && status != 204 && status != 304 && !(100..<200).contains(status) {
             rendered.append(contentsOf: Self.defaultContentType)
         }

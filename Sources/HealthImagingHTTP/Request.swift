@@ -18,7 +18,7 @@ public struct Request: Sendable {
     public var bodyFile: BodyFile?
     /// Length of the request target (path + query) as received.
     public var uriLength: Int
-    /// Set when the connection's gate refused the request's framing (`RequestHead`): the server answers it
+    /// Set when the connection refused the request's framing (`RequestHead`): the server answers it
     /// without calling the application.
     public var refusal: HTTPRefusal?
 

@@ -1,8 +1,8 @@
-/// The framing rules a request head must meet before libevent reads it as a request (RFC 9112, strictly):
+/// The framing rules a request head must meet before the server reads it as a request (RFC 9112, strictly):
 /// one request line `METHOD SP target SP HTTP/1.x`, header lines `name: value` with a token name and no
 /// whitespace before the colon, no obsolete line folding, at most one Content-Length value (repeats must be
-/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. The gate
-/// reads every body itself (`Verdict.stream`): evhttp is handed heads only. A head that breaks one is refused whole —
+/// equal), no Transfer-Encoding (except `chunked` on a streamed route), and a body within the limit. The
+/// connection reads every body itself (`Verdict.stream`), as the head says. A head that breaks one is refused whole —
 /// its body is never read and nothing after it on the connection is read as a request — so no request can
 /// hide inside another one's body.
 public struct RequestHead: Sendable {
@@ -61,7 +61,7 @@ public struct RequestHead: Sendable {
         case refuse(HTTPRefusal)
     }
 
-    /// How a streamed body arrives, and what evhttp is handed once it has.
+    /// How a streamed body arrives, and the head its request is made from once it has.
     public struct Stream: Equatable, Sendable {
         public enum Framing: Equatable, Sendable {
             case length(Int)
@@ -210,8 +210,8 @@ public struct RequestHead: Sendable {
             return .refuse(bad("both Transfer-Encoding and Content-Length are given"))
         }
         let closeAfter = closeRequested || (version == "HTTP/1.0" && !keepAliveRequested)
-        /// The head handed on for a body the gate reads itself: without the framing headers, and
-        /// `Content-Length: 0`, so that evhttp reads no body.
+        /// The head a body's request is made from: without the framing headers (given back apart), and
+        /// `Content-Length: 0`.
         func bodylessHead() -> Stream.HeadParts {
             var rewritten: [UInt8] = []
             rewritten.reserveCapacity(head.count + 24)
@@ -261,7 +261,7 @@ public struct RequestHead: Sendable {
         if bodyLength > limits.maxBodyBytes {
             return .refuse(HTTPRefusal(.payloadTooLarge, "The request body is larger than \(limits.maxBodyBytes) bytes"))
         }
-        // Any other body is read by the gate into one array of its exact size (never held twice, nor in
+        // Any other body is read by the connection into one array of its exact size (never held twice, nor in
         // half-filled buffer chains), then handed to the server with its head.
         if bodyLength > 0 {
             let (rewritten, headers) = bodylessHead()
@@ -272,7 +272,7 @@ public struct RequestHead: Sendable {
         // HTTP/1.0 is handed on as 1.1 (the answer is 1.1, as RFC 9110 §6.2 recommends), closing after the
         // answer unless the client asked to keep the connection.
         // An absolute-form target (`http://host/path`, RFC 9112 §3.2.2) is handed on in origin form: the Host
-        // never routes, and evhttp would take the request for a proxy request and close after answering it.
+        // never routes.
         let absolute = head[target.lowerBound] != UInt8(ascii: "/")
         guard version == "HTTP/1.0" || absolute else { return .pass(rewritten: nil, closeAfter: closeRequested) }
         var rewritten: [UInt8] = []

@@ -6,14 +6,11 @@ import Glibc
 /// Completes one request's reply: given to a deferred reply's `start` (`Reply.deferred`), and used by the
 /// server itself for replies held back by injected latency.
 ///
-/// The request stays with evhttp until `send`: libevent keeps an unanswered request alive (it stops reading
-/// the connection while the application holds it, and detaches the request rather than freeing it when the
-/// connection fails: `evhttp_connection_incoming_fail` in http.c). So a `send` after the client left reaches
-/// `evhttp_send_reply` on a request without a connection, which libevent frees without writing
-/// (`evhttp_send`: "if (evcon == NULL) { evhttp_request_free(req); return; }") — a no-op for the caller.
-/// A `send` after the server itself is gone does nothing at all.
+/// The connection waits for `send` (a client that only half-closed still gets the answer); if the client has gone,
+/// the write fails quietly and the connection is freed. The responder holds the connection weakly, so a `send`
+/// after it is freed, or after the server itself is gone, does nothing at all.
 ///
-/// Not Sendable: loop thread only, like the evhttp request it holds.
+/// Not Sendable: loop thread only, like the connection it answers.
 public final class Responder {
     private weak var server: HTTPServer?
     let outgoing: HTTPServer.Outgoing

@@ -3,7 +3,7 @@ import CLibevent
 import Glibc
 #endif
 
-/// One request body being read by the connection's gate: into a temporary file as it arrives (a route
+/// One request body being read by its connection: into a temporary file as it arrives (a route
 /// `HTTPServer.streamsBody` names), or into one array of the body's exact size. `Content-Length` bytes, or
 /// (to a file only) a `Transfer-Encoding: chunked` body decoded on the way (RFC 9112 §7.1: chunk extensions
 /// are skipped, trailer fields read and dropped). File bytes go from the connection's input buffer to the
@@ -11,7 +11,7 @@ import Glibc
 /// socket read; memory bytes are copied once, out of libevent's 4 KiB read chains (which are then freed)
 /// into the array.
 ///
-/// Not Sendable: owned by its connection's gate, on the loop thread.
+/// Not Sendable: owned by its connection, on the loop thread.
 final class StreamedBody {
     enum Step {
         /// Everything available was consumed; the body is not complete.

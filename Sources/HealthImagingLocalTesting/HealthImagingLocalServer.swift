@@ -131,6 +131,6 @@ public final class HealthImagingLocalServer: @unchecked Sendable {
         // The pool's threads end with the server (they would otherwise wait for work for ever).
         emulator.imports.pool.shutdown()
         if let stopEvent { event_free(stopEvent) }
-        _ = server  // the HTTPServer (and its evhttp) is freed here, on its own thread
+        _ = server  // the HTTPServer (its listener and connections) is freed here, on its own thread
     }
 }

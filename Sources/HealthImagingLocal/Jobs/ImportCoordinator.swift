@@ -32,7 +32,7 @@ public final class ImportCoordinator {
     /// Jobs whose files are being committed, oldest first: a turn of the loop works on the first.
     private var committing: [Committing] = []
     /// How long one turn may commit before the loop goes back to its other events (an image set already begun
-    /// finishes: one transaction each). Short, because evhttp takes several turns of the loop to answer one request
+    /// finishes: one transaction each). Short, because the loop answers requests between slices
     /// (read, handler, write), each of which may follow a commit turn: 4 ms turns gave a health p99 of 33–41 ms
     /// during a 5,000-series commit.
     static let turnBudget: Duration = .milliseconds(1)
