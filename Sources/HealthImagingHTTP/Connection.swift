@@ -203,7 +203,7 @@ final class Connection {
             }
         }
         // A request is with the application: bytes behind it wait, up to a head's worth.
-        if busy && !readingPaused && !peerClosed && evbuffer_get_length(input) > limits.maxHeadBytes, let readEvent {
+        if !closed && busy && !readingPaused && !peerClosed && evbuffer_get_length(input) > limits.maxHeadBytes, let readEvent {
             readingPaused = true
             event_del(readEvent)
         }

@@ -110,6 +110,10 @@ public final class HTTPServer {
     }
 
     private func accepted(_ fd: Int32) {
+        // Each answer leaves in one write, so Nagle's algorithm would only hold back the second of two pipelined
+        // answers (or the tail of a large one) until the client's delayed ACK.
+        var on: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         guard let connection = Connection(server: self, fd: fd) else {
             Glibc.close(fd)
             return
