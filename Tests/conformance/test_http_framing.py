@@ -276,6 +276,36 @@ def test_a_held_reply_keeps_pipelined_answers_in_order(fresh_server):
         sock.close()
 
 
+def test_a_long_pipelined_burst_behind_a_held_reply_is_answered_whole_and_in_order(fresh_server):
+    # 2,000 requests (~200 KiB, past the 88 KiB the server reads ahead while a reply is held): reading pauses
+    # and resumes, nothing is lost or reordered.
+    add_latency(fresh_server.url, 200, 1)
+    listing = head("POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET), "Content-Length: 0")
+    burst = [head("GET", "/nope" if i % 3 == 0 else "/_healthimaging/health", f"X-N: {i}") for i in range(2000)]
+    sock = connect(fresh_server.url)
+    try:
+        reader = Reader(sock)
+        sock.sendall(listing + b"".join(burst))
+        first = reader.answer(timeout=10)
+        assert first.status == 200 and "imageSetPropertiesList" in first.json(), first
+        statuses = [reader.answer(timeout=10).status for _ in burst]
+        assert statuses == [404 if i % 3 == 0 else 200 for i in range(2000)]
+    finally:
+        sock.close()
+
+
+def test_a_client_that_half_closes_after_its_requests_gets_every_answer(server):
+    sock = connect(server.url)
+    try:
+        reader = Reader(sock)
+        sock.sendall(head("GET", "/_healthimaging/health") + head("GET", "/datastore"))
+        sock.shutdown(socket.SHUT_WR)
+        assert [reader.answer().status for _ in range(2)] == [200, 200]
+        assert reader.closed()
+    finally:
+        sock.close()
+
+
 def test_a_client_that_leaves_before_a_held_reply_costs_nothing(fresh_server):
     add_latency(fresh_server.url, 200, 5)
     listing = head("POST", list_path(SEED_DATASTORE, SEED_IMAGE_SET), "Content-Length: 0")
