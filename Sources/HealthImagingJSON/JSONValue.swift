@@ -206,7 +206,17 @@ public struct JSONParser {
         index += 1
         // Fast path: no escape before the closing quote, so the text is the bytes themselves.
         var end = index
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        var high: UInt8 = 0
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            high |= bytes[end]
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\""), high < 0x80 {
+            // ASCII only (ids, enums, numbers' text): valid UTF-8 as it is, no validation pass.
+            let text = bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[index..<end]), as: UTF8.self) }
+            index = end + 1
+            return text
+        }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             guard let text = String(validating: bytes[index..<end], as: UTF8.self) else {
                 index = end

@@ -223,9 +223,17 @@ struct HealthImagingLocalCommand: ParsableCommand {
             configuration.objectStore = S3Client(endpoint: s3Endpoint, region: region, credentials: .fromEnvironment())
         }
         let emulator: Emulator
+        // The files a new --db makes (removed again if startup fails, so that a bad fixture leaves nothing behind).
+        let created = db.map { path in
+            [path, path + "-wal", path + "-shm", path + ".lock"].filter { !FileManager.default.fileExists(atPath: $0) }
+        } ?? []
+        let existingDatabase = db.map { FileManager.default.fileExists(atPath: $0) } ?? false
         do {
-            // Everything is read and validated before the store is touched: a bad file loads nothing.
-            try FixtureLoader.validate(paths: fixtures)
+            // A bad file loads nothing: the load is one transaction. Over an existing --db the files are also
+            // validated before the store is opened (one pass more), so that a bad file leaves the database as it
+            // was, untouched even by the opening; a store that starts empty (in memory, or a --db this start
+            // creates) is validated as it is loaded, in one pass, and dropped (its files removed) on an error.
+            if existingDatabase { try FixtureLoader.validate(paths: fixtures) }
             if let faults {
                 guard let data = FileManager.default.contents(atPath: faults) else {
                     throw FixtureError(source: faults, issues: [FixtureIssue(path: "$", reason: "cannot read the file")])
@@ -250,6 +258,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
             }
         } catch {
             FileHandle.standardError.write(Data("healthimaging-local: \(error)\n".utf8))
+            for path in created { unlink(path) }
             throw ExitCode(2)
         }
         // The parsed documents are gone once loaded; give their memory back (the store holds the state).

@@ -231,3 +231,40 @@ def test_generated_fixture_serves(servers):
     s = servers.start_with([datastore(DS, [{"imageSetId": IS, "versions": copy.deepcopy(versions)}])])
     got = boto_client(s.url).list_image_set_versions(datastoreId=DS, imageSetId=IS)
     assert [v["versionId"] for v in got["imageSetPropertiesList"]] == ["3", "2", "1"]
+
+
+# ---------------------------------------------------------------------------
+# A bad fixture and --db: a new database file is not left behind; an existing one is left as it was.
+# ---------------------------------------------------------------------------
+
+
+def bad_late_fixture(tmp_path):
+    """Valid until its last image set, so that a one-pass load has already inserted the rest when it fails."""
+    doc = {"datastores": [datastore(DS, [image_set(hex_id(i, "late"), 2) for i in range(1, 40)], name="late")]}
+    doc["datastores"][0]["imageSets"][-1]["versions"][1]["imageSetState"] = "BOGUS"
+    return write(tmp_path, doc, "late.json")
+
+
+def test_a_bad_fixture_leaves_no_new_database_behind(tmp_path):
+    db = tmp_path / "new.db"
+    expect_rejected(bad_late_fixture(tmp_path), json_path="$.datastores[0].imageSets[38].versions[1].imageSetState",
+                    extra_args=("--db", str(db)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.json"], list(tmp_path.iterdir())
+
+
+def test_a_bad_fixture_leaves_an_existing_database_as_it_was(tmp_path):
+    db = tmp_path / "kept.db"
+    good = write_fixture(tmp_path / "good.json", [datastore(hex_id(9, "kept"), [image_set(hex_id(9, "set"), 3)])])
+    # Start once with the good fixture (it loads and persists), stop cleanly.
+    proc = subprocess.Popen([str(binary_path()), "--port", "0", "--fixtures", str(good), "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert "http://" in proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    before = db.read_bytes()
+    expect_rejected(bad_late_fixture(tmp_path), json_path="$.datastores[0].imageSets[38].versions[1].imageSetState",
+                    extra_args=("--db", str(db)))
+    assert db.read_bytes() == before, "the existing database changed"
+    assert not (tmp_path / "kept.db-wal").exists() or (tmp_path / "kept.db-wal").stat().st_size == 0
