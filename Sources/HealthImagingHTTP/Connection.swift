@@ -134,8 +134,7 @@ final class Connection {
             switch state {
             case .closing:
                 if available > 0 { evbuffer_drain(input, available) }
-                if peerClosed && !writing { return close() }
-                return
+                return finishIfPeerClosed()
             case .streaming(let body):
                 guard available > 0 else { return finishIfPeerClosed() }
                 if ContinuousClock.now > body.deadline {
@@ -154,7 +153,7 @@ final class Connection {
                     case .file(let file): request.bodyFile = file
                     case .memory(let bytes): request.body = bytes
                     }
-                    dispatch(request, head: false, close: body.stream.closeAfter)
+                    dispatch(request, close: body.stream.closeAfter)
                 case .refuse(let error):
                     body.abandon()
                     refuse(error)
@@ -182,7 +181,7 @@ final class Connection {
                     let request = rewritten.map { Self.request($0) } ?? Self.request(head)
                     evbuffer_drain(input, headLength)
                     if closeAfter { state = .closing }
-                    dispatch(request, head: false, close: closeAfter)
+                    dispatch(request, close: closeAfter)
                 case .stream(let stream):
                     evbuffer_drain(input, headLength)
                     let deadline = ContinuousClock.now + .milliseconds(Int(limits.bodyTimeoutSeconds * 1000))
@@ -216,19 +215,20 @@ final class Connection {
 
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
-    /// Answers `error` in place of a request; nothing after it is read.
+    /// Answers `error` in place of a request (without a body when the refused request was a HEAD); nothing after
+    /// it is read.
     private func refuse(_ error: HTTPRefusal, head: Bool = false) {
         scanned = 0
         state = .closing
         var request = Request(method: head ? "HEAD" : "GET", uri: "/")
         request.refusal = error
-        dispatch(request, head: head, close: true)
+        dispatch(request, close: true)
     }
 
-    private func dispatch(_ request: Request, head: Bool, close: Bool) {
+    private func dispatch(_ request: Request, close: Bool) {
         busy = true
         deadline = nil
-        server.handle(request, head: head, close: close, connection: self)
+        server.handle(request, close: close, connection: self)
     }
 
     /// A request line and header lines, as the application sees them (names as sent, values without the
@@ -320,7 +320,6 @@ final class Connection {
         busy = false
         if close {
             closeAfterAnswer = true
-            if case .streaming(let body) = state { body.abandon() }
             state = .closing
             shutDownIfDrained()
         } else {
@@ -400,7 +399,6 @@ final class Connection {
         guard evbuffer_get_length(output) == 0 else { return }
         writing = false
         if let writeEvent { event_del(writeEvent) }
-        // Buffers that held a large answer go back.
         if closeAfterAnswer { shutDownIfDrained() }
         if peerClosed && !busy { process() }
     }

@@ -216,21 +216,17 @@ public final class HTTPServer {
     // MARK: requests
 
     /// A request from `connection` (or a refusal of its head: `request.refusal`): answered now, or later by a
-    /// deferred reply. `head`: answer without the body (a HEAD, answered as the GET it names); `close`: the
-    /// connection's last answer.
-    func handle(_ request: Request, head: Bool, close: Bool, connection: Connection) {
+    /// deferred reply. A HEAD is answered as the GET it names, without the body; `close`: the connection's last
+    /// answer.
+    func handle(_ request: Request, close: Bool, connection: Connection) {
         var request = request
-        var head = head
-        if request.method == "HEAD" {
-            head = true
-            request.method = "GET"
-        }
+        let head = request.method == "HEAD"
+        if head { request.method = "GET" }
         // A refused request never reaches the application's handler: answered here, in the application's shape.
         let bodyFile = request.bodyFile
         let reply = request.refusal.map { Reply(refused($0)) } ?? handler(request)
         if request.body.count >= Self.largeBody { scheduleTrim() }
-        let outgoing = Outgoing(connection: connection, response: reply.response, head: head,
-                                close: close || request.refusal != nil)
+        let outgoing = Outgoing(connection: connection, response: reply.response, head: head, close: close)
         if let start = reply.start {
             start(Responder(server: self, outgoing: outgoing, delayMillis: reply.delayMillis, edits: reply.edits,
                             bodyFile: bodyFile))

@@ -211,16 +211,17 @@ public struct JSONParser {
             high |= bytes[end]
             end += 1
         }
-        if end < bytes.count, bytes[end] == UInt8(ascii: "\""), high < 0x80 {
-            // ASCII only (ids, enums, numbers' text): valid UTF-8 as it is, no validation pass.
-            let text = bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[index..<end]), as: UTF8.self) }
-            index = end + 1
-            return text
-        }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-            guard let text = String(validating: bytes[index..<end], as: UTF8.self) else {
-                index = end
-                throw error("invalid UTF-8 in a string")
+            let text: String
+            if high < 0x80 {
+                // ASCII only (ids, enums, dates): valid UTF-8 as it is, no validation pass.
+                text = bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[index..<end]), as: UTF8.self) }
+            } else {
+                guard let valid = String(validating: bytes[index..<end], as: UTF8.self) else {
+                    index = end
+                    throw error("invalid UTF-8 in a string")
+                }
+                text = valid
             }
             index = end + 1
             return text

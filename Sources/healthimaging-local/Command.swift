@@ -227,7 +227,7 @@ struct HealthImagingLocalCommand: ParsableCommand {
         let created = db.map { path in
             [path, path + "-wal", path + "-shm", path + ".lock"].filter { !FileManager.default.fileExists(atPath: $0) }
         } ?? []
-        let existingDatabase = db.map { FileManager.default.fileExists(atPath: $0) } ?? false
+        let existingDatabase = db.map { !created.contains($0) } ?? false
         do {
             // A bad file loads nothing: the load is one transaction. Over an existing --db the files are also
             // validated before the store is opened (one pass more), so that a bad file leaves the database as it

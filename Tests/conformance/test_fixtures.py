@@ -252,17 +252,10 @@ def test_a_bad_fixture_leaves_no_new_database_behind(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.json"], list(tmp_path.iterdir())
 
 
-def test_a_bad_fixture_leaves_an_existing_database_as_it_was(tmp_path):
+def test_a_bad_fixture_leaves_an_existing_database_as_it_was(servers, tmp_path):
     db = tmp_path / "kept.db"
     good = write_fixture(tmp_path / "good.json", [datastore(hex_id(9, "kept"), [image_set(hex_id(9, "set"), 3)])])
-    # Start once with the good fixture (it loads and persists), stop cleanly.
-    proc = subprocess.Popen([str(binary_path()), "--port", "0", "--fixtures", str(good), "--db", str(db)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        assert "http://" in proc.stdout.readline()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    servers.start(fixtures=(good,), db=db).stop()  # loads and persists the good fixture, stops cleanly
     before = db.read_bytes()
     expect_rejected(bad_late_fixture(tmp_path), json_path="$.datastores[0].imageSets[38].versions[1].imageSetState",
                     extra_args=("--db", str(db)))
